@@ -1,0 +1,456 @@
+"""Configuration: the ``[dashboard]`` section of an INI file, keyword overrides and defaults.
+
+:func:`load_config` is the one way to build a :class:`Config`: it finds the file
+(``DASHBOARD_CONFIG`` wins over a path given in code, then ``./config.cfg``), parses every value
+with a key-specific parser (lists and dicts through :func:`ast.literal_eval`, never ``eval``) and
+layers keyword overrides over the file over the defaults. A bad value raises one
+:class:`~fmd_profiler.errors.ConfigError` naming the key, the value and the expected form; an
+unknown key is a warning.
+
+The module also keeps the seed README's API: ``fmd_profiler.config.from_file(path)`` and
+``fmd_profiler.config.get_group_by = fn``, used by :func:`fmd_profiler.bind`.
+"""
+
+from __future__ import annotations
+
+import ast
+import configparser
+import dataclasses
+import ipaddress
+import logging
+import os
+import re
+import warnings
+import zoneinfo
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fmd_profiler.errors import ConfigError, ConfigFileError
+
+log = logging.getLogger("fmd_profiler")
+
+SECTION = "dashboard"
+ENV_VAR = "DASHBOARD_CONFIG"
+DEFAULT_FILE = "config.cfg"
+DEFAULT_DATABASE = "fmd_profiler.duckdb"
+
+#: Seed-compatible hook: ``fmd_profiler.config.get_group_by = lambda: current_user.id``.
+#: A profiler without its own ``get_group_by`` falls back to this one, read per request.
+get_group_by: Callable[[], object] | None = None
+
+
+class ConfigWarning(UserWarning):
+    """A configuration key fmd_profiler does not know (most often a typo)."""
+
+
+@dataclass(frozen=True)
+class Config:
+    """Every setting, validated. Build it with :func:`load_config`, never by hand in app code."""
+
+    # -- keys of the original Flask-MonitoringDashboard README --
+    app_version: str | None = None
+    custom_link: str = "dashboard"
+    username: str = "admin"
+    password: str | None = None
+    guest_username: str = "guest"
+    guest_password: tuple[str, ...] = ()
+    database: Path = Path(DEFAULT_DATABASE)
+    git: Path | None = None
+    test_dir: Path | None = None
+    n: int = 5
+    submit_results_url: str | None = None
+    outlier_detection_constant: float = 2.5
+    colors: Mapping[str, str] = field(default_factory=dict)
+    # -- ours --
+    monitor_level: int = 2
+    monitor_levels: Mapping[str, int] = field(default_factory=dict)
+    sampling_interval_ms: float = 10.0
+    detail_sample_rate: float = 0.01
+    submit_token: str | None = None
+    secret_key: str | None = None
+    timezone: str = "UTC"
+    retention_days: int = 0
+    trusted_proxies: int | tuple[str, ...] = 0
+    flush_interval_s: float = 1.0
+    max_buffered_rows: int = 100_000
+    exact_mode: bool = False
+    redact_patterns: tuple[str, ...] = ()
+    # -- where the values came from --
+    source: Path | None = None
+
+    def level_for(self, endpoint: str) -> int:
+        """The monitoring level configured for ``endpoint`` (file and overrides only)."""
+        return self.monitor_levels.get(endpoint, self.monitor_level)
+
+    def public_dict(self) -> dict[str, object]:
+        """Settings safe to show a guest: no paths, passwords, tokens or secrets."""
+        hidden = {"password", "guest_password", "database", "git", "test_dir", "submit_token",
+                  "secret_key", "submit_results_url", "source"}
+        return {f.name.upper(): getattr(self, f.name) for f in dataclasses.fields(self)
+                if f.name not in hidden}
+
+
+# ---------------------------------------------------------------------------------------------
+# Value parsers. Each takes (key, raw value, base folder) and returns the typed value or raises
+# ConfigError. Raw values are strings from the INI file, or Python objects from keyword overrides.
+# ---------------------------------------------------------------------------------------------
+
+Parser = Callable[[str, object, Path], object]
+
+
+def _literal(key: str, value: object, expected: str) -> object:
+    if not isinstance(value, str):
+        return value
+    try:
+        return ast.literal_eval(value.strip())
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        raise ConfigError(key, value, expected) from None
+
+
+def _unquote(value: str) -> str:
+    value = value.strip()
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+        return value[1:-1]
+    return value
+
+
+def _text(key: str, value: object, base: Path) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ConfigError(key, value, "a text value")
+    value = _unquote(value)
+    return value or None
+
+
+def _required_text(key: str, value: object, base: Path) -> str:
+    text = _text(key, value, base)
+    if text is None:
+        raise ConfigError(key, value, "a non-empty text value")
+    return text
+
+
+def _int_in(low: int, high: int | None) -> Parser:
+    expected = f"a whole number from {low} to {high}" if high is not None else \
+        f"a whole number >= {low}"
+
+    def parse(key: str, value: object, base: Path) -> int:
+        if isinstance(value, str):
+            try:
+                value = int(_unquote(value).replace("_", ""))
+            except ValueError:
+                raise ConfigError(key, value, expected) from None
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(key, value, expected)
+        if value < low or (high is not None and value > high):
+            raise ConfigError(key, value, expected)
+        return value
+
+    return parse
+
+
+def _float_in(low: float, high: float | None, expected: str) -> Parser:
+    def parse(key: str, value: object, base: Path) -> float:
+        if isinstance(value, str):
+            try:
+                value = float(_unquote(value))
+            except ValueError:
+                raise ConfigError(key, value, expected) from None
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(key, value, expected)
+        number = float(value)
+        if number != number or number < low or (high is not None and number > high):
+            raise ConfigError(key, value, expected)
+        return number
+
+    return parse
+
+
+def _bool(key: str, value: object, base: Path) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        lowered = _unquote(value).lower()
+        if lowered in {"1", "true", "yes", "on"}:
+            return True
+        if lowered in {"0", "false", "no", "off"}:
+            return False
+    raise ConfigError(key, value, "true or false")
+
+
+def _text_list(key: str, value: object, base: Path) -> tuple[str, ...]:
+    expected = "a list of strings, e.g. ['first', 'second']"
+    if isinstance(value, str) and not value.strip().startswith(("[", "(")):
+        # A single bare value is accepted as a list of one (the seed README allowed it).
+        return (_unquote(value),) if value.strip() else ()
+    parsed = _literal(key, value, expected)
+    if not isinstance(parsed, (list, tuple)) or not all(isinstance(v, str) for v in parsed):
+        raise ConfigError(key, value, expected)
+    return tuple(parsed)
+
+
+def _path(key: str, value: object, base: Path) -> Path | None:
+    text = _text(key, value, base)
+    if text is None:
+        return None
+    path = Path(os.path.expanduser(text))
+    return path if path.is_absolute() else (base / path)
+
+
+def _database(key: str, value: object, base: Path) -> Path:
+    text = _text(key, value, base)
+    if text is None:
+        raise ConfigError(key, value, "a DuckDB file path such as fmd.duckdb or duckdb:///fmd.duckdb")
+    scheme, sep, rest = text.partition("://")
+    if sep:
+        if scheme != "duckdb":
+            # sqlite:///x.db -> suggest duckdb:///x.duckdb: same place, the right engine.
+            stem = rest.lstrip("/") if not rest.startswith("//") else rest[1:]
+            stem = str(Path(stem).with_suffix(".duckdb")) if stem else "fmd_profiler.duckdb"
+            raise ConfigError(
+                key, value,
+                f"a DuckDB database; fmd_profiler stores its data in DuckDB only, so write "
+                f"DATABASE=duckdb:///{stem} (or the plain path {stem})")
+        # SQLAlchemy-style: duckdb:///relative/path, duckdb:////absolute/path
+        if not rest.startswith("/"):
+            raise ConfigError(key, value, "duckdb:///relative/path or duckdb:////absolute/path")
+        text = rest[1:]
+    if text in {"", ":memory:"}:
+        raise ConfigError(key, value, "a file path: an in-memory database cannot be shared "
+                                      "between worker processes or read by the report")
+    path = Path(os.path.expanduser(text))
+    return path if path.is_absolute() else (base / path)
+
+
+def _level(key: str, value: object) -> int:
+    if isinstance(value, str):
+        value = value.strip()
+        if value.isdigit():
+            value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 3:
+        raise ConfigError(key, value, "a monitoring level 0, 1, 2 or 3")
+    return value
+
+
+def _monitor_level(key: str, value: object, base: Path) -> int:
+    return _level(key, value)
+
+
+def _monitor_levels(key: str, value: object, base: Path) -> dict[str, int]:
+    expected = "a dict of endpoint name to level 0-3, e.g. {'index': 3, 'health': 0}"
+    parsed = _literal(key, value, expected)
+    if not isinstance(parsed, dict) or not all(isinstance(k, str) for k in parsed):
+        raise ConfigError(key, value, expected)
+    return {k: _level(f"{key}[{k!r}]", v) for k, v in parsed.items()}
+
+
+_HEX = re.compile(r"^#[0-9a-fA-F]{6}$")
+
+
+def _color(key: str, value: object) -> str:
+    """Accept '#rrggbb', '[r, g, b]' (the seed README's form) or a list of three 0-255 ints."""
+    expected = "a colour '#rrggbb' or '[r, g, b]' with 0-255 components"
+    if isinstance(value, str) and _HEX.match(value.strip()):
+        return value.strip().lower()
+    parsed = _literal(key, value, expected)
+    if (isinstance(parsed, (list, tuple)) and len(parsed) == 3
+            and all(isinstance(c, int) and not isinstance(c, bool) and 0 <= c <= 255
+                    for c in parsed)):
+        return "#{:02x}{:02x}{:02x}".format(*parsed)
+    raise ConfigError(key, value, expected)
+
+
+def _colors(key: str, value: object, base: Path) -> dict[str, str]:
+    expected = "a dict of endpoint name to colour, e.g. {'index': '[0,97,255]', 'login': '#ff8800'}"
+    parsed = _literal(key, value, expected)
+    if not isinstance(parsed, dict) or not all(isinstance(k, str) for k in parsed):
+        raise ConfigError(key, value, expected)
+    return {k: _color(f"{key}[{k!r}]", v) for k, v in parsed.items()}
+
+
+def _timezone(key: str, value: object, base: Path) -> str:
+    name = _required_text(key, value, base)
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(key, value, "an IANA time zone name such as 'UTC' or "
+                                      "'Europe/Amsterdam'") from None
+    return name
+
+
+_LINK = re.compile(r"^[A-Za-z0-9_\-]+(/[A-Za-z0-9_\-]+)*$")
+
+
+def _custom_link(key: str, value: object, base: Path) -> str:
+    text = _required_text(key, value, base).strip("/")
+    if not _LINK.match(text):
+        raise ConfigError(key, value, "a URL path made of letters, digits, '-', '_' and '/', "
+                                      "e.g. 'dashboard'")
+    return text
+
+
+def _url(key: str, value: object, base: Path) -> str | None:
+    text = _text(key, value, base)
+    if text is not None and not re.match(r"^https?://[^\s/]+", text):
+        raise ConfigError(key, value, "an http:// or https:// URL")
+    return text
+
+
+def _trusted_proxies(key: str, value: object, base: Path) -> int | tuple[str, ...]:
+    expected = ("the number of proxies in front of the app (e.g. 1), or a list of proxy "
+                "addresses/networks such as ['10.0.0.0/8']")
+    if isinstance(value, str) and not value.strip().startswith(("[", "(")):
+        return _int_in(0, 32)(key, value, base)  # type: ignore[return-value]
+    parsed = _literal(key, value, expected)
+    if isinstance(parsed, int) and not isinstance(parsed, bool):
+        return _int_in(0, 32)(key, parsed, base)  # type: ignore[return-value]
+    if not isinstance(parsed, (list, tuple)) or not all(isinstance(v, str) for v in parsed):
+        raise ConfigError(key, value, expected)
+    for network in parsed:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            raise ConfigError(f"{key}[{network!r}]", network, "an IP address or network") from None
+    return tuple(parsed)
+
+
+def _patterns(key: str, value: object, base: Path) -> tuple[str, ...]:
+    patterns = _text_list(key, value, base)
+    for pattern in patterns:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ConfigError(f"{key}[{pattern!r}]", pattern,
+                              f"a regular expression ({exc})") from None
+    return patterns
+
+
+#: key -> (Config field, parser). The one list of keys: README and config.cfg document the same.
+KEYS: dict[str, tuple[str, Parser]] = {
+    "APP_VERSION": ("app_version", _text),
+    "CUSTOM_LINK": ("custom_link", _custom_link),
+    "USERNAME": ("username", _required_text),
+    "PASSWORD": ("password", _text),
+    "GUEST_USERNAME": ("guest_username", _required_text),
+    "GUEST_PASSWORD": ("guest_password", _text_list),
+    "DATABASE": ("database", _database),
+    "GIT": ("git", _path),
+    "TEST_DIR": ("test_dir", _path),
+    "N": ("n", _int_in(1, 1000)),
+    "SUBMIT_RESULTS_URL": ("submit_results_url", _url),
+    "OUTLIER_DETECTION_CONSTANT": ("outlier_detection_constant",
+                                   _float_in(1.0, 100.0, "a number from 1 to 100, e.g. 2.5")),
+    "COLORS": ("colors", _colors),
+    "MONITOR_LEVEL": ("monitor_level", _monitor_level),
+    "MONITOR_LEVELS": ("monitor_levels", _monitor_levels),
+    # Below 1 ms a sampler thread only burns the GIL (the seed's typo made it spin at 5 us).
+    "SAMPLING_INTERVAL_MS": ("sampling_interval_ms",
+                             _float_in(1.0, 1000.0, "milliseconds from 1 to 1000, e.g. 10")),
+    "DETAIL_SAMPLE_RATE": ("detail_sample_rate",
+                           _float_in(0.0, 1.0, "a fraction from 0 to 1, e.g. 0.01")),
+    "SUBMIT_TOKEN": ("submit_token", _text),
+    "SECRET_KEY": ("secret_key", _text),
+    "TIMEZONE": ("timezone", _timezone),
+    "RETENTION_DAYS": ("retention_days", _int_in(0, None)),
+    "TRUSTED_PROXIES": ("trusted_proxies", _trusted_proxies),
+    "FLUSH_INTERVAL_S": ("flush_interval_s",
+                         _float_in(0.05, 60.0, "seconds from 0.05 to 60, e.g. 1")),
+    "MAX_BUFFERED_ROWS": ("max_buffered_rows", _int_in(1000, 10_000_000)),
+    "EXACT_MODE": ("exact_mode", _bool),
+    "REDACT_PATTERNS": ("redact_patterns", _patterns),
+}
+
+
+def resolve_config_path(config_file: str | os.PathLike[str] | None,
+                        environ: Mapping[str, str] | None = None) -> Path | None:
+    """Which file to read: ``DASHBOARD_CONFIG`` wins, then ``config_file``, then ./config.cfg."""
+    environ = os.environ if environ is None else environ
+    named = environ.get(ENV_VAR) or (os.fspath(config_file) if config_file is not None else None)
+    if named:
+        path = Path(named).expanduser()
+        if not path.is_file():
+            origin = f"the {ENV_VAR} environment variable" if environ.get(ENV_VAR) else "your code"
+            raise ConfigFileError(f"config file {path} (named by {origin}) does not exist; "
+                                  f"create it or point {ENV_VAR} at an existing file")
+        return path
+    default = Path(DEFAULT_FILE)
+    return default if default.is_file() else None
+
+
+def read_config_file(path: Path) -> dict[str, str]:
+    """The raw ``[dashboard]`` values of ``path``, keys upper-cased."""
+    parser = configparser.ConfigParser(interpolation=None)  # '%' is legal in passwords
+    parser.optionxform = str.upper  # type: ignore[assignment,method-assign]
+    try:
+        with open(path, encoding="utf-8") as fh:
+            parser.read_file(fh)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigFileError(f"cannot read config file {path}: {exc}") from None
+    except configparser.Error as exc:
+        raise ConfigFileError(f"config file {path} is not a valid INI file: "
+                              f"{str(exc).splitlines()[0]}") from None
+    if not parser.has_section(SECTION):
+        raise ConfigFileError(f"config file {path} has no [{SECTION}] section; put the "
+                              f"settings under a line '[{SECTION}]'")
+    return dict(parser.items(SECTION))
+
+
+def load_config(config_file: str | os.PathLike[str] | None = None, *,
+                environ: Mapping[str, str] | None = None, **overrides: Any) -> Config:
+    """Build the :class:`Config`: keyword overrides over the file over the defaults.
+
+    Relative paths in the file resolve against the file's folder; those in overrides and defaults
+    against the current directory.
+    """
+    path = resolve_config_path(config_file, environ)
+    values: dict[str, object] = {}
+    if path is not None:
+        file_values = read_config_file(path)
+        base = path.resolve().parent
+        for key, raw in file_values.items():
+            values.update(_parse_one(key, raw, base, source=str(path)))
+    cwd = Path.cwd()
+    for key, raw in overrides.items():
+        values.update(_parse_one(key.upper(), raw, cwd, source="keyword override"))
+    if "database" not in values:
+        values["database"] = (path.resolve().parent if path else cwd) / DEFAULT_DATABASE
+    return Config(source=path.resolve() if path else None, **values)  # type: ignore[arg-type]
+
+
+def _parse_one(key: str, raw: object, base: Path, source: str) -> dict[str, object]:
+    spec = KEYS.get(key)
+    if spec is None:
+        known = ", ".join(sorted(KEYS))
+        warnings.warn(f"{source}: unknown key {key} is ignored (known keys: {known})",
+                      ConfigWarning, stacklevel=4)
+        return {}
+    name, parse = spec
+    try:
+        return {name: parse(key, raw, base)}
+    except ConfigError as exc:
+        raise ConfigError(exc.key, exc.value, exc.expected, source=source) from None
+
+
+# ---------------------------------------------------------------------------------------------
+# The seed README's API.
+# ---------------------------------------------------------------------------------------------
+
+_seed_config: Config | None = None
+
+
+def from_file(path: str | os.PathLike[str] | None) -> Config:
+    """Load the configuration for a later :func:`fmd_profiler.bind` call.
+
+    ``from_file(None)`` reads the file named by ``DASHBOARD_CONFIG``; when both are given the
+    environment variable wins, as in the seed README. Errors are raised here, at start-up.
+    """
+    global _seed_config
+    _seed_config = load_config(path)
+    return _seed_config
+
+
+def take_seed_config() -> Config | None:
+    """The configuration loaded by :func:`from_file`, if any (used by ``bind``)."""
+    return _seed_config

@@ -1,0 +1,39 @@
+"""The exceptions fmd_profiler raises on purpose.
+
+Every error a user can cause derives from :class:`ProfilerError` and says what to do about it.
+Errors never escape into a monitored request: the request hooks log them instead.
+"""
+
+from __future__ import annotations
+
+
+class ProfilerError(Exception):
+    """Base class of every error fmd_profiler raises on purpose."""
+
+
+class ConfigError(ProfilerError):
+    """A configuration value is missing, malformed or out of range.
+
+    Carries the key, the offending value and the expected form so that callers (and tests) can
+    tell exactly what was wrong.
+    """
+
+    def __init__(self, key: str, value: object, expected: str, source: str | None = None) -> None:
+        self.key = key
+        self.value = value
+        self.expected = expected
+        self.source = source
+        where = f"{source}: " if source else ""
+        super().__init__(f"{where}{key} = {value!r} is not valid: expected {expected}.")
+
+
+class ConfigFileError(ProfilerError):
+    """The configuration file itself cannot be used (missing, unreadable, not INI)."""
+
+
+class StoreError(ProfilerError):
+    """The DuckDB store or its spool folder cannot be used; the message says how to fix it."""
+
+
+class SetupError(ProfilerError):
+    """The profiler was wired into an application the wrong way."""

@@ -1,0 +1,57 @@
+"""Which monitoring level (0-3) applies to an endpoint, looked up once per request.
+
+Precedence: a level set from the dashboard (shared through the store's ``levels.json``) over
+``MONITOR_LEVELS`` over ``MONITOR_LEVEL``. Static files and the profiler's own dashboard are not
+monitored unless named in ``MONITOR_LEVELS``. Lookups hit a dict cache; changes swap the cache.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from fmd_profiler.config import Config
+
+UNMATCHED = "<unmatched>"
+STATIC_ENDPOINT = "static"
+#: Blueprint name of the dashboard; its endpoints are "fmd_profiler_dashboard.<view>".
+DASHBOARD_BLUEPRINT = "fmd_profiler_dashboard"
+
+
+class Levels:
+    """Endpoint -> level, honouring config, exclusions and live overrides."""
+
+    def __init__(self, config: Config) -> None:
+        self._default = config.monitor_level
+        self._configured = dict(config.monitor_levels)
+        self._overrides: dict[str, int] = {}
+        self._cache: dict[str, int] = {}
+
+    def of(self, endpoint: str) -> int:
+        try:
+            return self._cache[endpoint]
+        except KeyError:
+            level = self._resolve(endpoint)
+            self._cache[endpoint] = level
+            return level
+
+    def _resolve(self, endpoint: str) -> int:
+        if endpoint in self._overrides:
+            return self._overrides[endpoint]
+        if endpoint in self._configured:
+            return self._configured[endpoint]
+        if endpoint == STATIC_ENDPOINT or endpoint.startswith(DASHBOARD_BLUEPRINT + "."):
+            return 0
+        return self._default
+
+    def set_overrides(self, overrides: Mapping[str, int]) -> bool:
+        """Apply dashboard overrides; returns whether anything changed."""
+        new = {k: v for k, v in overrides.items() if isinstance(v, int) and 0 <= v <= 3}
+        if new == self._overrides:
+            return False
+        self._overrides = new
+        self._cache = {}  # swapped, not cleared: request threads may be reading the old one
+        return True
+
+    @property
+    def overrides(self) -> dict[str, int]:
+        return dict(self._overrides)

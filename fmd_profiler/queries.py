@@ -1,0 +1,90 @@
+"""SQL over a read session: every figure a report shows is computed here, in DuckDB.
+
+Functions take a DuckDB connection from :meth:`fmd_profiler.store.Database.read` and a
+:class:`Window`, and return plain rows (dicts). Percentiles use ``quantile_cont`` in SQL; every
+query has an explicit ``ORDER BY`` so reports are deterministic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+UNMATCHED = "<unmatched>"
+
+
+@dataclass(frozen=True)
+class Window:
+    """A time range over ``started_at`` (naive UTC); None means open-ended."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def params(self) -> dict[str, Any]:
+        return {"since": self.since, "until": self.until}
+
+
+WINDOWED_REQUESTS = """
+    SELECT * FROM requests
+    WHERE ($since::TIMESTAMP IS NULL OR started_at >= $since::TIMESTAMP)
+      AND ($until::TIMESTAMP IS NULL OR started_at < $until::TIMESTAMP)
+"""
+
+
+def rows(con: Any, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    cursor = con.execute(sql, params or {})
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def endpoint_summary(con: Any, window: Window = Window()) -> list[dict[str, Any]]:
+    """One row per endpoint, known routes included even when never requested (hits 0)."""
+    sql = f"""
+    WITH r AS ({WINDOWED_REQUESTS}),
+    s AS (
+        SELECT endpoint,
+               count(*) AS hits,
+               quantile_cont(duration_ms, [0.5, 0.95, 0.99]) AS q,
+               count(*) FILTER (WHERE status >= 500) AS errors,
+               max(started_at) AS last_requested,
+               string_agg(DISTINCT rule, ', ' ORDER BY rule) AS rules_hit
+        FROM r GROUP BY endpoint
+    ),
+    known AS (
+        SELECT endpoint,
+               string_agg(DISTINCT rule, ', ' ORDER BY rule) AS rule,
+               string_agg(DISTINCT methods, ',' ORDER BY methods) AS methods,
+               max(level) AS level
+        FROM routes GROUP BY endpoint
+    )
+    SELECT coalesce(known.endpoint, s.endpoint) AS endpoint,
+           coalesce(known.rule, s.rules_hit) AS rule,
+           known.methods AS methods,
+           known.level AS level,
+           coalesce(s.hits, 0) AS hits,
+           round(s.q[1], 3) AS median_ms,
+           round(s.q[2], 3) AS p95_ms,
+           round(s.q[3], 3) AS p99_ms,
+           coalesce(s.errors, 0) AS errors,
+           s.last_requested AS last_requested
+    FROM known FULL OUTER JOIN s ON known.endpoint = s.endpoint
+    ORDER BY (coalesce(known.endpoint, s.endpoint) = '{UNMATCHED}'), endpoint
+    """
+    return rows(con, sql, window.params())
+
+
+def dropped_rows(con: Any) -> int:
+    """Rows lost to full buffers, summed over processes (counters are cumulative per process)."""
+    result = con.execute(
+        "SELECT coalesce(sum(d), 0) FROM (SELECT max(dropped) AS d FROM process_stats "
+        "GROUP BY host, pid)").fetchone()
+    return int(result[0]) if result else 0
+
+
+def totals(con: Any, window: Window = Window()) -> dict[str, Any]:
+    result = rows(con, f"""
+        SELECT count(*) AS requests, min(started_at) AS first_request,
+               max(started_at) AS last_request, count(DISTINCT version) AS versions
+        FROM ({WINDOWED_REQUESTS})""", window.params())
+    return result[0]

@@ -1,0 +1,36 @@
+"""The machine-readable summary (``--json``): endpoints and functions, as DESIGN §2 fixes it."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from typing import Any
+
+from fmd_profiler import queries
+from fmd_profiler.queries import Window
+
+
+def build_summary(con: Any, window: Window = Window()) -> dict[str, Any]:
+    endpoints = queries.endpoint_summary(con, window)
+    for row in endpoints:
+        row["last_requested"] = _iso(row["last_requested"])
+    totals = queries.totals(con, window)
+    return {
+        "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "window": {"since": _iso(window.since), "until": _iso(window.until)},
+        "requests": totals["requests"],
+        "dropped_rows": queries.dropped_rows(con),
+        "endpoints": endpoints,
+        "functions": [],
+    }
+
+
+def dump_summary(summary: dict[str, Any]) -> str:
+    return json.dumps(summary, indent=2, sort_keys=False) + "\n"
+
+
+def _iso(value: datetime | None) -> str | None:
+    """Stored timestamps are naive UTC; say so in the output."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=timezone.utc).isoformat(timespec="milliseconds")

@@ -1,0 +1,280 @@
+"""Per-process state of one store: recorders, the writer thread, live levels, the route list.
+
+Nothing is opened at import or at ``init_app``: under ``gunicorn --preload`` that would happen
+before the fork, and a child writing through its parent's handles loses rows. A :class:`Runtime`
+starts on the first request of each process (checked with one attribute read) and forgets
+everything in a forked child. It stops, flushing every buffered row, at ``atexit``, at gunicorn's
+``worker_exit`` (see :func:`worker_exit`) and on SIGTERM where no server handles it.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import signal
+import sys
+import threading
+import weakref
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from fmd_profiler.clock import SYSTEM_CLOCK, Clock
+from fmd_profiler.config import Config
+from fmd_profiler.levels import Levels
+from fmd_profiler.recorder import Recorder
+from fmd_profiler.schema import PROCESS_STATS, REQUESTS, ROUTES
+from fmd_profiler.store import Database, SegmentWriter, StoreLocation
+from fmd_profiler.store.control import mtime, read_level_overrides
+from fmd_profiler.writer import Source, Writer
+
+log = logging.getLogger("fmd_profiler")
+
+
+@dataclass(frozen=True)
+class Route:
+    """One URL rule of a monitored app."""
+
+    endpoint: str
+    rule: str
+    methods: str
+
+
+RouteLister = Callable[[], "Iterable[Route] | None"]
+
+
+class Runtime:
+    """Everything one process needs to record into one store."""
+
+    def __init__(self, config: Config, clock: Clock = SYSTEM_CLOCK) -> None:
+        self.config = config
+        self.clock = clock
+        self.location = StoreLocation(Path(config.database))
+        self.levels = Levels(config)
+        self.requests = Recorder(config.max_buffered_rows)
+        self.started = False
+        self._lock = threading.Lock()
+        self._pid: int | None = None
+        self._writer: Writer | None = None
+        self._route_listers: list[RouteLister] = []
+        self._routes_signature: object = None
+        self._levels_mtime: float | None = None
+        self._stats_signature: tuple[int, int] | None = None
+        self._pending_routes: list[tuple[object, ...]] = []
+        self._pending_stats: list[tuple[object, ...]] = []
+        self._version = "unversioned"
+        self._extra_sources: list[Callable[[Runtime], Source]] = []
+        self._stop_hooks: list[Callable[[], None]] = []
+        self._start_hooks: list[Callable[[], None]] = []
+        _fork_safe(self)
+
+    # -- wiring (done at init_app, in any process) -------------------------------------------
+
+    def add_routes(self, lister: RouteLister, version: str) -> None:
+        self._route_listers.append(lister)
+        self._version = version
+
+    def add_source(self, factory: Callable[[Runtime], Source]) -> None:
+        """Another table written by the writer (the profiler's stack samples, for instance)."""
+        self._extra_sources.append(factory)
+
+    def on_start(self, hook: Callable[[], None]) -> None:
+        self._start_hooks.append(hook)
+
+    def on_stop(self, hook: Callable[[], None]) -> None:
+        self._stop_hooks.append(hook)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def ensure_started(self) -> None:
+        """Start this process's writer; the request path calls it and it must never raise."""
+        if self.started:
+            return
+        with self._lock:
+            if self.started:
+                return
+            try:
+                self._start()
+            except Exception:  # noqa: BLE001 - recording is optional, serving is not
+                log.exception("fmd_profiler: could not start recording in process %d",
+                              os.getpid())
+            self.started = True
+
+    def _start(self) -> None:
+        self._pid = os.getpid()
+        database = Database(self.location, threads=1, memory_limit="256MB")
+        segments = SegmentWriter(self.location)
+        sources = [Source(REQUESTS, self.requests.drain),
+                   Source(ROUTES, self._take_routes),
+                   Source(PROCESS_STATS, self._take_stats)]
+        sources += [factory(self) for factory in self._extra_sources]
+        self._writer = Writer(sources, segments, database, self.clock,
+                              flush_interval=self.config.flush_interval_s,
+                              max_pending_rows=self.config.max_buffered_rows,
+                              retention_days=self.config.retention_days,
+                              before_flush=[self._poll_levels, self._inventory_routes,
+                                            self._count_stats])
+        self._writer.start()
+        _register_exit(self)
+        for hook in self._start_hooks:
+            hook()
+
+    def stop(self) -> None:
+        """Flush everything buffered in this process (idempotent, pid-guarded)."""
+        with self._lock:
+            writer = self._writer
+            if writer is None or self._pid != os.getpid():
+                return
+            self._writer = None
+            for hook in self._stop_hooks:
+                try:
+                    hook()
+                except Exception:  # noqa: BLE001
+                    log.exception("fmd_profiler: error while stopping")
+            writer.stop()
+            self.started = False
+
+    def flush(self, *, ingest: bool = False) -> None:
+        """Write buffered rows now (tests and the report CLI in the same process use it)."""
+        writer = self._writer
+        if writer is not None:
+            writer.flush(ingest=ingest, ingest_timeout=5.0 if ingest else 0.0)
+
+    def forget_after_fork(self) -> None:
+        """In a forked child: drop the parent's thread, buffer and handles."""
+        self._lock = threading.Lock()
+        self._writer = None
+        self._pid = None
+        self.started = False
+        self.requests.clear()
+        self._routes_signature = None
+        self._stats_signature = None
+        self._pending_routes = []
+        self._pending_stats = []
+
+    # -- work done on the writer thread before each flush ------------------------------------
+
+    def _poll_levels(self) -> None:
+        stamp = mtime(self.location.levels_path)
+        if stamp == self._levels_mtime:
+            return
+        self._levels_mtime = stamp
+        if self.levels.set_overrides(read_level_overrides(self.location.levels_path)):
+            self._routes_signature = None  # re-list routes so the stored levels follow
+
+    def _inventory_routes(self) -> None:
+        routes: list[Route] = []
+        for lister in self._route_listers:
+            listed = lister()
+            if listed is not None:
+                routes.extend(listed)
+        routes.sort(key=lambda r: (r.endpoint, r.rule))
+        signature = (tuple(routes), tuple(sorted(self.levels.overrides.items())))
+        if signature == self._routes_signature:
+            return
+        self._routes_signature = signature
+        now = self.clock.wall()
+        self._pending_routes = [(r.endpoint, r.rule, r.methods, self.levels.of(r.endpoint), now)
+                                for r in routes]
+
+    def _count_stats(self) -> None:
+        writer = self._writer
+        dropped = self.requests.dropped + (writer.dropped if writer else 0)
+        signature = (self.requests.recorded + len(self.requests), dropped)
+        if signature == self._stats_signature:
+            return
+        if dropped and (self._stats_signature is None or dropped > self._stats_signature[1]):
+            log.warning("fmd_profiler: %d request rows dropped so far in process %d: the buffer "
+                        "(MAX_BUFFERED_ROWS=%d) was full", dropped, os.getpid(),
+                        self.config.max_buffered_rows)
+        self._stats_signature = signature
+        self._pending_stats = [(self.clock.wall(), self._version, signature[0], dropped)]
+
+    def _take_routes(self) -> list[tuple[object, ...]]:
+        rows, self._pending_routes = self._pending_routes, []
+        return rows
+
+    def _take_stats(self) -> list[tuple[object, ...]]:
+        rows, self._pending_stats = self._pending_stats, []
+        return rows
+
+    @property
+    def writer(self) -> Writer | None:
+        return self._writer
+
+
+# -- process-wide registry and shutdown ------------------------------------------------------
+
+_runtimes: dict[Path, Runtime] = {}
+_registry_lock = threading.Lock()
+
+
+def runtime_for(config: Config, clock: Clock = SYSTEM_CLOCK) -> Runtime:
+    """The runtime of ``config.database`` in this process (one per store, shared by apps)."""
+    key = Path(config.database).resolve()
+    with _registry_lock:
+        runtime = _runtimes.get(key)
+        if runtime is None or runtime.clock is not clock:
+            runtime = Runtime(config, clock)
+            _runtimes[key] = runtime
+        return runtime
+
+
+def stop_all() -> None:
+    """Flush and stop every runtime of this process."""
+    for runtime in list(_runtimes.values()):
+        runtime.stop()
+
+
+def worker_exit(server: object = None, worker: object = None) -> None:
+    """gunicorn hook: in ``gunicorn.conf.py`` write ``from fmd_profiler import worker_exit``."""
+    stop_all()
+
+
+_exit_registered: set[int] = set()
+
+
+def _register_exit(runtime: Runtime) -> None:
+    pid = os.getpid()
+    if pid not in _exit_registered:
+        _exit_registered.add(pid)
+        atexit.register(_stop_all_in, pid)
+
+
+def _stop_all_in(pid: int) -> None:
+    if os.getpid() == pid:  # handlers registered before a fork also run in the child
+        stop_all()
+
+
+def _fork_safe(runtime: Runtime) -> None:
+    ref = weakref.ref(runtime)
+
+    def after_fork() -> None:
+        alive = ref()
+        if alive is not None:
+            alive.forget_after_fork()
+
+    os.register_at_fork(after_in_child=after_fork)
+
+
+def install_sigterm_handler() -> bool:
+    """Turn SIGTERM into a normal exit (so atexit flushes) where nobody else handles it.
+
+    Only from the main thread and only while SIGTERM still has its default action: gunicorn and
+    uwsgi install their own handlers and already exit cleanly.
+    """
+    if threading.current_thread() is not threading.main_thread() or "uwsgi" in sys.modules:
+        return False
+    try:
+        if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+            return False
+        signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    except (ValueError, OSError):
+        return False
+    return True
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM kills at once
+    raise SystemExit(128 + signum)

@@ -1,0 +1,330 @@
+"""The DuckDB database file: the cross-process lock, the schema, ingestion and read sessions.
+
+DuckDB allows one read-write process per file, so every access goes through an ``flock`` on
+``<database>.lock``: ingestion takes it exclusively for a moment (open, ingest segments, close),
+readers share it. Readers never see a half state: a read session is an in-memory DuckDB with the
+database attached read-only and views that add the segments not yet ingested, so reports are
+current to the last flush and the same code reads a bare folder of segments.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import logging
+import os
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from fmd_profiler.errors import StoreError
+from fmd_profiler.schema import SCHEMA_VERSION, SEGMENT_TABLES, Table, create_table_sql
+from fmd_profiler.store.segments import StoreLocation
+
+log = logging.getLogger("fmd_profiler")
+
+#: Segments ingested per table in one go; a large backlog is worked off over several rounds.
+MAX_SEGMENTS_PER_INGEST = 2000
+#: How long a forgotten segment name is remembered (guards against re-ingesting after a crash).
+INGESTED_NAMES_KEEP_DAYS = 7
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    segments: int
+    rows: int
+    quarantined: int = 0
+
+
+class Database:
+    """Access to one store's DuckDB file; holds no connection between calls."""
+
+    def __init__(self, location: StoreLocation, *, threads: int | None = None,
+                 memory_limit: str | None = None) -> None:
+        self.location = location
+        self._config: dict[str, str | int] = {}
+        if threads is not None:
+            self._config["threads"] = threads
+        if memory_limit is not None:
+            self._config["memory_limit"] = memory_limit
+
+    # -- locking ---------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def lock(self, *, exclusive: bool, timeout: float = 0.0) -> Iterator[bool]:
+        """Hold the store lock; yields False when it could not be had within ``timeout``."""
+        path = self.location.lock_path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    fcntl.flock(fd, mode | fcntl.LOCK_NB)
+                    break
+                except OSError as exc:
+                    if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                        raise
+                    if time.monotonic() >= deadline:
+                        yield False
+                        return
+                    time.sleep(0.01)
+            try:
+                yield True
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def _connect_rw(self) -> duckdb.DuckDBPyConnection:
+        path = self.location.database
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            con = duckdb.connect(str(path), config=dict(self._config))
+        except duckdb.Error as exc:
+            raise StoreError(_explain_open_error(path, exc)) from exc
+        try:
+            ensure_schema(con)
+        except BaseException:
+            con.close()
+            raise
+        return con
+
+    def ingest(self, *, timeout: float = 0.0, retention_days: int = 0) -> IngestResult | None:
+        """Move pending segments into the database. None when another process holds the lock.
+
+        Idempotent: each segment's name is recorded in the same transaction as its rows, so a
+        crash between commit and unlink never ingests a segment twice.
+        """
+        with self.lock(exclusive=True, timeout=timeout) as got:
+            if not got:
+                return None
+            pending = {name: self.location.pending_segments(name)[:MAX_SEGMENTS_PER_INGEST]
+                       for name in SEGMENT_TABLES}
+            if not any(pending.values()) and self.location.database.exists():
+                return IngestResult(0, 0)
+            con = self._connect_rw()
+            try:
+                result = self._ingest_with(con, pending)
+                if retention_days:
+                    prune_older_than(con, retention_days)
+            finally:
+                con.close()
+            return result
+
+    def _ingest_with(self, con: duckdb.DuckDBPyConnection,
+                     pending: dict[str, list[Path]]) -> IngestResult:
+        segments = rows = quarantined = 0
+        for table_name, files in pending.items():
+            if not files:
+                continue
+            table = SEGMENT_TABLES[table_name]
+            files = self._forget_already_ingested(con, files)
+            if not files:
+                continue
+            try:
+                rows += self._ingest_files(con, table, files)
+                done = files
+            except (duckdb.IOException, duckdb.InvalidInputException) as exc:
+                # One unreadable file must not block the rest: retry one by one, set bad ones aside.
+                log.warning("fmd_profiler: a %s segment could not be read (%s); ingesting one by "
+                            "one", table_name, str(exc).splitlines()[0])
+                done = []
+                for path in files:
+                    try:
+                        rows += self._ingest_files(con, table, [path])
+                        done.append(path)
+                    except (duckdb.IOException, duckdb.InvalidInputException):
+                        self._quarantine(path)
+                        quarantined += 1
+            for path in done:
+                _unlink_quietly(path)
+            segments += len(done)
+        return IngestResult(segments, rows, quarantined)
+
+    def _forget_already_ingested(self, con: duckdb.DuckDBPyConnection,
+                                 files: list[Path]) -> list[Path]:
+        names = [p.name for p in files]
+        seen = {r[0] for r in con.execute(
+            "SELECT name FROM ingested_segments WHERE name IN (SELECT unnest($names))",
+            {"names": names}).fetchall()}
+        for path in files:
+            if path.name in seen:
+                _unlink_quietly(path)
+        return [p for p in files if p.name not in seen]
+
+    def _ingest_files(self, con: duckdb.DuckDBPyConnection, table: Table,
+                      files: Sequence[Path]) -> int:
+        source = "read_parquet($files, union_by_name = true)"
+        cols = ", ".join(table.column_names)
+        con.execute("BEGIN TRANSACTION")
+        try:
+            if table.key:
+                keys = ", ".join(table.key)
+                updates = ", ".join(f"{c} = excluded.{c}" for c in table.column_names
+                                    if c not in table.key)
+                time_col = next((c.name for c in table.columns if c.sql_type == "TIMESTAMP"),
+                                table.column_names[0])
+                count = con.execute(
+                    f"INSERT INTO {table.name} ({cols}) SELECT {cols} FROM {source} "
+                    f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY {time_col} DESC) = 1 "
+                    f"ON CONFLICT ({keys}) DO UPDATE SET {updates}",
+                    {"files": [str(f) for f in files]}).fetchone()
+            else:
+                count = con.execute(
+                    f"INSERT INTO {table.name} ({cols}) SELECT {cols} FROM {source}",
+                    {"files": [str(f) for f in files]}).fetchone()
+            con.execute("INSERT INTO ingested_segments SELECT unnest($names), now()",
+                        {"names": [f.name for f in files]})
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        return int(count[0]) if count else 0
+
+    def _quarantine(self, path: Path) -> None:
+        target = self.location.quarantine_dir
+        try:
+            target.mkdir(parents=True, exist_ok=True)
+            os.replace(path, target / path.name)
+            log.warning("fmd_profiler: unreadable segment %s moved to %s", path.name, target)
+        except OSError:
+            pass
+
+    # -- reading ---------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def read(self, *, ingest_first: bool = True,
+             extra_segments: Sequence[Path] = ()) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A read-only session: views over the database plus the segments not yet ingested."""
+        if ingest_first:
+            with contextlib.suppress(StoreError, OSError, duckdb.Error):
+                self.ingest(timeout=1.0)
+        with self.lock(exclusive=False, timeout=30.0) as got:
+            if not got:
+                raise StoreError(f"the store {self.location.database} stayed locked by another "
+                                 "process for 30 s; try again when its ingestion has finished")
+            con = duckdb.connect(config=dict(self._config))
+            try:
+                attached = False
+                if self.location.database.exists():
+                    try:
+                        con.execute(f"ATTACH '{_sql_str(self.location.database)}' AS stored "
+                                    "(READ_ONLY)")
+                        attached = True
+                    except duckdb.Error as exc:
+                        raise StoreError(_explain_open_error(self.location.database, exc)) \
+                            from exc
+                create_read_views(con, "stored" if attached else None,
+                                  {name: self.location.pending_segments(name)
+                                   for name in SEGMENT_TABLES},
+                                  extra_segments)
+                yield con
+            finally:
+                con.close()
+
+
+@contextlib.contextmanager
+def read_segments(paths: Sequence[Path]) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read session over bare segment files (``<table>/<name>.parquet``), no database file."""
+    con = duckdb.connect()
+    try:
+        create_read_views(con, None, {}, paths)
+        yield con
+    finally:
+        con.close()
+
+
+def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Create missing tables and columns (additive migrations only)."""
+    con.execute("CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
+    con.execute("CREATE TABLE IF NOT EXISTS ingested_segments (name VARCHAR, ingested_at TIMESTAMP)")
+    for table in SEGMENT_TABLES.values():
+        con.execute(create_table_sql(table))
+        existing = {r[0] for r in con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = $t "
+            "AND table_catalog = current_database()", {"t": table.name}).fetchall()}
+        for column in table.columns:
+            if column.name not in existing:
+                con.execute(f"ALTER TABLE {table.name} ADD COLUMN {column.name} {column.sql_type}")
+    con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', $v)",
+                {"v": str(SCHEMA_VERSION)})
+
+
+def prune_older_than(con: duckdb.DuckDBPyConnection, days: int) -> None:
+    """Delete rows older than ``days`` days from every table with a time column."""
+    for table in SEGMENT_TABLES.values():
+        if table.time_column:
+            con.execute(f"DELETE FROM {table.name} WHERE {table.time_column} < "
+                        f"now()::TIMESTAMP - INTERVAL (CAST($d AS INTEGER)) DAY", {"d": days})
+    con.execute(f"DELETE FROM ingested_segments WHERE ingested_at < now()::TIMESTAMP - INTERVAL "
+                f"{INGESTED_NAMES_KEEP_DAYS} DAY")
+
+
+def create_read_views(con: duckdb.DuckDBPyConnection, attached: str | None,
+                      pending: dict[str, list[Path]], extra_segments: Sequence[Path] = ()) -> None:
+    """Define one view per table: stored rows UNION ALL segment rows (deduplicated by key)."""
+    extra_by_table: dict[str, list[Path]] = {}
+    for path in extra_segments:
+        extra_by_table.setdefault(path.parent.name, []).append(path)
+    stored_columns: dict[str, set[str]] = {}
+    if attached:
+        for table_name, column in con.execute(
+                "SELECT table_name, column_name FROM information_schema.columns "
+                "WHERE table_catalog = $c", {"c": attached}).fetchall():
+            stored_columns.setdefault(table_name, set()).add(column)
+    for table in SEGMENT_TABLES.values():
+        cols = ", ".join(table.column_names)
+        parts = []
+        if table.name in stored_columns:
+            # An older file may lack newer columns: read them as NULL.
+            present = stored_columns[table.name]
+            select = ", ".join(c.name if c.name in present else
+                               f"CAST(NULL AS {c.sql_type}) AS {c.name}" for c in table.columns)
+            parts.append(f"SELECT {select} FROM {attached}.{table.name}")
+        files = [str(p) for p in pending.get(table.name, []) + extra_by_table.get(table.name, [])]
+        if files:
+            listing = ", ".join(f"'{_sql_str(f)}'" for f in files)
+            parts.append(f"SELECT {cols} FROM read_parquet([{listing}], union_by_name = true)")
+        if not parts:
+            empty = ", ".join(f"CAST(NULL AS {c.sql_type}) AS {c.name}" for c in table.columns)
+            parts.append(f"SELECT {empty} WHERE false")
+        body = " UNION ALL ".join(parts)
+        if table.key and len(parts) > 1:
+            keys = ", ".join(table.key)
+            time_col = next((c.name for c in table.columns if c.sql_type == "TIMESTAMP"),
+                            table.column_names[0])
+            body = (f"SELECT {cols} FROM ({body}) QUALIFY row_number() OVER "
+                    f"(PARTITION BY {keys} ORDER BY {time_col} DESC) = 1")
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {table.name} AS {body}")
+
+
+def _explain_open_error(path: Path, exc: duckdb.Error) -> str:
+    text = str(exc).splitlines()[0]
+    if "lock" in text.lower():
+        return (f"the DuckDB file {path} is locked by another program ({text}); close that "
+                "program (a DuckDB shell, a notebook) - fmd_profiler keeps the data in its spool "
+                "folder meanwhile")
+    if isinstance(exc, duckdb.IOException) or "not a valid DuckDB" in text \
+            or "database file" in text.lower():
+        return (f"cannot open the DuckDB file {path} ({text}); if it is corrupt, move it away - "
+                "data not yet ingested stays in the spool folder and goes into a new file")
+    return f"cannot open the DuckDB file {path}: {text}"
+
+
+def _sql_str(value: object) -> str:
+    return str(value).replace("'", "''")
+
+
+def _unlink_quietly(path: Path) -> None:
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        pass

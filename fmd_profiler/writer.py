@@ -1,0 +1,156 @@
+"""The background writer: drains the recorders into spool segments and ingests them now and then.
+
+One daemon thread per process and store. Every flush interval it takes every buffered row and
+writes one segment per table; every few seconds it tries (without waiting) to ingest the spool
+into DuckDB. Nothing here raises into the app: when the store is broken the rows stay in memory up
+to the configured bound (what is dropped beyond it is counted), one warning is logged, and
+writing resumes when the store is back.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from fmd_profiler.clock import Clock
+from fmd_profiler.schema import Table
+from fmd_profiler.store import Database, SegmentWriter
+
+log = logging.getLogger("fmd_profiler")
+
+#: Ingestion opens the DuckDB file (~20 ms); segments are already safe on disk, so no hurry.
+INGEST_INTERVAL_S = 5.0
+
+
+@dataclass(frozen=True)
+class Source:
+    """A table and the function that hands over its buffered rows."""
+
+    table: Table
+    drain: Callable[[], list[tuple[object, ...]]]
+
+
+class Writer:
+    """Moves rows from memory to the store; ``flush`` may be called from any thread."""
+
+    def __init__(self, sources: Sequence[Source], segments: SegmentWriter, database: Database,
+                 clock: Clock, *, flush_interval: float, max_pending_rows: int,
+                 retention_days: int = 0,
+                 before_flush: Sequence[Callable[[], None]] = ()) -> None:
+        self._sources = list(sources)
+        self._segments = segments
+        self._database = database
+        self._clock = clock
+        self._flush_interval = flush_interval
+        self._max_pending = max_pending_rows
+        self._retention_days = retention_days
+        self._before_flush = list(before_flush)
+        self._pending: dict[str, list[tuple[object, ...]]] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._last_ingest = 0.0
+        self._failing: dict[str, str] = {}
+        self.dropped = 0  # rows lost because the store stayed broken longer than the bound
+        self.written = 0
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        # Daemon: a non-daemon thread would block gunicorn's worker shutdown and atexit.
+        self._thread = threading.Thread(target=self._run, name="fmd_profiler-writer", daemon=True)
+        self._thread.start()
+
+    def stop(self, *, ingest_timeout: float = 2.0) -> None:
+        """Stop the thread and write everything still buffered (idempotent)."""
+        self._stop.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=5.0)
+        self.flush(ingest=True, ingest_timeout=ingest_timeout)
+        self._segments.close()
+
+    def _run(self) -> None:
+        while True:
+            # Jitter keeps the workers of one server from flushing in lockstep.
+            if self._stop.wait(self._flush_interval * random.uniform(0.9, 1.0)):
+                return
+            try:
+                self.flush()
+            except Exception:  # noqa: BLE001 - the thread must outlive any surprise
+                log.exception("fmd_profiler: unexpected error in the writer thread")
+
+    # -- the work --------------------------------------------------------------------------
+
+    def flush(self, *, ingest: bool | None = None, ingest_timeout: float = 0.0) -> None:
+        with self._lock:
+            for hook in self._before_flush:
+                self._guarded("refresh", hook)
+            for source in self._sources:
+                rows = source.drain()
+                if rows:
+                    self._pending.setdefault(source.table.name, []).extend(rows)
+            self._write_pending()
+            now = self._clock.perf()
+            if ingest is None:
+                ingest = now - self._last_ingest >= INGEST_INTERVAL_S
+            if ingest:
+                self._last_ingest = now
+                self._guarded("ingest", lambda: self._database.ingest(
+                    timeout=ingest_timeout, retention_days=self._retention_days))
+
+    def _write_pending(self) -> None:
+        tables = {s.table.name: s.table for s in self._sources}
+        for name in list(self._pending):
+            rows = self._pending[name]
+            if not rows:
+                continue
+            ok = self._guarded("write", lambda: self._segments.write(tables[name], rows))
+            if ok:
+                self.written += len(rows)
+                self._pending[name] = []
+        self._bound_pending()
+
+    def _bound_pending(self) -> None:
+        total = sum(len(r) for r in self._pending.values())
+        excess = total - self._max_pending
+        for rows in self._pending.values():
+            if excess <= 0:
+                break
+            cut = min(excess, len(rows))
+            del rows[:cut]  # the oldest go first
+            self.dropped += cut
+            excess -= cut
+
+    def _guarded(self, operation: str, action: Callable[[], object]) -> bool:
+        """Run ``action``; log one warning when it starts failing and one when it recovers."""
+        try:
+            action()
+        except Exception as exc:  # noqa: BLE001 - a broken store must never reach the app
+            message = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+            if self._failing.get(operation) != message:
+                self._failing[operation] = message
+                log.warning("fmd_profiler: cannot %s the store at %s (%s). Requests are still "
+                            "served; up to %d rows are kept in memory and written when the "
+                            "store works again.", _VERBS.get(operation, operation),
+                            self._database.location.database, message, self._max_pending)
+            return False
+        if self._failing.pop(operation, None) is not None:
+            log.warning("fmd_profiler: the store at %s works again (%s)",
+                        self._database.location.database, _VERBS.get(operation, operation))
+        return True
+
+    @property
+    def pending_rows(self) -> int:
+        return sum(len(r) for r in self._pending.values())
+
+    @property
+    def failing(self) -> dict[str, str]:
+        return dict(self._failing)
+
+
+_VERBS = {"write": "write segments to", "ingest": "ingest segments into",
+          "refresh": "refresh settings from"}

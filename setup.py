@@ -1,0 +1,44 @@
+"""Packaging for fmd_profiler. Tool settings live in pyproject.toml."""
+
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+setup(
+    name="fmd_profiler",
+    version="0.1.0",
+    description="Where a Flask service's time goes: per-endpoint timings, sampled call stacks, "
+                "outliers and CI benchmarks, stored in DuckDB and shown as static reports.",
+    long_description=Path(__file__).with_name("README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    license="MIT",
+    python_requires=">=3.11",
+    packages=find_packages(include=["fmd_profiler", "fmd_profiler.*"]),
+    include_package_data=True,
+    package_data={"fmd_profiler": ["py.typed", "**/templates/*", "**/static/*"]},
+    install_requires=[
+        "flask>=3.0",
+        "yappi>=1.6",
+        "duckdb>=1.1",
+        "plotnine>=0.14",
+        "gitpython>=3.1",
+        "jinja2>=3.1",
+        # numpy hands row batches to DuckDB to write the Parquet spool segments (it already
+        # comes with plotnine/pandas; named because the request-side code imports it).
+        "numpy>=1.26",
+    ],
+    extras_require={
+        "test": [
+            "pytest>=8",
+            "gunicorn>=22",
+            "waitress>=3",
+            "asgiref>=3.7",  # Flask async views
+        ],
+        "dev": ["ruff>=0.6", "mypy>=1.10"],
+    },
+    classifiers=[
+        "Framework :: Flask",
+        "Programming Language :: Python :: 3",
+        "Topic :: System :: Monitoring",
+    ],
+)

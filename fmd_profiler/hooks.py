@@ -1,7 +1,8 @@
 """The request hooks: time every request and hand one row to the recorder, exactly once.
 
 The clock starts in a ``wsgi_app`` wrapper (before any ``before_request`` can short-circuit us),
-the request's rule, endpoint, user and address are read in the request context
+the endpoint is resolved by the first ``before_request`` function (so observers such as the
+sampler know it while the view runs), the user and address are read at the end of the request
 (``after_request``/``teardown_request``, whichever runs first), and the row is recorded when the
 response is complete: when ``wsgi_app`` returns, or for a streamed body when the server closes it.
 The status is the one the server sends (read from ``start_response``). On the request thread this
@@ -149,15 +150,33 @@ class RequestHooks:
         except Exception as error:  # noqa: BLE001
             self._internal_error("teardown_request", error)
 
-    def _capture(self, state: RequestState) -> None:
-        state.captured = True
+    def before_request(self) -> None:
+        """Runs first among before_request functions: the endpoint is known, the view not run."""
+        try:
+            state = request.environ.get(ENVIRON_KEY)
+            if state is not None and state.level == -1:
+                self._begin(state)
+        except Exception as exc:  # noqa: BLE001
+            self._internal_error("before_request", exc)
+
+    def _begin(self, state: RequestState) -> None:
         rule = request.url_rule
         if rule is not None:  # unmatched 404/405s share one bucket: scanners can't blow it up
             state.endpoint = rule.endpoint
             state.rule = rule.rule
         level = self.runtime.levels.of(state.endpoint)
         state.level = level
-        if level == 0:
+        if level and self.observers:
+            state.thread_id = threading.get_ident()
+            for observer in self.observers:
+                observer.begin(state)
+
+    def _capture(self, state: RequestState) -> None:
+        """Read what the app knows by the end of the request (its user, the client)."""
+        state.captured = True
+        if state.level == -1:  # before_request did not run (context pushed by other means)
+            self._begin(state)
+        if state.level == 0:
             return
         environ = request.environ
         state.group_by = self._group_by()
@@ -166,10 +185,6 @@ class RequestHooks:
         if test_id is None and self.accept_test_header:
             test_id = environ.get(TEST_ID_HEADER)
         state.test_id = test_id
-        if self.observers:
-            state.thread_id = threading.get_ident()
-            for observer in self.observers:
-                observer.begin(state)
 
     def _group_by(self) -> str | None:
         fn = self.profiler.get_group_by or config_module.get_group_by

@@ -22,7 +22,7 @@ from werkzeug.wsgi import ClosingIterator
 from fmd_profiler import config as config_module
 from fmd_profiler.client_ip import Resolver
 from fmd_profiler.context import TEST_ID_HEADER, current_test
-from fmd_profiler.levels import DASHBOARD_BLUEPRINT, STATIC_ENDPOINT, UNMATCHED
+from fmd_profiler.levels import UNMATCHED, is_own_or_static
 from fmd_profiler.runtime import Route, Runtime
 
 if TYPE_CHECKING:
@@ -265,8 +265,7 @@ def list_routes(app: Flask, runtime: Runtime) -> list[Route]:
     routes = []
     for rule in app.url_map.iter_rules():
         endpoint = rule.endpoint
-        default_off = endpoint == STATIC_ENDPOINT or endpoint.startswith(DASHBOARD_BLUEPRINT + ".")
-        if default_off and runtime.levels.of(endpoint) == 0:
+        if is_own_or_static(endpoint) and runtime.levels.of(endpoint) == 0:
             continue
         methods = ",".join(sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}))
         routes.append(Route(endpoint, rule.rule, methods))

@@ -13,8 +13,16 @@ from fmd_profiler.config import Config
 
 UNMATCHED = "<unmatched>"
 STATIC_ENDPOINT = "static"
-#: Blueprint name of the dashboard; its endpoints are "fmd_profiler_dashboard.<view>".
+#: The profiler's own blueprints are named "fmd_profiler_<something>" (the dashboard, the
+#: test-results receiver); their endpoints are "fmd_profiler_<something>.<view>".
+OWN_BLUEPRINT_PREFIX = "fmd_profiler_"
 DASHBOARD_BLUEPRINT = "fmd_profiler_dashboard"
+
+
+def is_own_or_static(endpoint: str) -> bool:
+    """Endpoints not monitored unless named in MONITOR_LEVELS: static files and our own pages."""
+    return endpoint == STATIC_ENDPOINT or (endpoint.startswith(OWN_BLUEPRINT_PREFIX)
+                                           and "." in endpoint)
 
 
 class Levels:
@@ -39,7 +47,7 @@ class Levels:
             return self._overrides[endpoint]
         if endpoint in self._configured:
             return self._configured[endpoint]
-        if endpoint == STATIC_ENDPOINT or endpoint.startswith(DASHBOARD_BLUEPRINT + "."):
+        if is_own_or_static(endpoint):
             return 0
         return self._default
 

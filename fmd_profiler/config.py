@@ -137,30 +137,32 @@ def _int_in(low: int, high: int | None) -> Parser:
         f"a whole number >= {low}"
 
     def parse(key: str, value: object, base: Path) -> int:
+        number = value
         if isinstance(value, str):
             try:
-                value = int(_unquote(value).replace("_", ""))
+                number = int(_unquote(value).replace("_", ""))
             except ValueError:
                 raise ConfigError(key, value, expected) from None
-        if isinstance(value, bool) or not isinstance(value, int):
+        if isinstance(number, bool) or not isinstance(number, int):
             raise ConfigError(key, value, expected)
-        if value < low or (high is not None and value > high):
+        if number < low or (high is not None and number > high):
             raise ConfigError(key, value, expected)
-        return value
+        return number
 
     return parse
 
 
 def _float_in(low: float, high: float | None, expected: str) -> Parser:
     def parse(key: str, value: object, base: Path) -> float:
+        number = value
         if isinstance(value, str):
             try:
-                value = float(_unquote(value))
+                number = float(_unquote(value))
             except ValueError:
                 raise ConfigError(key, value, expected) from None
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if isinstance(number, bool) or not isinstance(number, (int, float)):
             raise ConfigError(key, value, expected)
-        number = float(value)
+        number = float(number)
         if number != number or number < low or (high is not None and number > high):
             raise ConfigError(key, value, expected)
         return number
@@ -225,13 +227,12 @@ def _database(key: str, value: object, base: Path) -> Path:
 
 
 def _level(key: str, value: object) -> int:
-    if isinstance(value, str):
-        value = value.strip()
-        if value.isdigit():
-            value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 3:
+    level = value
+    if isinstance(value, str) and value.strip().isdigit():
+        level = int(value.strip())
+    if isinstance(level, bool) or not isinstance(level, int) or not 0 <= level <= 3:
         raise ConfigError(key, value, "a monitoring level 0, 1, 2 or 3")
-    return value
+    return level
 
 
 def _monitor_level(key: str, value: object, base: Path) -> int:
@@ -376,7 +377,7 @@ def resolve_config_path(config_file: str | os.PathLike[str] | None,
                                   f"create it or point {ENV_VAR} at an existing file")
         return path
     default = Path(DEFAULT_FILE)
-    return default if default.is_file() else None
+    return default if os.path.isfile(default) else None
 
 
 def read_config_file(path: Path) -> dict[str, str]:

@@ -130,10 +130,7 @@ class RequestHooks:
                 if not state.finished and _is_streamed(response):
                     # The body is produced after wsgi_app returns: time it until it ends.
                     state.streamed = True
-                    if response.direct_passthrough:  # a file: servers close it, often sendfile
-                        response.call_on_close(lambda: self.finish(state))
-                    else:
-                        response.response = _finish_after(response.response, self.finish, state)
+                    response.response = _finish_after(response.response, self.finish, state)
         except Exception as exc:  # noqa: BLE001
             self._internal_error("after_request", exc)
         return response
@@ -242,8 +239,11 @@ class RequestHooks:
 
 def _is_streamed(response: Response) -> bool:
     # Error pages built from an HTTPException arrive as a ClosingIterator over a finished body:
-    # "streamed" by werkzeug's definition, but complete when wsgi_app returns.
-    return response.is_streamed and not isinstance(response.response, ClosingIterator)
+    # "streamed" by werkzeug's definition, but complete when wsgi_app returns. Files
+    # (direct_passthrough) go to the server as they are, often to sendfile: wrapping them would
+    # lose that, so a download is timed until it is handed to the server.
+    return (response.is_streamed and not response.direct_passthrough
+            and not isinstance(response.response, ClosingIterator))
 
 
 def _finish_after(body: Iterable[bytes], finish: Callable[[RequestState], None],

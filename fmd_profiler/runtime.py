@@ -180,7 +180,7 @@ class Runtime:
 
     def _count_stats(self) -> None:
         writer = self._writer
-        dropped = self.requests.dropped + (writer.dropped if writer else 0)
+        dropped = self.requests.dropped + (writer.dropped.get(REQUESTS.name, 0) if writer else 0)
         signature = (self.requests.recorded + len(self.requests), dropped)
         if signature == self._stats_signature:
             return
@@ -225,6 +225,13 @@ def stop_all() -> None:
     """Flush and stop every runtime of this process."""
     for runtime in list(_runtimes.values()):
         runtime.stop()
+
+
+def forget_all() -> None:
+    """Stop every runtime and forget them (tests use it between apps)."""
+    stop_all()
+    with _registry_lock:
+        _runtimes.clear()
 
 
 def worker_exit(server: object = None, worker: object = None) -> None:

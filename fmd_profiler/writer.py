@@ -54,7 +54,8 @@ class Writer:
         self._thread: threading.Thread | None = None
         self._last_ingest = 0.0
         self._failing: dict[str, str] = {}
-        self.dropped = 0  # rows lost because the store stayed broken longer than the bound
+        # rows lost per table because the store stayed broken longer than the bound allows
+        self.dropped: dict[str, int] = {}
         self.written = 0
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -115,15 +116,11 @@ class Writer:
         self._bound_pending()
 
     def _bound_pending(self) -> None:
-        total = sum(len(r) for r in self._pending.values())
-        excess = total - self._max_pending
-        for rows in self._pending.values():
-            if excess <= 0:
-                break
-            cut = min(excess, len(rows))
-            del rows[:cut]  # the oldest go first
-            self.dropped += cut
-            excess -= cut
+        for name, rows in self._pending.items():
+            excess = len(rows) - self._max_pending
+            if excess > 0:
+                del rows[:excess]  # the oldest go first
+                self.dropped[name] = self.dropped.get(name, 0) + excess
 
     def _guarded(self, operation: str, action: Callable[[], object]) -> bool:
         """Run ``action``; log one warning when it starts failing and one when it recovers."""
@@ -131,10 +128,10 @@ class Writer:
             action()
         except Exception as exc:  # noqa: BLE001 - a broken store must never reach the app
             message = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-            if self._failing.get(operation) != message:
+            if operation not in self._failing:  # once per outage, not once per flush
                 self._failing[operation] = message
                 log.warning("fmd_profiler: cannot %s the store at %s (%s). Requests are still "
-                            "served; up to %d rows are kept in memory and written when the "
+                            "served; up to %d rows per table are kept in memory and written when the "
                             "store works again.", _VERBS.get(operation, operation),
                             self._database.location.database, message, self._max_pending)
             return False

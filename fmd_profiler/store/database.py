@@ -175,7 +175,8 @@ class Database:
                 count = con.execute(
                     f"INSERT INTO {table.name} ({cols}) SELECT {cols} FROM {source} "
                     f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY {time_col} DESC) = 1 "
-                    f"ON CONFLICT ({keys}) DO UPDATE SET {updates}",
+                    f"ON CONFLICT ({keys}) DO UPDATE SET {updates} "
+                    f"WHERE excluded.{time_col} >= {table.name}.{time_col}",
                     {"files": [str(f) for f in files]}).fetchone()
             else:
                 count = con.execute(
@@ -297,7 +298,7 @@ def create_read_views(con: duckdb.DuckDBPyConnection, attached: str | None,
             empty = ", ".join(f"CAST(NULL AS {c.sql_type}) AS {c.name}" for c in table.columns)
             parts.append(f"SELECT {empty} WHERE false")
         body = " UNION ALL ".join(parts)
-        if table.key and len(parts) > 1:
+        if table.key:
             keys = ", ".join(table.key)
             time_col = next((c.name for c in table.columns if c.sql_type == "TIMESTAMP"),
                             table.column_names[0])

@@ -76,11 +76,7 @@ class Profiler:
         hooks = RequestHooks(runtime, self, version, make_resolver(config.trusted_proxies),
                              accept_test_header=test_header_enabled())
         app.wsgi_app = hooks.wrap(app.wsgi_app)  # type: ignore[method-assign]
-        # First in line, so another extension's before_request cannot run before we know the
-        # endpoint (observers need it while the view runs).
-        app.before_request_funcs.setdefault(None, []).insert(0, hooks.before_request)
-        app.after_request(hooks.after_request)
-        app.teardown_request(hooks.teardown_request)
+        hooks.install(app)
         app_ref = weakref.ref(app)
         runtime.add_routes(lambda: _routes_of(app_ref, runtime), version)
         state = AppState(self, config, runtime, hooks, version)

@@ -210,3 +210,39 @@ def test_a_store_broken_for_long_keeps_a_bounded_backlog(shared_dir: Path,
         runtime.flush(ingest=True)
     assert query(db, "SELECT count(*) AS n FROM requests") == [{"n": 1000}]
     assert query(db, "SELECT max(dropped) AS d FROM process_stats") == [{"d": 800}]
+
+
+@contextlib.contextmanager
+def tiny_filesystem(path: Path, size: str = "256k") -> Iterator[bool]:
+    """A real, small tmpfs at ``path`` when this machine lets us mount one."""
+    path.mkdir(parents=True)
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
+                          capture_output=True)
+    try:
+        yield done.returncode == 0
+    finally:
+        if done.returncode == 0:
+            subprocess.run(["umount", "-l", str(path)], capture_output=True)
+
+
+def test_disk_full_then_space_again(tmp_path: Path, clock: FakeClock,
+                                    caplog: pytest.LogCaptureFixture) -> None:
+    mount = tmp_path / "small"
+    with tiny_filesystem(mount) as mounted:
+        if not mounted:
+            pytest.skip("cannot mount a tmpfs here (needs root and CAP_SYS_ADMIN)")
+        db = mount / "fmd.duckdb"
+        app = make_app(db, clock)
+        runtime = app.extensions["fmd_profiler"].runtime
+        filler = mount / "filler"
+        with open(filler, "wb") as fh, contextlib.suppress(OSError):
+            fh.write(b"x" * 1024 * 1024)  # fill the disk
+        with caplog.at_level(logging.WARNING, logger="fmd_profiler"):
+            serve(app, 50)
+            runtime.flush()
+            [warning] = [m for m in warnings_of(caplog) if "cannot write segments" in m]
+            assert "No space left" in warning or "space" in warning.lower()
+            filler.unlink()
+            runtime.flush()
+        assert query(db, "SELECT count(*) AS n FROM requests") == [{"n": 50}]
+        runtime.stop()  # release the files before the tmpfs goes away

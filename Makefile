@@ -32,6 +32,15 @@ demo: $(STAMP)
 test: $(STAMP) system-deps
 	$(PY) -m pytest
 
+bench: $(STAMP) system-deps
+	$(PY) -m pip install --quiet -e '.[bench]'
+	$(PY) -m benchmarks.run
+
+bench-quick: $(STAMP) system-deps
+	$(PY) -m pip install --quiet -e '.[bench]'
+	$(PY) -m benchmarks.run --quick --out benchmarks/.work/RESULTS-quick.md
+	@echo "quick figures (too noisy to quote): benchmarks/.work/RESULTS-quick.md"
+
 lint: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[dev]'
 	$(PY) -m ruff check fmd_profiler tests benchmarks

@@ -34,6 +34,8 @@ setup(
             "waitress>=3",
             "asgiref>=3.7",  # Flask async views
         ],
+        # make bench: pyinstrument is a contender (Flask-MonitoringDashboard gets its own venv).
+        "bench": ["pyinstrument>=4.6", "gunicorn>=22"],
         "dev": ["ruff>=0.6", "mypy>=1.10"],
     },
     classifiers=[

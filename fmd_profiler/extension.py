@@ -45,9 +45,9 @@ class AppState:
 class Profiler:
     """Profiles a Flask app; one instance may serve several apps (app factories).
 
-    Configuration, in order of precedence: keyword ``overrides`` (upper-case config keys), the file
-    named by ``DASHBOARD_CONFIG``, else ``config_file``, else ``./config.cfg``, else defaults. Pass a
-    ready :class:`~fmd_profiler.config.Config` as ``config`` to skip loading.
+    Configuration, in order of precedence: keyword ``overrides`` (upper-case config keys), the
+    file named by ``DASHBOARD_CONFIG``, else ``config_file``, else ``./config.cfg``, else the
+    defaults. Pass a ready :class:`~fmd_profiler.config.Config` as ``config`` to skip loading.
 
     ``get_group_by``: a callable evaluated in each request (e.g. ``lambda: current_user.id``)
     whose value is stored as the request's group; falls back to

@@ -41,9 +41,25 @@ WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 class RequestState:
     """What is known about one request in flight. Mutable, private to this module and observers."""
 
-    __slots__ = ("t0", "c0", "wall0", "method", "status", "endpoint", "rule", "level",
-                 "group_by", "ip", "exception", "test_id", "captured", "streamed", "finished",
-                 "thread_id", "extra")
+    __slots__ = (
+        "c0",
+        "captured",
+        "endpoint",
+        "exception",
+        "extra",
+        "finished",
+        "group_by",
+        "ip",
+        "level",
+        "method",
+        "rule",
+        "status",
+        "streamed",
+        "t0",
+        "test_id",
+        "thread_id",
+        "wall0",
+    )
 
     def __init__(self, t0: float, c0: float, wall0: float, method: str | None) -> None:
         self.t0 = t0
@@ -149,7 +165,7 @@ class RequestHooks:
             state = req.environ.get(ENVIRON_KEY)
             if state is not None and state.level == -1:
                 self._begin(state, req)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             self._internal_error("before_request", exc)
 
     def after_request(self, response: Response) -> Response:
@@ -163,7 +179,7 @@ class RequestHooks:
                     # The body is produced after wsgi_app returns: time it until it ends.
                     state.streamed = True
                     response.response = _finish_after(response.response, self.finish, state)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             self._internal_error("after_request", exc)
         return response
 
@@ -176,7 +192,7 @@ class RequestHooks:
                     state.exception = _exception_name(exception)
                 if not state.captured:
                     self._capture(state, req)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             self._internal_error("got_request_exception", exc)
 
     def _begin(self, state: RequestState, req: Request) -> None:
@@ -213,7 +229,7 @@ class RequestHooks:
         try:
             value = fn()
             return None if value is None else str(value)[:MAX_GROUP_BY_LENGTH]
-        except Exception as exc:  # noqa: BLE001 - the user's function must not break requests
+        except Exception as exc:
             self._warn_once(f"group_by:{type(exc).__name__}",
                             "fmd_profiler: get_group_by raised %s: %s; these requests are "
                             "recorded without a group", type(exc).__name__, exc)
@@ -244,7 +260,7 @@ class RequestHooks:
             if state.thread_id:
                 for observer in self.observers:
                     observer.end(state, duration, cpu)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             self._internal_error("finish", exc)
 
     # -- errors ----------------------------------------------------------------------------
@@ -280,7 +296,9 @@ def _finish_after(body: Iterable[bytes], finish: Callable[[RequestState], None],
 
 def _exception_name(exc: BaseException) -> str:
     cls = type(exc)
-    return cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
+    if cls.__module__ == "builtins":
+        return cls.__qualname__
+    return f"{cls.__module__}.{cls.__qualname__}"
 
 
 def list_routes(app: Flask, runtime: Runtime) -> list[Route]:

@@ -25,6 +25,9 @@ class Window:
         return {"since": self.since, "until": self.until}
 
 
+ALL_TIME = Window()
+
+
 WINDOWED_REQUESTS = """
     SELECT * FROM requests
     WHERE ($since::TIMESTAMP IS NULL OR started_at >= $since::TIMESTAMP)
@@ -38,7 +41,7 @@ def rows(con: Any, sql: str, params: dict[str, Any] | None = None) -> list[dict[
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
-def endpoint_summary(con: Any, window: Window = Window()) -> list[dict[str, Any]]:
+def endpoint_summary(con: Any, window: Window = ALL_TIME) -> list[dict[str, Any]]:
     """One row per endpoint, known routes included even when never requested (hits 0)."""
     sql = f"""
     WITH r AS ({WINDOWED_REQUESTS}),
@@ -82,7 +85,7 @@ def dropped_rows(con: Any) -> int:
     return int(result[0]) if result else 0
 
 
-def totals(con: Any, window: Window = Window()) -> dict[str, Any]:
+def totals(con: Any, window: Window = ALL_TIME) -> dict[str, Any]:
     result = rows(con, f"""
         SELECT count(*) AS requests, min(started_at) AS first_request,
                max(started_at) AS last_request, count(DISTINCT version) AS versions

@@ -96,7 +96,7 @@ class Runtime:
                 return
             try:
                 self._start()
-            except Exception:  # noqa: BLE001 - recording is optional, serving is not
+            except Exception:
                 log.exception("fmd_profiler: could not start recording in process %d",
                               os.getpid())
             self.started = True
@@ -130,7 +130,7 @@ class Runtime:
             for hook in self._stop_hooks:
                 try:
                     hook()
-                except Exception:  # noqa: BLE001
+                except Exception:
                     log.exception("fmd_profiler: error while stopping")
             writer.stop()
             self.started = False

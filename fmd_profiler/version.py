@@ -75,7 +75,7 @@ def detect_version(app_version: str | None, git_path: Path | None) -> str:
         return UNVERSIONED
     try:
         return read_commit(git_path).version
-    except Exception as exc:  # noqa: BLE001 - git failures must not stop the app starting
+    except Exception as exc:
         log.warning("fmd_profiler: cannot read the version from GIT=%s (%s); requests are "
                     "labelled %r. Set APP_VERSION or point GIT at the repository.",
                     git_path, exc, UNVERSIONED)

@@ -81,7 +81,7 @@ class Writer:
                 return
             try:
                 self.flush()
-            except Exception:  # noqa: BLE001 - the thread must outlive any surprise
+            except Exception:
                 log.exception("fmd_profiler: unexpected error in the writer thread")
 
     # -- the work --------------------------------------------------------------------------
@@ -109,7 +109,7 @@ class Writer:
             rows = self._pending[name]
             if not rows:
                 continue
-            ok = self._guarded("write", lambda: self._segments.write(tables[name], rows))
+            ok = self._guarded("write", lambda t=tables[name], r=rows: self._segments.write(t, r))
             if ok:
                 self.written += len(rows)
                 self._pending[name] = []
@@ -126,13 +126,13 @@ class Writer:
         """Run ``action``; log one warning when it starts failing and one when it recovers."""
         try:
             action()
-        except Exception as exc:  # noqa: BLE001 - a broken store must never reach the app
+        except Exception as exc:
             message = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
             if operation not in self._failing:  # once per outage, not once per flush
                 self._failing[operation] = message
                 log.warning("fmd_profiler: cannot %s the store at %s (%s). Requests are still "
-                            "served; up to %d rows per table are kept in memory and written when the "
-                            "store works again.", _VERBS.get(operation, operation),
+                            "served; up to %d rows per table are kept in memory and written "
+                            "when the store works again.", _VERBS.get(operation, operation),
                             self._database.location.database, message, self._max_pending)
             return False
         if self._failing.pop(operation, None) is not None:

@@ -104,7 +104,7 @@ def test_dot_config_cfg_is_the_default_file(tmp_path: Path) -> None:
 
 
 def test_missing_named_file_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(ConfigFileError, match="DASHBOARD_CONFIG.*does not exist"):
+    with pytest.raises(ConfigFileError, match=r"DASHBOARD_CONFIG.*does not exist"):
         load_config(environ={"DASHBOARD_CONFIG": str(tmp_path / "nope.cfg")})
 
 
@@ -158,7 +158,8 @@ def test_bad_values_name_key_value_and_expected_form(tmp_path: Path, key: str, v
 
 def test_literal_eval_never_runs_code(tmp_path: Path) -> None:
     marker = tmp_path / "pwned"
-    path = write_config(tmp_path, f"MONITOR_LEVELS=__import__('pathlib').Path('{marker}').touch()\n")
+    code = f"__import__('pathlib').Path('{marker}').touch()"
+    path = write_config(tmp_path, f"MONITOR_LEVELS={code}\n")
     with pytest.raises(ConfigError, match="MONITOR_LEVELS"):
         load_config(path, environ={})
     assert not marker.exists()

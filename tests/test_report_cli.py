@@ -1,11 +1,11 @@
-"""``python -m fmd_profiler.report --json``: the summary's figures are SQL's, errors are one line."""
+"""``python -m fmd_profiler.report --json``: the figures are SQL's; errors are one line."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -119,7 +119,7 @@ def test_bad_time_is_one_clear_line(db_path: Path, clock: FakeClock,
 
 
 def test_parse_time_forms() -> None:
-    now = datetime(2026, 11, 29, 12, 0, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
     assert parse_time("2026-11-01", "UTC") == datetime(2026, 11, 1)
     assert parse_time("2026-11-01T08:00", "Europe/Amsterdam") == datetime(2026, 11, 1, 7)
     assert parse_time("2026-11-01T08:00+02:00", "UTC") == datetime(2026, 11, 1, 6)

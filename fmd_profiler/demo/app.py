@@ -19,8 +19,9 @@ from jinja2 import DictLoader
 PAGE = """<!doctype html><title>{{ title }}</title>
 <h1>{{ title }}</h1>
 <table>{% for row in rows %}
-<tr class="{{ loop.cycle('odd', 'even') }}"><td>{{ row.id }}</td><td>{{ row.name | title }}</td>
-<td>{{ '%.2f' | format(row.price) }}</td><td>{% for tag in row.tags %}<i>{{ tag }}</i>{% endfor %}</td></tr>
+<tr class="{{ loop.cycle('odd', 'even') }}"><td>{{ row.id }}</td>
+<td>{{ row.name | title }}</td><td>{{ '%.2f' | format(row.price) }}</td>
+<td>{% for tag in row.tags %}<i>{{ tag }}</i>{% endfor %}</td></tr>
 {% endfor %}</table>"""
 
 class Catalogue:

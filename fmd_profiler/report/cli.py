@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -39,13 +39,13 @@ _DURATION = re.compile(r"^(\d+)\s*([dhm])$")
 
 def parse_time(text: str, tz_name: str, now: datetime | None = None) -> datetime:
     """A naive UTC datetime from an ISO date/time (in ``tz_name``) or a duration ago."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     match = _DURATION.match(text.strip())
     if match:
         amount, unit = int(match.group(1)), match.group(2)
         delta = {"d": timedelta(days=amount), "h": timedelta(hours=amount),
                  "m": timedelta(minutes=amount)}[unit]
-        return (now - delta).astimezone(timezone.utc).replace(tzinfo=None)
+        return (now - delta).astimezone(UTC).replace(tzinfo=None)
     try:
         value = datetime.fromisoformat(text.strip())
     except ValueError:
@@ -53,7 +53,7 @@ def parse_time(text: str, tz_name: str, now: datetime | None = None) -> datetime
                             "2026-11-01T08:00 or a duration such as 7d, 24h, 30m") from None
     if value.tzinfo is None:
         value = value.replace(tzinfo=ZoneInfo(tz_name))
-    return value.astimezone(timezone.utc).replace(tzinfo=None)
+    return value.astimezone(UTC).replace(tzinfo=None)
 
 
 def main(argv: list[str] | None = None) -> int:

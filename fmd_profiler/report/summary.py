@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from fmd_profiler import queries
 from fmd_profiler.queries import Window
 
 
-def build_summary(con: Any, window: Window = Window()) -> dict[str, Any]:
+def build_summary(con: Any, window: Window | None = None) -> dict[str, Any]:
+    window = window or Window()
     endpoints = queries.endpoint_summary(con, window)
     for row in endpoints:
         row["last_requested"] = _iso(row["last_requested"])
     totals = queries.totals(con, window)
     return {
-        "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "window": {"since": _iso(window.since), "until": _iso(window.until)},
         "requests": totals["requests"],
         "dropped_rows": queries.dropped_rows(con),
@@ -33,4 +34,4 @@ def _iso(value: datetime | None) -> str | None:
     """Stored timestamps are naive UTC; say so in the output."""
     if value is None:
         return None
-    return value.replace(tzinfo=timezone.utc).isoformat(timespec="milliseconds")
+    return value.replace(tzinfo=UTC).isoformat(timespec="milliseconds")

@@ -7,4 +7,4 @@ the sessions :meth:`Database.read` hands out).
 from fmd_profiler.store.database import Database, IngestResult, read_segments
 from fmd_profiler.store.segments import SegmentWriter, StoreLocation
 
-__all__ = ["Database", "IngestResult", "read_segments", "SegmentWriter", "StoreLocation"]
+__all__ = ["Database", "IngestResult", "SegmentWriter", "StoreLocation", "read_segments"]

@@ -7,6 +7,7 @@ a few seconds without any process holding the database open.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -39,10 +40,8 @@ def write_atomic(path: Path, data: bytes) -> None:
             fh.write(data)
         os.replace(temp, path)
     except BaseException:
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(temp)
-        except OSError:
-            pass
         raise
 
 

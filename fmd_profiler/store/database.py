@@ -23,7 +23,7 @@ import duckdb
 
 from fmd_profiler.errors import StoreError
 from fmd_profiler.schema import SCHEMA_VERSION, SEGMENT_TABLES, Table, create_table_sql
-from fmd_profiler.store.segments import StoreLocation
+from fmd_profiler.store.segments import StoreLocation, unlink_quietly
 
 log = logging.getLogger("fmd_profiler")
 
@@ -145,7 +145,7 @@ class Database:
                         self._quarantine(path)
                         quarantined += 1
             for path in done:
-                _unlink_quietly(path)
+                unlink_quietly(path)
             segments += len(done)
         return IngestResult(segments, rows, quarantined)
 
@@ -157,7 +157,7 @@ class Database:
             {"names": names}).fetchall()}
         for path in files:
             if path.name in seen:
-                _unlink_quietly(path)
+                unlink_quietly(path)
         return [p for p in files if p.name not in seen]
 
     def _ingest_files(self, con: duckdb.DuckDBPyConnection, table: Table,
@@ -246,7 +246,8 @@ def read_segments(paths: Sequence[Path]) -> Iterator[duckdb.DuckDBPyConnection]:
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     """Create missing tables and columns (additive migrations only)."""
     con.execute("CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
-    con.execute("CREATE TABLE IF NOT EXISTS ingested_segments (name VARCHAR, ingested_at TIMESTAMP)")
+    con.execute("CREATE TABLE IF NOT EXISTS ingested_segments "
+                "(name VARCHAR, ingested_at TIMESTAMP)")
     for table in SEGMENT_TABLES.values():
         con.execute(create_table_sql(table))
         existing = {r[0] for r in con.execute(
@@ -322,10 +323,3 @@ def _explain_open_error(path: Path, exc: duckdb.Error) -> str:
 
 def _sql_str(value: object) -> str:
     return str(value).replace("'", "''")
-
-
-def _unlink_quietly(path: Path) -> None:
-    try:
-        path.unlink()
-    except FileNotFoundError:
-        pass

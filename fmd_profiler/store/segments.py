@@ -9,10 +9,12 @@ can ship them anywhere DuckDB, Spark or Trino can read.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import socket
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -102,7 +104,7 @@ class SegmentWriter:
         """Write ``rows`` as one segment and return its path. Raises OSError / duckdb.Error."""
         data_columns = [c for c in table.columns if c.name not in ORIGIN_COLUMNS]
         arrays = {c.name: _to_array(c.kind, values)
-                  for c, values in zip(data_columns, zip(*rows), strict=True)}
+                  for c, values in zip(data_columns, zip(*rows, strict=True), strict=True)}
         select = ", ".join(
             [_column_sql(c.name, c.sql_type, c.kind) for c in data_columns]
             + ["CAST($host AS VARCHAR) AS host", "CAST($pid AS INTEGER) AS pid"])
@@ -124,7 +126,7 @@ class SegmentWriter:
         try:
             os.replace(temp, final)
         except OSError:
-            _unlink_quietly(temp)
+            unlink_quietly(temp)
             raise
         return final
 
@@ -142,8 +144,6 @@ class SegmentWriter:
 
 
 def _now_ms() -> float:
-    import time
-
     return time.time() * 1000
 
 
@@ -155,8 +155,6 @@ def _sql_path(path: Path) -> str:
     return str(path).replace("'", "''")
 
 
-def _unlink_quietly(path: Path) -> None:
-    try:
+def unlink_quietly(path: Path) -> None:
+    with contextlib.suppress(OSError):
         path.unlink()
-    except OSError:
-        pass

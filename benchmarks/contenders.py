@@ -1,0 +1,102 @@
+"""Who is measured: no profiler, fmd_profiler at each level, Flask-MonitoringDashboard and
+pyinstrument.
+
+:func:`build_app` runs inside a contender's own process and returns the demo app wrapped the way
+that contender's documentation says. Flask-MonitoringDashboard lives in its own virtual
+environment (its pinned dependencies must not touch ours), see :mod:`benchmarks.envs`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Contender:
+    name: str
+    kind: str  # "bare" | "ours" | "fmd" | "pyinstrument"
+    level: int = 0
+    exact: bool = False
+    detail_rate: float = 0.0
+
+    @property
+    def env(self) -> str:
+        """Which interpreter runs it: "main" or "fmd" (Flask-MonitoringDashboard's venv)."""
+        return "fmd" if self.kind == "fmd" else "main"
+
+
+BARE = Contender("no profiler", "bare")
+OURS_L1 = Contender("fmd_profiler L1", "ours", level=1)
+OURS_L2 = Contender("fmd_profiler L2", "ours", level=2)
+OURS_L3 = Contender("fmd_profiler L3 (detail 1%)", "ours", level=3, detail_rate=0.01)
+OURS_EXACT = Contender("fmd_profiler exact (yappi)", "ours", level=2, exact=True)
+FMD_L1 = Contender("Flask-MonitoringDashboard L1", "fmd", level=1)
+FMD_L3 = Contender("Flask-MonitoringDashboard L3", "fmd", level=3)
+PYINSTRUMENT = Contender("pyinstrument per request", "pyinstrument")
+
+ALL = (BARE, OURS_L1, OURS_L2, OURS_L3, OURS_EXACT, FMD_L1, FMD_L3, PYINSTRUMENT)
+BY_NAME = {c.name: c for c in ALL}
+
+
+def build_app(contender: Contender, workdir: Path) -> Any:
+    """The demo app as ``contender`` would run it (called in the contender's process)."""
+    from fmd_profiler.demo.app import create_app
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    if contender.kind == "bare":
+        return create_app(profile=False)
+    if contender.kind == "ours":
+        settings: dict[str, Any] = {"DATABASE": str(workdir / "fmd_profiler.duckdb"),
+                                    "MONITOR_LEVEL": contender.level,
+                                    "DETAIL_SAMPLE_RATE": contender.detail_rate}
+        if contender.exact:
+            settings["EXACT_MODE"] = True
+        return create_app(**settings)
+    if contender.kind == "fmd":
+        return _with_flask_monitoring_dashboard(create_app(profile=False), contender, workdir)
+    if contender.kind == "pyinstrument":
+        return _with_pyinstrument(create_app(profile=False))
+    raise ValueError(f"unknown contender kind {contender.kind}")
+
+
+def _with_flask_monitoring_dashboard(app: Any, contender: Contender, workdir: Path) -> Any:
+    import flask_monitoringdashboard as dashboard  # only installed in the fmd venv
+
+    dashboard.config.database_name = f"sqlite:///{workdir / 'fmd.db'}"
+    dashboard.config.monitor_level = contender.level
+    dashboard.bind(app)
+    return app
+
+
+def _with_pyinstrument(app: Any) -> Any:
+    """pyinstrument's documented Flask recipe, applied to every request (output discarded)."""
+    from flask import g
+    from pyinstrument import Profiler
+
+    @app.before_request
+    def start_profiler() -> None:
+        g.profiler = Profiler()
+        g.profiler.start()
+
+    @app.after_request
+    def stop_profiler(response: Any) -> Any:
+        g.profiler.stop()
+        return response
+
+    return app
+
+
+def env_python(env: str, work: Path) -> str:
+    """The interpreter of ``env`` (the main one is the one running the benchmark)."""
+    import sys
+
+    if env == "main":
+        return sys.executable
+    return str(work / f"venv-{env}" / "bin" / "python")
+
+
+def child_env(root: Path) -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(root), "PYTHONDONTWRITEBYTECODE": "1"}

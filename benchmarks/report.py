@@ -1,0 +1,137 @@
+"""Turn the figures of one ``make bench`` run into benchmarks/RESULTS.md (plain Markdown)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from benchmarks.contenders import BARE
+from benchmarks.latency import ENDPOINTS, LatencyResult
+from benchmarks.throughput import ThroughputResult
+
+
+def _fmt(value: float | None, pattern: str = "{:.2f}") -> str:
+    return "–" if value is None else pattern.format(value)
+
+
+def render(figures: dict[str, Any]) -> str:
+    m = figures["machine"]
+    lines = [
+        "# Benchmark results",
+        "",
+        f"Written by `{figures['command'].strip()}` on {m['date']} at commit {m['commit']}"
+        f"{' (quick run: too few rounds to quote)' if figures['quick'] else ''}, in "
+        f"{figures['seconds'] / 60:.1f} minutes.",
+        "",
+        f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB; Python {m['python']} "
+        f"on {m['platform']}.",
+        "Packages: " + ", ".join(f"{k} {v}" for k, v in m["packages"].items()) + ".",
+        "",
+        "Every comparison is a ratio measured in one run: contenders run interleaved (A B C A B C "
+        "…, the order rotating each round), each in its own process, on the same demo app "
+        "(`fmd_profiler/demo/app.py`), and every round is divided by the same round's "
+        "no-profiler figure. The summary is the median over rounds.",
+        "",
+    ]
+    if figures.get("unavailable"):
+        lines += ["Contenders that could not run:", ""]
+        lines += [f"- **{name}**: {why}" for name, why in figures["unavailable"].items()]
+        lines.append("")
+    if "latency" in figures:
+        lines += _latency(figures["latency"])
+    if "throughput" in figures:
+        lines += _throughput(figures["throughput"])
+    if "ingest" in figures:
+        lines += _ingest(figures["ingest"])
+    if "memory" in figures:
+        lines += _memory(figures["memory"])
+    return "\n".join(lines) + "\n"
+
+
+def _latency(result: LatencyResult) -> list[str]:
+    lines = [
+        "## Added latency per request",
+        "",
+        f"WSGI calls inside each contender's process (no network), {result.rounds} rounds × "
+        f"{result.requests_per_round} requests per endpoint; per-round medians. Cells: ratio to "
+        "no profiler (added µs).",
+        "",
+        "| contender | " + " | ".join(f"`{p}` ({d})" for p, d in ENDPOINTS.items()) + " |",
+        "| --- | " + " | ".join("---" for _ in ENDPOINTS) + " |",
+    ]
+    base = " | ".join(_fmt(result.baseline_us(p), "{:.0f} µs") for p in ENDPOINTS)
+    lines.append(f"| {BARE.name} (absolute) | {base} |")
+    for name in result.medians:
+        if name == BARE.name:
+            continue
+        cells = [f"{_fmt(result.ratio(name, p), '{:.3f}×')} "
+                 f"({_fmt(result.added_us(name, p), '{:+.1f} µs')})" for p in ENDPOINTS]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    for name, why in result.failures.items():
+        lines.append(f"| {name} | " + " | ".join(why if i == 0 else "" for i in
+                                                 range(len(ENDPOINTS))) + " |")
+    return [*lines, ""]
+
+
+def _throughput(result: ThroughputResult) -> list[str]:
+    lines = ["## Throughput under gunicorn", ""]
+    if result.skipped:
+        return [*lines, f"Not measured: {result.skipped}.", ""]
+    lines += [
+        f"gunicorn `-w {result.workers} --threads {result.threads}` on 127.0.0.1, "
+        f"`wrk -t1 -c{result.connections}` for {result.seconds:.0f} s against `/api/items` "
+        f"after a 2 s warm-up, {result.rounds} round(s), servers interleaved.",
+        "",
+        "| contender | requests/s | ratio to no profiler | p99 latency |",
+        "| --- | --- | --- | --- |",
+    ]
+    for name in result.rps:
+        lines.append(f"| {name} | {_fmt(result.median_rps(name), '{:.0f}')} | "
+                     f"{_fmt(result.ratio(name), '{:.3f}×')} | "
+                     f"{_fmt(result.median_p99(name), '{:.1f} ms')} |")
+    for name, why in result.failures.items():
+        lines.append(f"| {name} | failed: {why} | | |")
+    return [*lines, ""]
+
+
+def _ingest(result: dict[str, Any]) -> list[str]:
+    return [
+        "## Storage",
+        "",
+        f"{result['rows']:,} synthetic request rows (50 endpoints) in {result['segments']} "
+        "segments.",
+        "",
+        "| measure | value |",
+        "| --- | --- |",
+        f"| rows/s written to spool segments (what a worker's writer thread does) | "
+        f"{result['segment_rows_per_s']:,.0f} |",
+        f"| rows/s ingested into DuckDB | {result['ingest_rows_per_s']:,.0f} |",
+        f"| spool bytes per 1M requests (Parquet, zstd) | "
+        f"{result['spool_bytes_per_1m'] / 1e6:.1f} MB |",
+        f"| DuckDB bytes per 1M requests | {result['db_bytes_per_1m'] / 1e6:.1f} MB |",
+        f"| JSON summary SQL over them (all endpoints, quantiles) | "
+        f"{result['summary_s'] * 1000:.0f} ms |",
+        "",
+    ]
+
+
+def _memory(result: dict[str, Any]) -> list[str]:
+    n = result["requests"]
+    lines = [
+        "## Memory of one process",
+        "",
+        f"RSS of a process serving {n:,} requests (WSGI calls on cheap endpoints, so the "
+        "profiler's share is as large as it gets), sampled every tenth of the run.",
+        "",
+        "| contender | RSS after 10 % | after 50 % | at the end | growth over the last 90 % |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for name, samples in result["rss_mb"].items():
+        lines.append(f"| {name} | {samples[0]:.1f} MB | {samples[4]:.1f} MB | "
+                     f"{samples[-1]:.1f} MB | {samples[-1] - samples[0]:+.1f} MB |")
+    for name, why in result.get("failures", {}).items():
+        lines.append(f"| {name} | failed: {why} | | | |")
+    if result.get("db_bytes_per_1m"):
+        lines += ["", "Stored bytes per 1M requests, as written by the real writer: " + ", ".join(
+            f"{name}: {size / 1e6:.1f} MB" for name, size in result["db_bytes_per_1m"].items())
+            + "."]
+    return [*lines, ""]

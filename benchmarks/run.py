@@ -1,0 +1,164 @@
+"""``make bench``: run every measurement and rewrite benchmarks/RESULTS.md.
+
+``python -m benchmarks.run`` (about 15-20 minutes on 2 cores) or ``--quick`` (about 2 minutes,
+fewer rounds and requests; good for a smoke check, too noisy to quote). ``--only NAME`` runs some
+sections. Nothing here passes or fails: it measures and writes down, with the machine, the date
+and the command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from benchmarks import contenders as C
+from benchmarks import ingest, latency, memory, throughput
+from benchmarks.envs import ensure_fmd_env
+from benchmarks.report import render
+
+ROOT = Path(__file__).resolve().parent.parent
+WORK = ROOT / "benchmarks" / ".work"
+SECTIONS = ("latency", "throughput", "ingest", "memory")
+
+
+@dataclass(frozen=True)
+class Plan:
+    quick: bool
+
+    @property
+    def latency_rounds(self) -> int:
+        return 3 if self.quick else 7
+
+    @property
+    def latency_requests(self) -> int:
+        return 200 if self.quick else 1000
+
+    @property
+    def throughput_rounds(self) -> int:
+        return 1 if self.quick else 3
+
+    @property
+    def throughput_seconds(self) -> float:
+        return 4 if self.quick else 10
+
+    @property
+    def ingest_rows(self) -> int:
+        return 200_000 if self.quick else 1_000_000
+
+    @property
+    def memory_requests(self) -> int:
+        return 50_000 if self.quick else 1_000_000
+
+
+def machine_info() -> dict[str, Any]:
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        mem_kb = int(Path("/proc/meminfo").read_text().split()[1])
+    except (OSError, ValueError, IndexError):
+        mem_kb = 0
+    versions = {}
+    for name in ("flask", "werkzeug", "duckdb", "numpy", "plotnine", "yappi", "gunicorn",
+                 "pyinstrument"):
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    try:
+        commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+                                capture_output=True, text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain"],
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        commit, dirty = "unknown", ""
+    return {
+        "cpu": cpu, "cores": os.cpu_count(), "memory_gib": round(mem_kb / 1024 / 1024, 1),
+        "python": platform.python_version(), "platform": platform.platform(),
+        "packages": versions, "commit": commit + ("+dirty" if dirty else ""),
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    }
+
+
+def available_contenders(failures: dict[str, str]) -> list[C.Contender]:
+    chosen = []
+    fmd_problem = ensure_fmd_env(WORK)
+    for contender in C.ALL:
+        if contender.kind == "fmd" and fmd_problem:
+            failures[contender.name] = fmd_problem
+            continue
+        if contender.kind == "pyinstrument" and importlib.util.find_spec("pyinstrument") is None:
+            failures[contender.name] = "pyinstrument is not installed (pip install '.[bench]')"
+            continue
+        chosen.append(contender)
+    return chosen
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.run")
+    parser.add_argument("--quick", action="store_true", help="about 2 minutes, fewer rounds")
+    parser.add_argument("--only", action="append", choices=SECTIONS,
+                        help="run only this section (repeatable)")
+    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "RESULTS.md"))
+    parser.add_argument("--json", help="also write the raw figures as JSON")
+    args = parser.parse_args(argv)
+    plan = Plan(quick=args.quick)
+    sections = args.only or list(SECTIONS)
+    WORK.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    failures: dict[str, str] = {}
+    chosen = available_contenders(failures)
+    figures: dict[str, Any] = {"machine": machine_info(), "quick": plan.quick,
+                               "command": "python -m benchmarks.run" + " ".join(
+                                   [""] + (argv if argv is not None else sys.argv[1:])),
+                               "unavailable": failures}
+    if "latency" in sections:
+        _log("latency: %d contenders, %d rounds x %d requests per endpoint", len(chosen),
+             plan.latency_rounds, plan.latency_requests)
+        figures["latency"] = latency.measure(chosen, ROOT, WORK, rounds=plan.latency_rounds,
+                                             requests=plan.latency_requests)
+    if "throughput" in sections:
+        _log("throughput: gunicorn + wrk, %d round(s) of %.0f s", plan.throughput_rounds,
+             plan.throughput_seconds)
+        figures["throughput"] = throughput.measure(
+            chosen, ROOT, WORK, rounds=plan.throughput_rounds, seconds=plan.throughput_seconds)
+    if "ingest" in sections:
+        _log("ingest: %d rows", plan.ingest_rows)
+        figures["ingest"] = ingest.measure(WORK, rows=plan.ingest_rows)
+    if "memory" in sections:
+        _log("memory: %d requests per contender", plan.memory_requests)
+        figures["memory"] = memory.measure(ROOT, WORK, requests=plan.memory_requests)
+    figures["seconds"] = time.monotonic() - started
+    Path(args.out).write_text(render(figures), encoding="utf-8")
+    if args.json:
+        Path(args.json).write_text(json.dumps(figures, default=_plain, indent=1))
+    _log("wrote %s in %.0f s", args.out, figures["seconds"])
+    return 0
+
+
+def _plain(value: object) -> object:
+    return getattr(value, "__dict__", str(value))
+
+
+def _log(message: str, *args: object) -> None:
+    print(f"[bench] {message % args}", file=sys.stderr, flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,145 @@
+"""Requests per second under a real server: gunicorn on 127.0.0.1 and wrk, contenders interleaved.
+
+Each round starts every contender's gunicorn in turn (rotating the order), warms it up, runs wrk
+for a fixed time against one endpoint and stops the server with SIGTERM. Ratios are to the
+no-profiler server of the same round; p99 latency comes from wrk's ``--latency`` report.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from benchmarks.contenders import BARE, Contender, child_env, env_python
+
+PATH = "/api/items"
+
+
+@dataclass
+class ThroughputResult:
+    rounds: int
+    seconds: float
+    workers: int
+    threads: int
+    connections: int
+    rps: dict[str, list[float]] = field(default_factory=dict)
+    p99_ms: dict[str, list[float]] = field(default_factory=dict)
+    failures: dict[str, str] = field(default_factory=dict)
+    skipped: str | None = None
+
+    def ratio(self, name: str) -> float | None:
+        pairs = list(zip(self.rps.get(name, []), self.rps.get(BARE.name, []), strict=False))
+        return statistics.median(a / b for a, b in pairs) if pairs else None
+
+    def median_rps(self, name: str) -> float | None:
+        values = self.rps.get(name, [])
+        return statistics.median(values) if values else None
+
+    def median_p99(self, name: str) -> float | None:
+        values = self.p99_ms.get(name, [])
+        return statistics.median(values) if values else None
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_listening(port: int, process: subprocess.Popen[bytes], timeout: float = 60) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return True
+        except OSError:
+            time.sleep(0.1)
+    return False
+
+
+_RPS = re.compile(r"Requests/sec:\s+([\d.]+)")
+_P99 = re.compile(r"^\s+99%\s+([\d.]+)(us|ms|s)\s*$", re.MULTILINE)
+
+
+_ERRORS = re.compile(r"Non-2xx or 3xx responses: (\d+)")
+
+
+def parse_wrk(text: str) -> tuple[float, float]:
+    """(requests/s, p99 in ms) from wrk's output; error answers make the run invalid."""
+    errors = _ERRORS.search(text)
+    if errors:
+        raise ValueError(f"{errors.group(1)} answers were errors")
+    rps = _RPS.search(text)
+    p99 = _P99.search(text)
+    if rps is None or p99 is None:
+        raise ValueError(f"unexpected wrk output: {text[-300:]}")
+    value, unit = float(p99.group(1)), p99.group(2)
+    return float(rps.group(1)), value * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def run_wrk(url: str, seconds: float, connections: int) -> tuple[float, float]:
+    done = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{seconds:.0f}s", "--latency",
+                           url], capture_output=True, text=True, timeout=seconds + 60)
+    return parse_wrk(done.stdout)
+
+
+def measure(contenders: list[Contender], root: Path, work: Path, *, rounds: int,
+            seconds: float, workers: int = 2, threads: int = 4,
+            connections: int = 16) -> ThroughputResult:
+    result = ThroughputResult(rounds, seconds, workers, threads, connections)
+    if shutil.which("wrk") is None:
+        result.skipped = "wrk is not installed (Debian: apt-get install wrk; make bench does it)"
+        return result
+    for r in range(rounds):
+        order = contenders[r % len(contenders):] + contenders[:r % len(contenders)]
+        for contender in order:
+            if contender.name in result.failures:
+                continue
+            try:
+                rps, p99 = _one_server(contender, root, work, seconds, workers, threads,
+                                       connections)
+            except RuntimeError as exc:
+                result.failures[contender.name] = str(exc)
+                continue
+            result.rps.setdefault(contender.name, []).append(rps)
+            result.p99_ms.setdefault(contender.name, []).append(p99)
+    return result
+
+
+def _one_server(contender: Contender, root: Path, work: Path, seconds: float, workers: int,
+                threads: int, connections: int) -> tuple[float, float]:
+    folder = work / "throughput" / contender.name.replace(" ", "_").replace("/", "_")
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    port = _free_port()
+    env = child_env(root) | {"BENCH_CONTENDER": contender.name, "BENCH_WORKDIR": str(folder)}
+    log = open(folder / "gunicorn.log", "wb")  # noqa: SIM115 - closed below
+    process = subprocess.Popen(
+        [env_python(contender.env, work), "-m", "gunicorn", "-b", f"127.0.0.1:{port}",
+         "-w", str(workers), "--threads", str(threads), "--graceful-timeout", "30",
+         "benchmarks.served:app"], cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        if not _wait_listening(port, process):
+            raise RuntimeError("gunicorn did not start: "
+                               + (folder / "gunicorn.log").read_text()[-300:])
+        url = f"http://127.0.0.1:{port}{PATH}"
+        run_wrk(url, 2, connections)  # warm-up: first requests, lazy starts
+        return run_wrk(url, seconds, connections)
+    except (ValueError, subprocess.TimeoutExpired) as exc:
+        raise RuntimeError(f"wrk failed: {exc}") from None
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        log.close()

@@ -1,0 +1,81 @@
+"""A contender's process: builds its app once, then times requests when the orchestrator asks.
+
+Protocol: one JSON object per line on stdin (``{"op": "round", "path": "/page", "n": 500}`` or
+``{"op": "quit"}``), one JSON reply per line on stdout. Requests are WSGI calls in this process
+(no network), so the figures are the app's own cost plus the profiler's.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks.contenders import BY_NAME, build_app
+
+
+def _call(app: Any, environ: dict[str, Any]) -> int:
+    env = dict(environ)
+    env["wsgi.input"] = io.BytesIO()
+    status: list[str] = []
+
+    def start_response(code: str, headers: Any, exc_info: Any = None) -> Any:
+        status.append(code)
+        return lambda data: None
+
+    body = app(env, start_response)
+    try:
+        for _ in body:
+            pass
+    finally:
+        close = getattr(body, "close", None)
+        if close is not None:
+            close()
+    return int(status[0][:3])
+
+
+def main() -> None:
+    from werkzeug.test import EnvironBuilder
+
+    # The protocol owns the original stdout; anything a contender prints (Flask-MonitoringDashboard
+    # prints "Scheduler started") goes to stderr instead.
+    out = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)
+    contender = BY_NAME[sys.argv[1]]
+    app = build_app(contender, Path(sys.argv[2]))
+    environs: dict[str, dict[str, Any]] = {}
+    out.write(json.dumps({"ready": True}) + "\n")
+    out.flush()
+    for line in sys.stdin:
+        command = json.loads(line)
+        if command["op"] == "quit":
+            break
+        path = command["path"]
+        if path not in environs:
+            environs[path] = EnvironBuilder(
+                path=path, environ_base={"REMOTE_ADDR": "127.0.0.1"}).get_environ()
+        environ = environs[path]
+        times = []
+        perf = time.perf_counter
+        for _ in range(int(command["n"])):
+            t0 = perf()
+            code = _call(app, environ)
+            times.append(perf() - t0)
+            if code >= 500:
+                raise SystemExit(f"{path} answered {code}")
+        times.sort()
+        reply = {"median_us": statistics.median(times) * 1e6,
+                 "p90_us": times[int(len(times) * 0.9)] * 1e6,
+                 "mean_us": statistics.fmean(times) * 1e6}
+        out.write(json.dumps(reply) + "\n")
+        out.flush()
+    # Let the contender shut down the way it would in production (flush threads, atexit).
+
+
+if __name__ == "__main__":
+    main()

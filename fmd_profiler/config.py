@@ -239,12 +239,16 @@ def _monitor_level(key: str, value: object, base: Path) -> int:
     return _level(key, value)
 
 
-def _monitor_levels(key: str, value: object, base: Path) -> dict[str, int]:
-    expected = "a dict of endpoint name to level 0-3, e.g. {'index': 3, 'health': 0}"
-    parsed = _literal(key, value, expected)
-    if not isinstance(parsed, dict) or not all(isinstance(k, str) for k in parsed):
-        raise ConfigError(key, value, expected)
-    return {k: _level(f"{key}[{k!r}]", v) for k, v in parsed.items()}
+def _dict_by_endpoint(parse_value: Callable[[str, object], object], expected: str) -> Parser:
+    """A parser for ``{'endpoint': value}``; a bad entry is named as ``KEY['endpoint']``."""
+
+    def parse(key: str, value: object, base: Path) -> dict[str, object]:
+        parsed = _literal(key, value, expected)
+        if not isinstance(parsed, dict) or not all(isinstance(k, str) for k in parsed):
+            raise ConfigError(key, value, expected)
+        return {k: parse_value(f"{key}[{k!r}]", v) for k, v in parsed.items()}
+
+    return parse
 
 
 _HEX = re.compile(r"^#[0-9a-fA-F]{6}$")
@@ -261,14 +265,6 @@ def _color(key: str, value: object) -> str:
                     for c in parsed)):
         return "#{:02x}{:02x}{:02x}".format(*parsed)
     raise ConfigError(key, value, expected)
-
-
-def _colors(key: str, value: object, base: Path) -> dict[str, str]:
-    expected = "a dict of endpoint name to colour, e.g. {'index': '[0,97,255]', 'login': '#ff8800'}"
-    parsed = _literal(key, value, expected)
-    if not isinstance(parsed, dict) or not all(isinstance(k, str) for k in parsed):
-        raise ConfigError(key, value, expected)
-    return {k: _color(f"{key}[{k!r}]", v) for k, v in parsed.items()}
 
 
 def _timezone(key: str, value: object, base: Path) -> str:
@@ -343,9 +339,12 @@ KEYS: dict[str, tuple[str, Parser]] = {
     "SUBMIT_RESULTS_URL": ("submit_results_url", _url),
     "OUTLIER_DETECTION_CONSTANT": ("outlier_detection_constant",
                                    _float_in(1.0, 100.0, "a number from 1 to 100, e.g. 2.5")),
-    "COLORS": ("colors", _colors),
+    "COLORS": ("colors", _dict_by_endpoint(
+        _color, "a dict of endpoint name to colour, e.g. {'index': '[0,97,255]', "
+                "'login': '#ff8800'}")),
     "MONITOR_LEVEL": ("monitor_level", _monitor_level),
-    "MONITOR_LEVELS": ("monitor_levels", _monitor_levels),
+    "MONITOR_LEVELS": ("monitor_levels", _dict_by_endpoint(
+        _level, "a dict of endpoint name to level 0-3, e.g. {'index': 3, 'health': 0}")),
     # Below 1 ms a sampler thread only burns the GIL (the seed's typo made it spin at 5 us).
     "SAMPLING_INTERVAL_MS": ("sampling_interval_ms",
                              _float_in(1.0, 1000.0, "milliseconds from 1 to 1000, e.g. 10")),

@@ -75,7 +75,7 @@ class Profiler:
         version = detect_version(config.app_version, config.git)
         hooks = RequestHooks(runtime, self, version, make_resolver(config.trusted_proxies),
                              accept_test_header=test_header_enabled())
-        app.wsgi_app = hooks.wrap(app.wsgi_app)  # type: ignore[method-assign]
+        app.wsgi_app = hooks.wrap(app.wsgi_app)  # type: ignore[method-assign,assignment]
         hooks.install(app)
         app_ref = weakref.ref(app)
         runtime.add_routes(lambda: _routes_of(app_ref, runtime), version)

@@ -285,8 +285,8 @@ def _is_streamed(response: Response) -> bool:
             and not isinstance(response.response, ClosingIterator))
 
 
-def _finish_after(body: Iterable[bytes], finish: Callable[[RequestState], None],
-                  state: RequestState) -> Iterator[bytes]:
+def _finish_after(body: Iterable[bytes] | Iterable[str], finish: Callable[[RequestState], None],
+                  state: RequestState) -> Iterator[bytes] | Iterator[str]:
     """Yield ``body``; record when it is exhausted, closed by the server, or dropped."""
     try:
         yield from body

@@ -9,6 +9,7 @@ writing resumes when the store is back.
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import threading
@@ -109,7 +110,7 @@ class Writer:
             rows = self._pending[name]
             if not rows:
                 continue
-            ok = self._guarded("write", lambda t=tables[name], r=rows: self._segments.write(t, r))
+            ok = self._guarded("write", functools.partial(self._segments.write, tables[name], rows))
             if ok:
                 self.written += len(rows)
                 self._pending[name] = []

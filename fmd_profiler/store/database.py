@@ -22,8 +22,17 @@ from pathlib import Path
 import duckdb
 
 from fmd_profiler.errors import StoreError
-from fmd_profiler.schema import SCHEMA_VERSION, SEGMENT_TABLES, Table, create_table_sql
+import numpy as np
+
+from fmd_profiler.schema import (
+    DIRECT_TABLES,
+    SCHEMA_VERSION,
+    SEGMENT_TABLES,
+    Table,
+    create_table_sql,
+)
 from fmd_profiler.store.segments import StoreLocation
+from fmd_profiler.store.segments import _column_sql as column_sql
 
 log = logging.getLogger("fmd_profiler")
 
@@ -198,6 +207,29 @@ class Database:
         except OSError:
             pass
 
+    @contextlib.contextmanager
+    def transaction(self, *, timeout: float = 30.0) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A read-write connection in one transaction, under the exclusive store lock.
+
+        For writers of :data:`~fmd_profiler.schema.DIRECT_TABLES` (the benchmark harness and its
+        upload receiver): everything done in the block commits together, or nothing does.
+        """
+        with self.lock(exclusive=True, timeout=timeout) as got:
+            if not got:
+                raise StoreError(f"the store {self.location.database} stayed locked by another "
+                                 f"process for {timeout:g} s; try again in a moment")
+            con = self._connect_rw()
+            try:
+                con.execute("BEGIN TRANSACTION")
+                try:
+                    yield con
+                except BaseException:
+                    con.execute("ROLLBACK")
+                    raise
+                con.execute("COMMIT")
+            finally:
+                con.close()
+
     # -- reading ---------------------------------------------------------------------------
 
     @contextlib.contextmanager
@@ -242,11 +274,32 @@ def read_segments(paths: Sequence[Path]) -> Iterator[duckdb.DuckDBPyConnection]:
         con.close()
 
 
+def insert_rows(con: duckdb.DuckDBPyConnection, table: Table,
+                rows: Sequence[tuple[object, ...]]) -> int:
+    """Append ``rows`` (every column of ``table``, in order; None is NULL) in one statement.
+
+    Object arrays rather than typed ones, because direct tables have nullable numbers; DuckDB
+    scans them in bulk (``executemany`` takes seconds for 20k rows).
+    """
+    if not rows:
+        return 0
+    arrays = {c.name: np.array(values, dtype=object)
+              for c, values in zip(table.columns, zip(*rows, strict=True), strict=True)}
+    select = ", ".join(column_sql(c.name, c.sql_type, c.kind) for c in table.columns)
+    con.register("fmd_rows", arrays)
+    try:
+        con.execute(f"INSERT INTO {table.name} ({', '.join(table.column_names)}) "
+                    f"SELECT {select} FROM fmd_rows")
+    finally:
+        con.unregister("fmd_rows")
+    return len(rows)
+
+
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     """Create missing tables and columns (additive migrations only)."""
     con.execute("CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
     con.execute("CREATE TABLE IF NOT EXISTS ingested_segments (name VARCHAR, ingested_at TIMESTAMP)")
-    for table in SEGMENT_TABLES.values():
+    for table in (*SEGMENT_TABLES.values(), *DIRECT_TABLES.values()):
         con.execute(create_table_sql(table))
         existing = {r[0] for r in con.execute(
             "SELECT column_name FROM information_schema.columns WHERE table_name = $t "
@@ -303,6 +356,16 @@ def create_read_views(con: duckdb.DuckDBPyConnection, attached: str | None,
                             table.column_names[0])
             body = (f"SELECT {cols} FROM ({body}) QUALIFY row_number() OVER "
                     f"(PARTITION BY {keys} ORDER BY {time_col} DESC) = 1")
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {table.name} AS {body}")
+    for table in DIRECT_TABLES.values():  # never in segments: the stored rows or none
+        if table.name in stored_columns:
+            present = stored_columns[table.name]
+            select = ", ".join(c.name if c.name in present else
+                               f"CAST(NULL AS {c.sql_type}) AS {c.name}" for c in table.columns)
+            body = f"SELECT {select} FROM {attached}.{table.name}"
+        else:
+            empty = ", ".join(f"CAST(NULL AS {c.sql_type}) AS {c.name}" for c in table.columns)
+            body = f"SELECT {empty} WHERE false"
         con.execute(f"CREATE OR REPLACE TEMP VIEW {table.name} AS {body}")
 
 

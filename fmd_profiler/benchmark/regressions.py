@@ -25,7 +25,7 @@ NEW = "new"
 @dataclass(frozen=True)
 class Settings:
     threshold: float = 1.10  # flag only ratios above this
-    alpha: float = 0.01  # family-wise error rate of one run
+    alpha: float = 0.005  # family-wise error rate of one run
     confidence: float = 0.95  # of the ratio's interval
     power: float = 0.8  # for the detectable ratio
     min_samples: int = 3  # per side, below which a comparison is not attempted

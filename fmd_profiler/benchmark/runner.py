@@ -73,7 +73,7 @@ def _run_interleaved(sides: Sequence[Side], prepared: list[Any], plan: Plan) -> 
     processes: list[subprocess.Popen[bytes]] = []
     try:
         for side, (command, env, _, _), baton in zip(sides, prepared, batons, strict=True):
-            processes.append(subprocess.Popen([*command, "--fmd-baton", baton.child_spec],
+            processes.append(subprocess.Popen([*command, f"--fmd-baton={baton.child_spec}"],
                                               cwd=side.cwd, env=env, pass_fds=baton.child_fds))
             baton.after_spawn()
         for round_no in range(plan.rounds):
@@ -111,15 +111,16 @@ def _prepare(side: Side, plan: Plan,
                       f"APP_VERSION = {side.app_version}\n"
                       "MAX_BUFFERED_ROWS = 1000000\n", encoding="utf-8")
     out = folder / "results.json"
+    # Values joined with '=': pytest takes any separate argument naming an existing path for
+    # a test path when it picks the rootdir and the initial conftests.
     command = [sys.executable, "-m", "pytest", "-p", PLUGIN, "-q",
-               "--fmd-rounds", str(plan.rounds), "--fmd-out", str(out),
-               "--fmd-label", side.label]
+               f"--fmd-rounds={plan.rounds}", f"--fmd-out={out}", f"--fmd-label={side.label}"]
     if plan.app:
-        command += ["--fmd-app", plan.app]
+        command.append(f"--fmd-app={plan.app}")
     if plan.exact:
         command.append("--fmd-exact")
     if side.foreign_root is not None:
-        command += ["--fmd-foreign-root", str(side.foreign_root)]
+        command.append(f"--fmd-foreign-root={side.foreign_root}")
     command += [*plan.pytest_args, *side.tests]
     env = dict(plan.environ)
     env[TEST_RUN_ENV] = "1"

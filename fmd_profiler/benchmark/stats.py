@@ -21,6 +21,7 @@ from scipy import stats as scipy_stats
 FLOOR_MS = 1e-3
 #: Scales a median absolute deviation to a standard deviation under normal noise.
 MAD_TO_SD = 1.4826
+_NORMAL = statistics.NormalDist()
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,7 @@ def hodges_lehmann_interval(base: Sequence[float], head: Sequence[float],
     """
     diffs = sorted(y - x for x in base for y in head)
     m, n = len(base), len(head)
-    z = scipy_stats.norm.ppf(0.5 + confidence / 2)
+    z = _NORMAL.inv_cdf(0.5 + confidence / 2)
     k = math.floor(m * n / 2 - z * math.sqrt(m * n * (m + n + 1) / 12))
     k = min(max(k, 1), len(diffs))
     return diffs[k - 1], diffs[len(diffs) - k]
@@ -90,7 +91,7 @@ def detectable_ratio(log_base: Sequence[float], log_head: Sequence[float], alpha
         return math.inf
     sigma = robust_spread([x - statistics.median(log_base) for x in log_base]
                           + [y - statistics.median(log_head) for y in log_head])
-    z = scipy_stats.norm.ppf(1 - alpha) + scipy_stats.norm.ppf(power)
+    z = _NORMAL.inv_cdf(1 - alpha) + _NORMAL.inv_cdf(power)
     return math.exp(z * sigma * math.sqrt(1 / m + 1 / n) * math.sqrt(math.pi / 3))
 
 

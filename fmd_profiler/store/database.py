@@ -291,7 +291,10 @@ def insert_rows(con: duckdb.DuckDBPyConnection, table: Table,
         con.execute(f"INSERT INTO {table.name} ({', '.join(table.column_names)}) "
                     f"SELECT {select} FROM fmd_rows")
     finally:
-        con.unregister("fmd_rows")
+        # After a failed INSERT the transaction is aborted and unregister fails too; the
+        # INSERT's error is the one to see (the caller rolls back).
+        with contextlib.suppress(duckdb.Error):
+            con.unregister("fmd_rows")
     return len(rows)
 
 

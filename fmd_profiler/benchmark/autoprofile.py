@@ -68,11 +68,17 @@ def enable_for_run(app: Flask) -> bool:
         return True
 
 
-def load_app(spec: str) -> Flask:
-    """The app named by ``module:attribute`` (attribute may be dotted)."""
+def split_app_spec(spec: str) -> tuple[str, str]:
+    """``module:attribute`` -> (module, attribute); raises SetupError for other forms."""
     module_name, sep, attribute = spec.partition(":")
     if not sep or not module_name or not attribute:
         raise SetupError(f"--app {spec!r}: write module:name, e.g. --app myproject.wsgi:app")
+    return module_name, attribute
+
+
+def load_app(spec: str) -> Flask:
+    """The app named by ``module:attribute`` (attribute may be dotted)."""
+    module_name, attribute = split_app_spec(spec)
     try:
         target: Any = importlib.import_module(module_name)
     except ImportError as exc:

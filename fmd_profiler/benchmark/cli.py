@@ -114,6 +114,10 @@ def parse_options(args: argparse.Namespace, pytest_args: Sequence[str]) -> Optio
         if not Path(path.split("::")[0]).exists():
             raise ProfilerError(f"tests {path!r} do not exist (looked in {Path.cwd()}); pass "
                                 "--tests DIR or set TEST_DIR")
+    if args.app:
+        from fmd_profiler.benchmark.autoprofile import split_app_spec
+
+        split_app_spec(args.app)  # the form now; the import in the test process
     url = None if args.no_upload else (args.upload or config.submit_results_url)
     token = args.token or os.environ.get(TOKEN_ENV) or config.submit_token
     if url and not token:

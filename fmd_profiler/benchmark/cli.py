@@ -20,7 +20,7 @@ from pathlib import Path
 from fmd_profiler.benchmark import queries
 from fmd_profiler.benchmark.collect import SideSummary, build_payload
 from fmd_profiler.benchmark.provenance import Provenance, read_provenance
-from fmd_profiler.benchmark.regressions import Settings
+from fmd_profiler.benchmark.regressions import DEFAULT_SETTINGS, Settings
 from fmd_profiler.benchmark.runner import Plan, Side, run_sides
 from fmd_profiler.benchmark.storage import StoreResult, store_payload
 from fmd_profiler.benchmark.upload import UploadError, is_insecure, submit_url, upload
@@ -50,10 +50,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--db", help="store for the results (default: DATABASE)")
     parser.add_argument("--against", metavar="REV",
                         help="compare with commit REV, run interleaved in a temporary worktree")
-    parser.add_argument("--threshold", type=float, default=10.0, metavar="PCT",
-                        help="flag only slow-downs above PCT %% (default 10)")
-    parser.add_argument("--alpha", type=float, default=0.01,
-                        help="chance of any false alarm in a run (default 0.01)")
+    parser.add_argument("--threshold", type=float, default=(DEFAULT_SETTINGS.threshold - 1) * 100,
+                        metavar="PCT", help="flag only slow-downs above PCT %% (default 10)")
+    parser.add_argument("--alpha", type=float, default=DEFAULT_SETTINGS.alpha,
+                        help="chance of any false alarm in a run (default 0.005)")
     parser.add_argument("--fail-on-regression", type=float, metavar="PCT",
                         help="exit 1 when a test or endpoint is flagged slower by more than PCT %%")
     parser.add_argument("--exact", action="store_true",

@@ -89,3 +89,13 @@ def test_the_machine_fingerprint_is_stable_and_says_what_it_is_made_of():
     assert first.python == platform.python_version()
     assert set(first.info) == {"cpu", "cores", "memory_gb", "system", "arch", "python"}
     assert packages_hash() == packages_hash()
+
+
+def test_the_packages_hash_changes_when_a_package_version_changes(tmp_path):
+    (tmp_path / "flask-3.1.3.dist-info").mkdir()
+    (tmp_path / "duckdb-2.0.1.dist-info").mkdir()
+    before = packages_hash([str(tmp_path)])
+    (tmp_path / "flask-3.1.3.dist-info").rename(tmp_path / "flask-3.2.0.dist-info")
+    assert packages_hash([str(tmp_path)]) != before
+    assert packages_hash([str(tmp_path), str(tmp_path / "missing")]) == \
+        packages_hash([str(tmp_path)])

@@ -13,9 +13,9 @@ import json
 import os
 import platform
 import socket
-from collections.abc import Mapping
+import sys
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 
 from fmd_profiler.version import CommitInfo, read_commit
@@ -128,8 +128,18 @@ def _memory_gb() -> int | None:
         return None
 
 
-def packages_hash() -> str:
-    """A short hash of every installed distribution and its version (a changed lock file shows)."""
-    names = sorted({f"{(d.metadata['Name'] or '').lower()}=={d.version}"
-                    for d in metadata.distributions()})
-    return hashlib.sha256("\n".join(names).encode()).hexdigest()[:16]
+def packages_hash(paths: Sequence[str] | None = None) -> str:
+    """A short hash of every installed distribution and its version (a changed lock file shows).
+
+    Read from the ``<name>-<version>.dist-info`` folder names on ``sys.path``: the same facts as
+    ``importlib.metadata``, without parsing hundreds of METADATA files (0.3 s per run).
+    """
+    names: set[str] = set()
+    for entry in sys.path if paths is None else paths:
+        try:
+            with os.scandir(entry or ".") as found:
+                names.update(e.name.lower() for e in found
+                             if e.name.endswith((".dist-info", ".egg-info")))
+        except OSError:
+            continue
+    return hashlib.sha256("\n".join(sorted(names)).encode()).hexdigest()[:16]

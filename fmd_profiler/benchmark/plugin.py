@@ -175,9 +175,11 @@ class BenchmarkSession:
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        from fmd_profiler.benchmark.autoprofile import unpatch_flask
         from fmd_profiler.runtime import stop_all
 
         stop_all()  # every buffered request row into the run's store, before the harness reads
+        unpatch_flask()
         foreign_root = self.config.getoption("fmd_foreign_root")
         results = {
             "label": self.label,

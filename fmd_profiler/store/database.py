@@ -340,18 +340,13 @@ def create_read_views(con: duckdb.DuckDBPyConnection, attached: str | None,
         cols = ", ".join(table.column_names)
         parts = []
         if table.name in stored_columns:
-            # An older file may lack newer columns: read them as NULL.
-            present = stored_columns[table.name]
-            select = ", ".join(c.name if c.name in present else
-                               f"CAST(NULL AS {c.sql_type}) AS {c.name}" for c in table.columns)
-            parts.append(f"SELECT {select} FROM {attached}.{table.name}")
+            parts.append(_select_stored(table, attached, stored_columns[table.name]))
         files = [str(p) for p in pending.get(table.name, []) + extra_by_table.get(table.name, [])]
         if files:
             listing = ", ".join(f"'{_sql_str(f)}'" for f in files)
             parts.append(f"SELECT {cols} FROM read_parquet([{listing}], union_by_name = true)")
         if not parts:
-            empty = ", ".join(f"CAST(NULL AS {c.sql_type}) AS {c.name}" for c in table.columns)
-            parts.append(f"SELECT {empty} WHERE false")
+            parts.append(_select_nothing(table))
         body = " UNION ALL ".join(parts)
         if table.key and len(parts) > 1:
             keys = ", ".join(table.key)
@@ -361,15 +356,21 @@ def create_read_views(con: duckdb.DuckDBPyConnection, attached: str | None,
                     f"(PARTITION BY {keys} ORDER BY {time_col} DESC) = 1")
         con.execute(f"CREATE OR REPLACE TEMP VIEW {table.name} AS {body}")
     for table in DIRECT_TABLES.values():  # never in segments: the stored rows or none
-        if table.name in stored_columns:
-            present = stored_columns[table.name]
-            select = ", ".join(c.name if c.name in present else
-                               f"CAST(NULL AS {c.sql_type}) AS {c.name}" for c in table.columns)
-            body = f"SELECT {select} FROM {attached}.{table.name}"
-        else:
-            empty = ", ".join(f"CAST(NULL AS {c.sql_type}) AS {c.name}" for c in table.columns)
-            body = f"SELECT {empty} WHERE false"
+        body = (_select_stored(table, attached, stored_columns[table.name])
+                if attached and table.name in stored_columns else _select_nothing(table))
         con.execute(f"CREATE OR REPLACE TEMP VIEW {table.name} AS {body}")
+
+
+def _select_stored(table: Table, attached: str, present: set[str]) -> str:
+    """The stored rows of ``table``; an older file may lack newer columns: read them as NULL."""
+    select = ", ".join(c.name if c.name in present else
+                       f"CAST(NULL AS {c.sql_type}) AS {c.name}" for c in table.columns)
+    return f"SELECT {select} FROM {attached}.{table.name}"
+
+
+def _select_nothing(table: Table) -> str:
+    empty = ", ".join(f"CAST(NULL AS {c.sql_type}) AS {c.name}" for c in table.columns)
+    return f"SELECT {empty} WHERE false"
 
 
 def _explain_open_error(path: Path, exc: duckdb.Error) -> str:

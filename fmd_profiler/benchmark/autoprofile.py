@@ -40,7 +40,7 @@ def patch_flask() -> None:
             return original(app, environ, start_response)
 
         __call__.__wrapped__ = original  # type: ignore[attr-defined]
-        Flask.__call__ = __call__  # type: ignore[method-assign]
+        Flask.__call__ = __call__  # type: ignore[method-assign,assignment]
 
 
 def unpatch_flask() -> None:

@@ -49,7 +49,7 @@ def build_payload(sides: Sequence[tuple[SideResult, Provenance]], *,
                                      for node_id, round_no, setup, call, teardown, outcome
                                      in results["tests"]]
         for test_label, *rest in requests:
-            parsed = split_test_label(test_label)
+            parsed = split_test_label(str(test_label))
             if parsed is not None:
                 tables[BENCH_REQUESTS.name].append((run_id, parsed[1], parsed[0], *rest))
         tables[BENCH_FUNCTIONS.name] += [(run_id, *row) for row in results["functions"]]

@@ -357,7 +357,8 @@ def create_read_views(con: duckdb.DuckDBPyConnection, attached: str | None,
         con.execute(f"CREATE OR REPLACE TEMP VIEW {table.name} AS {body}")
     for table in DIRECT_TABLES.values():  # never in segments: the stored rows or none
         body = (_select_stored(table, attached, stored_columns[table.name])
-                if attached and table.name in stored_columns else _select_nothing(table))
+                if attached is not None and table.name in stored_columns
+                else _select_nothing(table))
         con.execute(f"CREATE OR REPLACE TEMP VIEW {table.name} AS {body}")
 
 

@@ -339,7 +339,7 @@ def create_read_views(con: duckdb.DuckDBPyConnection, attached: str | None,
     for table in SEGMENT_TABLES.values():
         cols = ", ".join(table.column_names)
         parts = []
-        if table.name in stored_columns:
+        if attached is not None and table.name in stored_columns:
             parts.append(_select_stored(table, attached, stored_columns[table.name]))
         files = [str(p) for p in pending.get(table.name, []) + extra_by_table.get(table.name, [])]
         if files:

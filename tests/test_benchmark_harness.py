@@ -239,3 +239,38 @@ def test_flask_profiler_benchmark_uses_the_apps_store(tmp_path):
     assert result.returncode == 0, result.stderr
     assert table(db, "SELECT DISTINCT test_id FROM bench_tests") == \
         [("tests/test_items.py::test_report",)]
+
+
+def test_fixtures_are_fresh_every_round_and_unlabelled_requests_are_counted(tmp_path):
+    project = tmp_path / "project"
+    (project / "tests").mkdir(parents=True)
+    (project / "pytest.ini").write_text("[pytest]\ntestpaths = tests\n")
+    (project / "tests" / "conftest.py").write_text(
+        "import pytest\n\n"
+        "@pytest.fixture(scope='session')\n"
+        "def log(tmp_path_factory):\n"
+        f"    path = {str(tmp_path / 'log.txt')!r}\n"
+        "    open(path, 'a').write('setup\\n')\n"
+        "    yield\n"
+        "    open(path, 'a').write('teardown\\n')\n")
+    (project / "tests" / "test_live.py").write_text(
+        "import threading, urllib.request\n"
+        "from flask import Flask\n"
+        "from werkzeug.serving import make_server\n\n"
+        "def test_without_header(log):\n"
+        "    app = Flask('live')\n"
+        "    app.get('/ping')(lambda: 'pong')\n"
+        "    server = make_server('127.0.0.1', 0, app)\n"
+        "    thread = threading.Thread(target=server.handle_request)\n"
+        "    thread.start()\n"
+        "    url = f'http://127.0.0.1:{server.server_port}/ping'\n"
+        "    assert urllib.request.urlopen(url, timeout=10).read() == b'pong'\n"
+        "    thread.join(timeout=10)\n"
+        "    server.server_close()\n")
+    db = tmp_path / "bench.duckdb"
+    result = harness(project, "-n", "3", "--db", str(db))
+    assert result.returncode == 0, result.stderr + result.stdout
+    assert (tmp_path / "log.txt").read_text() == "setup\nteardown\n" * 3
+    assert table(db, "SELECT unattributed_requests FROM bench_runs") == [(3,)]
+    assert "3 requests reached no test" in result.stdout
+    assert table(db, "SELECT count(*) FROM bench_requests") == [(0,)]

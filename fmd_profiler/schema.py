@@ -219,7 +219,7 @@ BENCH_VERDICTS = Table(
         ("ci_low", "DOUBLE", FLOAT),  # Hodges-Lehmann confidence interval of the ratio
         ("ci_high", "DOUBLE", FLOAT),
         ("p_value", "DOUBLE", FLOAT),  # one-sided Mann-Whitney, head slower than base
-        ("p_adjusted", "DOUBLE", FLOAT),  # Holm-adjusted over every comparison of the run
+        ("p_adjusted", "DOUBLE", FLOAT),  # Benjamini-Hochberg over every comparison of the run
         ("detectable_ratio", "DOUBLE", FLOAT),  # smallest ratio this comparison could flag
         ("verdict", "VARCHAR", STR),  # regression, ok, too_few_samples
     ),

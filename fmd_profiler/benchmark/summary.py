@@ -6,6 +6,7 @@ say, never a separate computation.
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -25,6 +26,9 @@ def render_run(run: Row, baseline: Row | None, sides: Sequence[SideSummary],
         lines += _side_notes(side)
     if verdicts:
         lines += ["", *_verdict_table(verdicts), "", _verdict_totals(verdicts, settings)]
+        drift = _drift_note(verdicts, settings, interleaved=run.get("label") == "head")
+        if drift:
+            lines.append(drift)
     else:
         lines += ["", *_medians_tables(tests, endpoints), "", _no_baseline(run, how_baseline)]
     return "\n".join(lines) + "\n"
@@ -92,6 +96,20 @@ def _verdict_totals(verdicts: Sequence[Row], settings: Settings) -> str:
         text += (f"; {blind} comparisons had too few rounds to detect anything at this level: "
                  "raise -n")
     return text
+
+
+def _drift_note(verdicts: Sequence[Row], settings: Settings, *, interleaved: bool) -> str | None:
+    """A warning when the whole run moved: the machine, not a commit, may be why."""
+    ratios = sorted(v["ratio"] for v in verdicts if v["kind"] == "test" and v["ratio"] is not None)
+    if len(ratios) < 5 or interleaved:
+        return None
+    shift = statistics.median(ratios)
+    if 1 / settings.threshold <= shift <= settings.threshold:
+        return None
+    return (f"note: the whole run is x{shift:.2f} against its baseline (median over {len(ratios)} "
+            "tests). When everything moves together the machine's state (load, CPU frequency) "
+            "may be the cause, not the commit: --against REV runs both commits interleaved on "
+            "the same machine at the same time")
 
 
 def _medians_tables(tests: Sequence[Row], endpoints: Sequence[Row]) -> list[str]:

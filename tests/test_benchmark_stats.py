@@ -26,6 +26,14 @@ def _quiet(rng, n, scale=1.0):
     return _noisy(rng, n, scale, sigma=0.1, outlier_rate=0.0)
 
 
+def _suite(rng, sample, rounds, slowed=()):
+    """Base and head samples of twenty tests t00..t19; those in ``slowed`` 30 % slower."""
+    names = [f"t{i:02}" for i in range(20)]
+    base = {("test", n): sample(rng, rounds) for n in names}
+    head = {("test", n): sample(rng, rounds, 1.3 if n in slowed else 1.0) for n in names}
+    return base, head
+
+
 def test_an_a_a_comparison_flags_at_most_one_percent_of_the_time():
     flagged = 0
     seeds = 1000
@@ -41,9 +49,7 @@ def test_a_whole_a_a_suite_almost_never_fails_a_build():
     # below alpha.
     runs_with_alarm = 0
     for seed in range(60):
-        rng = np.random.default_rng(10_000 + seed)
-        base = {("test", f"t{i}"): _noisy(rng, 10) for i in range(20)}
-        head = {("test", f"t{i}"): _noisy(rng, 10) for i in range(20)}
+        base, head = _suite(np.random.default_rng(10_000 + seed), _noisy, 10)
         runs_with_alarm += any(v.is_regression for v in judge(base, head))
     assert runs_with_alarm == 0
 
@@ -63,10 +69,7 @@ def test_among_twenty_tests_only_the_slowed_one_is_flagged():
     # comparison does: 20 a side.
     exact_hits = 0
     for seed in range(20):
-        rng = np.random.default_rng(70_000 + seed)
-        base = {("test", f"t{i:02}"): _quiet(rng, 20) for i in range(20)}
-        head = {("test", f"t{i:02}"): _quiet(rng, 20) for i in range(19)}
-        head["test", "t19"] = _quiet(rng, 20, scale=1.3)
+        base, head = _suite(np.random.default_rng(70_000 + seed), _quiet, 20, slowed={"t19"})
         flagged = [v.name for v in judge(base, head) if v.is_regression]
         assert flagged in ([], ["t19"])
         exact_hits += flagged == ["t19"]
@@ -86,12 +89,10 @@ def test_one_change_that_slows_many_tests_flags_them_together():
     # together, where a lone slowed test among twenty needs more rounds (above).
     found = 0
     for seed in range(20):
-        rng = np.random.default_rng(90_000 + seed)
-        base = {("test", f"t{i:02}"): _quiet(rng, 10) for i in range(20)}
-        head = {("test", f"t{i:02}"): _quiet(rng, 10, scale=1.3 if i < 6 else 1.0)
-                for i in range(20)}
+        six = {f"t{i:02}" for i in range(6)}
+        base, head = _suite(np.random.default_rng(90_000 + seed), _quiet, 10, slowed=six)
         flagged = {v.name for v in judge(base, head) if v.is_regression}
-        assert flagged <= {f"t{i:02}" for i in range(6)}
+        assert flagged <= six
         found += len(flagged)
     assert found / (20 * 6) >= 0.95
 

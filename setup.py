@@ -26,6 +26,9 @@ setup(
         # numpy hands row batches to DuckDB to write the Parquet spool segments (it already
         # comes with plotnine/pandas; named because the request-side code imports it).
         "numpy>=1.26",
+        # The benchmark harness's regression test (Mann-Whitney U, normal quantiles); it comes
+        # with plotnine's stack already, named because fmd_profiler.benchmark imports it.
+        "scipy>=1.11",
     ],
     extras_require={
         "test": [

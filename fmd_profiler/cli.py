@@ -7,6 +7,8 @@ plugin entry point, which wins over ``app.cli``. Each command runs the same code
 
 from __future__ import annotations
 
+import sys
+
 import click
 from flask import current_app
 from flask.cli import with_appcontext
@@ -25,8 +27,31 @@ def report_command(ctx: click.Context) -> None:
     """Write the report of this app's store (same options as python -m fmd_profiler.report)."""
     from fmd_profiler.report.cli import main
 
+    ctx.exit(main(_with_app_store(ctx.args)))
+
+
+@profiler_group.command("benchmark", context_settings={"ignore_unknown_options": True,
+                                                        "allow_extra_args": True})
+@click.pass_context
+@with_appcontext
+def benchmark_command(ctx: click.Context) -> None:
+    """Run the tests N times and compare (same options as python -m fmd_profiler.benchmark)."""
+    from fmd_profiler.benchmark.cli import main
+
     args = list(ctx.args)
-    if "--db" not in args:
+    # click drops the "--" that separates pytest's arguments; put it back where it was.
+    if "--" in sys.argv:
+        tail = sys.argv[sys.argv.index("--") + 1:]
+        if tail and args[-len(tail):] == tail:
+            args.insert(len(args) - len(tail), "--")
+    ctx.exit(main(_with_app_store(args)))
+
+
+def _with_app_store(args: list[str]) -> list[str]:
+    """The arguments, with ``--db`` defaulting to the app's store (before any ``--``)."""
+    args = list(args)
+    options = args[:args.index("--")] if "--" in args else args
+    if "--db" not in options:
         state = current_app.extensions["fmd_profiler"]
-        args += ["--db", str(state.config.database)]
-    ctx.exit(main(args))
+        args[len(options):len(options)] = ["--db", str(state.config.database)]
+    return args

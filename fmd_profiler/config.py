@@ -59,7 +59,9 @@ class Config:
     database: Path = Path(DEFAULT_DATABASE)
     git: Path | None = None
     test_dir: Path | None = None
-    n: int = 5
+    # Rounds of the benchmark harness. Ten, not the seed's five: the first round is warm-up and
+    # four samples a side can never reach p < 0.01 (1/C(8,4) = 0.014), so N=5 detects nothing.
+    n: int = 10
     submit_results_url: str | None = None
     outlier_detection_constant: float = 2.5
     colors: Mapping[str, str] = field(default_factory=dict)
@@ -69,6 +71,7 @@ class Config:
     sampling_interval_ms: float = 10.0
     detail_sample_rate: float = 0.01
     submit_token: str | None = None
+    submit_max_mb: int = 64
     secret_key: str | None = None
     timezone: str = "UTC"
     retention_days: int = 0
@@ -351,6 +354,8 @@ KEYS: dict[str, tuple[str, Parser]] = {
     "DETAIL_SAMPLE_RATE": ("detail_sample_rate",
                            _float_in(0.0, 1.0, "a fraction from 0 to 1, e.g. 0.01")),
     "SUBMIT_TOKEN": ("submit_token", _text),
+    # Largest benchmark run the upload receiver accepts (a run of 100k requests is ~5 MB).
+    "SUBMIT_MAX_MB": ("submit_max_mb", _int_in(1, 4096)),
     "SECRET_KEY": ("secret_key", _text),
     "TIMEZONE": ("timezone", _timezone),
     "RETENTION_DAYS": ("retention_days", _int_in(0, None)),

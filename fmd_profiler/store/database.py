@@ -20,10 +20,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import numpy as np
 
 from fmd_profiler.errors import StoreError
-from fmd_profiler.schema import SCHEMA_VERSION, SEGMENT_TABLES, Table, create_table_sql
-from fmd_profiler.store.segments import StoreLocation, unlink_quietly
+from fmd_profiler.schema import (
+    DIRECT_TABLES,
+    SCHEMA_VERSION,
+    SEGMENT_TABLES,
+    Table,
+    create_table_sql,
+)
+from fmd_profiler.store.segments import StoreLocation, column_sql, unlink_quietly
 
 log = logging.getLogger("fmd_profiler")
 
@@ -199,6 +206,29 @@ class Database:
         except OSError:
             pass
 
+    @contextlib.contextmanager
+    def transaction(self, *, timeout: float = 30.0) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A read-write connection in one transaction, under the exclusive store lock.
+
+        For writers of :data:`~fmd_profiler.schema.DIRECT_TABLES` (the benchmark harness and its
+        upload receiver): everything done in the block commits together, or nothing does.
+        """
+        with self.lock(exclusive=True, timeout=timeout) as got:
+            if not got:
+                raise StoreError(f"the store {self.location.database} stayed locked by another "
+                                 f"process for {timeout:g} s; try again in a moment")
+            con = self._connect_rw()
+            try:
+                con.execute("BEGIN TRANSACTION")
+                try:
+                    yield con
+                except BaseException:
+                    con.execute("ROLLBACK")
+                    raise
+                con.execute("COMMIT")
+            finally:
+                con.close()
+
     # -- reading ---------------------------------------------------------------------------
 
     @contextlib.contextmanager
@@ -243,12 +273,36 @@ def read_segments(paths: Sequence[Path]) -> Iterator[duckdb.DuckDBPyConnection]:
         con.close()
 
 
+def insert_rows(con: duckdb.DuckDBPyConnection, table: Table,
+                rows: Sequence[tuple[object, ...]]) -> int:
+    """Append ``rows`` (every column of ``table``, in order; None is NULL) in one statement.
+
+    Object arrays rather than typed ones, because direct tables have nullable numbers; DuckDB
+    scans them in bulk (``executemany`` takes seconds for 20k rows).
+    """
+    if not rows:
+        return 0
+    arrays = {c.name: np.array(values, dtype=object)
+              for c, values in zip(table.columns, zip(*rows, strict=True), strict=True)}
+    select = ", ".join(column_sql(c.name, c.sql_type, c.kind) for c in table.columns)
+    con.register("fmd_rows", arrays)
+    try:
+        con.execute(f"INSERT INTO {table.name} ({', '.join(table.column_names)}) "
+                    f"SELECT {select} FROM fmd_rows")
+    finally:
+        # After a failed INSERT the transaction is aborted and unregister fails too; the
+        # INSERT's error is the one to see (the caller rolls back).
+        with contextlib.suppress(duckdb.Error):
+            con.unregister("fmd_rows")
+    return len(rows)
+
+
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     """Create missing tables and columns (additive migrations only)."""
     con.execute("CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
     con.execute("CREATE TABLE IF NOT EXISTS ingested_segments "
                 "(name VARCHAR, ingested_at TIMESTAMP)")
-    for table in SEGMENT_TABLES.values():
+    for table in (*SEGMENT_TABLES.values(), *DIRECT_TABLES.values()):
         con.execute(create_table_sql(table))
         existing = {r[0] for r in con.execute(
             "SELECT column_name FROM information_schema.columns WHERE table_name = $t "
@@ -285,19 +339,14 @@ def create_read_views(con: duckdb.DuckDBPyConnection, attached: str | None,
     for table in SEGMENT_TABLES.values():
         cols = ", ".join(table.column_names)
         parts = []
-        if table.name in stored_columns:
-            # An older file may lack newer columns: read them as NULL.
-            present = stored_columns[table.name]
-            select = ", ".join(c.name if c.name in present else
-                               f"CAST(NULL AS {c.sql_type}) AS {c.name}" for c in table.columns)
-            parts.append(f"SELECT {select} FROM {attached}.{table.name}")
+        if attached is not None and table.name in stored_columns:
+            parts.append(_select_stored(table, attached, stored_columns[table.name]))
         files = [str(p) for p in pending.get(table.name, []) + extra_by_table.get(table.name, [])]
         if files:
             listing = ", ".join(f"'{_sql_str(f)}'" for f in files)
             parts.append(f"SELECT {cols} FROM read_parquet([{listing}], union_by_name = true)")
         if not parts:
-            empty = ", ".join(f"CAST(NULL AS {c.sql_type}) AS {c.name}" for c in table.columns)
-            parts.append(f"SELECT {empty} WHERE false")
+            parts.append(_select_nothing(table))
         body = " UNION ALL ".join(parts)
         if table.key:
             keys = ", ".join(table.key)
@@ -306,6 +355,23 @@ def create_read_views(con: duckdb.DuckDBPyConnection, attached: str | None,
             body = (f"SELECT {cols} FROM ({body}) QUALIFY row_number() OVER "
                     f"(PARTITION BY {keys} ORDER BY {time_col} DESC) = 1")
         con.execute(f"CREATE OR REPLACE TEMP VIEW {table.name} AS {body}")
+    for table in DIRECT_TABLES.values():  # never in segments: the stored rows or none
+        body = (_select_stored(table, attached, stored_columns[table.name])
+                if attached is not None and table.name in stored_columns
+                else _select_nothing(table))
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {table.name} AS {body}")
+
+
+def _select_stored(table: Table, attached: str, present: set[str]) -> str:
+    """The stored rows of ``table``; an older file may lack newer columns: read them as NULL."""
+    select = ", ".join(c.name if c.name in present else
+                       f"CAST(NULL AS {c.sql_type}) AS {c.name}" for c in table.columns)
+    return f"SELECT {select} FROM {attached}.{table.name}"
+
+
+def _select_nothing(table: Table) -> str:
+    empty = ", ".join(f"CAST(NULL AS {c.sql_type}) AS {c.name}" for c in table.columns)
+    return f"SELECT {empty} WHERE false"
 
 
 def _explain_open_error(path: Path, exc: duckdb.Error) -> str:

@@ -66,7 +66,7 @@ class StoreLocation:
         return [self.table_dir(table) / n for n in names]
 
 
-def _column_sql(name: str, sql_type: str, kind: str) -> str:
+def column_sql(name: str, sql_type: str, kind: str) -> str:
     if kind == EPOCH:
         return f"make_timestamp(CAST(round({name} * 1e6) AS BIGINT)) AS {name}"
     return f"CAST({name} AS {sql_type}) AS {name}"
@@ -106,7 +106,7 @@ class SegmentWriter:
         arrays = {c.name: _to_array(c.kind, values)
                   for c, values in zip(data_columns, zip(*rows, strict=True), strict=True)}
         select = ", ".join(
-            [_column_sql(c.name, c.sql_type, c.kind) for c in data_columns]
+            [column_sql(c.name, c.sql_type, c.kind) for c in data_columns]
             + ["CAST($host AS VARCHAR) AS host", "CAST($pid AS INTEGER) AS pid"])
         folder = self.location.table_dir(table.name)
         name = (f"{_safe(self.host)}-{self.pid}-{int(_now_ms()):013d}-"

@@ -1,0 +1,83 @@
+"""Regression verdicts: every test and endpoint of a run judged against its baseline.
+
+A comparison is flagged only when both hold: its one-sided Mann-Whitney p-value, adjusted with
+Benjamini-Hochberg over every comparison of the run (scipy's ``false_discovery_control``), is
+below ``alpha``, and the ratio of medians exceeds ``threshold`` (so a real but negligible change
+does not fail a build). For an unchanged commit every comparison is a null one, and then the
+chance that anything at all is flagged stays below ``alpha``, as with Holm's method; but when a
+change slows many tests down (a helper they all call), Benjamini-Hochberg flags them together
+where Holm, testing the first at alpha/m, can miss all of them. A CI gate fails on any flag, so
+that trade costs nothing on unchanged commits. Pure: samples in, frozen verdicts out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from fmd_profiler.benchmark.stats import Comparison, compare
+
+#: A sample key: ("test", node id) or ("endpoint", endpoint name).
+Key = tuple[str, str]
+
+REGRESSION = "regression"
+OK = "ok"
+TOO_FEW = "too_few_samples"
+NEW = "new"
+
+
+@dataclass(frozen=True)
+class Settings:
+    threshold: float = 1.10  # flag only ratios above this
+    alpha: float = 0.005  # family-wise error rate of one run
+    confidence: float = 0.95  # of the ratio's interval
+    power: float = 0.8  # for the detectable ratio
+    min_samples: int = 3  # per side, below which a comparison is not attempted
+
+
+DEFAULT_SETTINGS = Settings()
+
+
+@dataclass(frozen=True)
+class Verdict:
+    kind: str  # "test" or "endpoint"
+    name: str
+    verdict: str  # REGRESSION, OK, TOO_FEW or NEW
+    comparison: Comparison | None = None
+    p_adjusted: float | None = None
+
+    @property
+    def is_regression(self) -> bool:
+        return self.verdict == REGRESSION
+
+
+def judge(base: Mapping[Key, Sequence[float]], head: Mapping[Key, Sequence[float]],
+          settings: Settings = DEFAULT_SETTINGS) -> list[Verdict]:
+    """One verdict per key of ``head``, ordered by kind then name.
+
+    Keys missing from ``base`` are NEW; keys with fewer than ``min_samples`` on either side are
+    TOO_FEW and do not count in the family.
+    """
+    comparable = sorted(k for k in head if len(head[k]) >= settings.min_samples
+                        and len(base.get(k, ())) >= settings.min_samples)
+    family = max(len(comparable), 1)
+    # The detectable ratio is computed at alpha/m: the level a lone regression's p-value must
+    # reach under Benjamini-Hochberg (several together need less).
+    comparisons = {k: compare(base[k], head[k], alpha=settings.alpha / family,
+                              confidence=settings.confidence, power=settings.power)
+                   for k in comparable}
+    from scipy.stats import false_discovery_control  # scipy.stats: 0.6 s, so only when needed
+
+    p_values = [comparisons[k].p_value for k in comparable]
+    adjusted = dict(zip(comparable, (float(p) for p in false_discovery_control(p_values)),
+                        strict=True)) if comparable else {}
+    verdicts = []
+    for key in sorted(head):
+        kind, name = key
+        if key not in comparisons:
+            verdicts.append(Verdict(kind, name, NEW if key not in base else TOO_FEW))
+            continue
+        c, p = comparisons[key], adjusted[key]
+        flagged = p < settings.alpha and c.ratio > settings.threshold
+        verdicts.append(Verdict(kind, name, REGRESSION if flagged else OK, c, p))
+    return verdicts

@@ -1,0 +1,121 @@
+"""Storing benchmark runs: one payload, one transaction, under the store lock.
+
+Used by the harness (its local store) and by the upload receiver (the dashboard's store), so both
+store alike: the measured tables, ``bench_endpoints`` derived from the raw requests in SQL, the
+regression verdicts (those the payload brings, else computed here against the right baseline:
+the base run of the same payload for an ``--against`` head, or the store's last run of the same
+branch on the same machine), and a digest that makes storing the same run twice a no-op.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from fmd_profiler.benchmark import queries
+from fmd_profiler.benchmark.payload import TABLES, Payload
+from fmd_profiler.benchmark.regressions import DEFAULT_SETTINGS, Key, Settings, Verdict, judge
+from fmd_profiler.errors import ProfilerError
+from fmd_profiler.schema import BENCH_RUNS, BENCH_SUBMISSIONS, BENCH_VERDICTS
+from fmd_profiler.store import Database
+from fmd_profiler.store.database import insert_rows
+
+STORED = "stored"
+EXISTS = "exists"
+
+
+class RunConflictError(ProfilerError):
+    """A run id is already stored with different data."""
+
+
+@dataclass(frozen=True)
+class StoreResult:
+    status: str  # STORED or EXISTS
+    payload: Payload  # with the verdicts computed while storing
+
+
+def store_payload(database: Database, payload: Payload, settings: Settings = DEFAULT_SETTINGS, *,
+                  clock: Callable[[], float] = time.time) -> StoreResult:
+    """Store every run of ``payload`` or none; storing the same runs again changes nothing."""
+    digest = payload.digest()
+    with database.transaction() as con:
+        stored = queries.submission_digests(con, payload.run_ids)
+        if stored:
+            if set(stored) == set(payload.run_ids) and set(stored.values()) == {digest}:
+                return StoreResult(EXISTS, payload.with_rows(
+                    BENCH_VERDICTS.name, _stored_verdicts(con, payload.run_ids)))
+            raise RunConflictError(
+                f"run {sorted(stored)[0]} is already stored with different data; a run id "
+                "names one run - send a new run under a new id")
+        for name, table in TABLES.items():
+            if name != BENCH_VERDICTS.name:
+                insert_rows(con, table, payload.rows(name))
+        _derive_endpoint_stats(con, payload.run_ids)
+        verdict_rows = list(payload.rows(BENCH_VERDICTS.name))
+        if not verdict_rows:
+            verdict_rows = compute_verdicts(con, payload, settings)
+        insert_rows(con, BENCH_VERDICTS, verdict_rows)
+        now = clock()
+        insert_rows(con, BENCH_SUBMISSIONS, [(run_id, digest, now) for run_id in payload.run_ids])
+    return StoreResult(STORED, payload.with_rows(BENCH_VERDICTS.name, verdict_rows))
+
+
+def compute_verdicts(con: Any, payload: Payload,
+                     settings: Settings) -> list[tuple[object, ...]]:
+    """Verdict rows for every head or plain run of ``payload`` that has a baseline."""
+    labels = {row[0]: row[1] for row in payload.rows(BENCH_RUNS.name)}
+    base_of_payload = next((run for run, label in labels.items() if label == "base"), None)
+    result: list[tuple[object, ...]] = []
+    for run_id, label in labels.items():
+        if label == "base":
+            continue
+        baseline = base_of_payload if label == "head" else queries.find_baseline(con, run_id)
+        if baseline is not None:
+            result += verdict_rows(run_id, baseline,
+                                   judge(samples(con, baseline), samples(con, run_id), settings))
+    return result
+
+
+def samples(con: Any, run_id: str) -> dict[Key, list[float]]:
+    """Every comparable sample of a run: call durations per test, round medians per endpoint."""
+    found: dict[Key, list[float]] = {}
+    for name, values in queries.test_samples(con, run_id).items():
+        found["test", name] = values
+    for name, values in queries.endpoint_samples(con, run_id).items():
+        found["endpoint", name] = values
+    return found
+
+
+def verdict_rows(run_id: str, baseline: str, verdicts: list[Verdict]) -> list[tuple[object, ...]]:
+    """Verdicts as bench_verdicts rows (an infinite detectable ratio is stored as NULL)."""
+    result: list[tuple[object, ...]] = []
+    for v in verdicts:
+        c = v.comparison
+        if c is None:
+            result.append((run_id, baseline, v.kind, v.name, None, None, None, None, None, None,
+                           None, None, None, None, v.verdict))
+            continue
+        detectable = c.detectable_ratio if math.isfinite(c.detectable_ratio) else None
+        result.append((run_id, baseline, v.kind, v.name, c.n_base, c.n_head, c.base_median,
+                       c.head_median, c.ratio, c.ci_low, c.ci_high, c.p_value, v.p_adjusted,
+                       detectable, v.verdict))
+    return result
+
+
+def _derive_endpoint_stats(con: Any, run_ids: list[str]) -> None:
+    con.execute("""
+        INSERT INTO bench_endpoints
+        SELECT run_id, test_id, endpoint, round, count(*), sum(duration_ms), median(duration_ms),
+               max(duration_ms), count(*) FILTER (WHERE status >= 500)
+        FROM bench_requests WHERE run_id IN (SELECT unnest($ids))
+        GROUP BY run_id, test_id, endpoint, round""", {"ids": run_ids})
+
+
+def _stored_verdicts(con: Any, run_ids: list[str]) -> list[tuple[object, ...]]:
+    columns = ", ".join(BENCH_VERDICTS.column_names)
+    return [tuple(r) for r in con.execute(
+        f"SELECT {columns} FROM bench_verdicts WHERE run_id IN (SELECT unnest($ids)) "
+        "ORDER BY run_id, kind, name", {"ids": run_ids}).fetchall()]

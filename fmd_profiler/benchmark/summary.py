@@ -1,0 +1,140 @@
+"""The harness's terminal report: plain text from the rows the benchmark queries return.
+
+Pure formatting (rows in, lines out): what a CI log shows is what the store and the dashboard
+say, never a separate computation.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from fmd_profiler.benchmark.collect import SideSummary
+from fmd_profiler.benchmark.regressions import Settings
+
+Row = Mapping[str, Any]
+
+
+def render_run(run: Row, baseline: Row | None, sides: Sequence[SideSummary],
+               tests: Sequence[Row], endpoints: Sequence[Row], verdicts: Sequence[Row],
+               settings: Settings, how_baseline: str) -> str:
+    lines = [_headline(run, baseline, how_baseline)]
+    lines.append(f"{len(tests)} tests x {run['rounds']} rounds ({run['warmup_rounds']} warm-up); "
+                 f"{len(endpoints)} endpoints hit by tests")
+    for side in sides:
+        lines += _side_notes(side)
+    if verdicts:
+        lines += ["", *_verdict_table(verdicts), "", _verdict_totals(verdicts, settings)]
+        drift = _drift_note(verdicts, settings, interleaved=run.get("label") == "head")
+        if drift:
+            lines.append(drift)
+    else:
+        lines += ["", *_medians_tables(tests, endpoints), "", _no_baseline(run, how_baseline)]
+    return "\n".join(lines) + "\n"
+
+
+def _describe(run: Row) -> str:
+    if not run.get("sha"):
+        return f"version {run['app_version']} (no git repository)"
+    branch = run.get("branch") or run.get("ci_ref") or "detached HEAD"
+    dirty = ", with uncommitted changes" if run.get("dirty") else ""
+    return f"{run['short_sha']} on {branch}{dirty}"
+
+
+def _headline(run: Row, baseline: Row | None, how: str) -> str:
+    text = f"fmd_profiler benchmark: run {run['run_id']} of {_describe(run)}"
+    if baseline is not None:
+        text += f"\n  compared with run {baseline['run_id']} of {_describe(baseline)} ({how})"
+    return text
+
+
+def _side_notes(side: SideSummary) -> list[str]:
+    notes = []
+    prefix = f"  {side.label}: " if side.label != "run" else "  "
+    if side.unattributed:
+        notes.append(f"{prefix}{side.unattributed} requests reached no test: a live server in "
+                     "another thread or process needs the X-Test-Id header "
+                     "(fmd_profiler.benchmark.test_headers())")
+    if side.untested_endpoints:
+        shown = ", ".join(side.untested_endpoints[:10])
+        more = f" and {len(side.untested_endpoints) - 10} more" if \
+            len(side.untested_endpoints) > 10 else ""
+        notes.append(f"{prefix}endpoints no test requests: {shown}{more}")
+    if side.foreign_modules:
+        notes.append(f"{prefix}WARNING: imported {', '.join(side.foreign_modules[:5])} from the "
+                     "current checkout, not the base commit (an editable install?); the "
+                     "comparison may test the same code twice")
+    return notes
+
+
+def _verdict_table(verdicts: Sequence[Row]) -> list[str]:
+    header = ("kind", "name", "base ms", "head ms", "ratio", "95% CI", "p adj", "detectable",
+              "verdict")
+    table = [header]
+    for v in verdicts:
+        if v["ratio"] is None:
+            table.append((v["kind"], v["name"], "", "", "", "", "", "",
+                          v["verdict"].replace("_", " ")))
+            continue
+        detectable = "none" if v["detectable_ratio"] is None else f"x{v['detectable_ratio']:.2f}"
+        table.append((v["kind"], v["name"], f"{v['base_median_ms']:.3f}",
+                      f"{v['head_median_ms']:.3f}", f"x{v['ratio']:.2f}",
+                      f"[{v['ci_low']:.2f}, {v['ci_high']:.2f}]", f"{v['p_adjusted']:.3g}",
+                      detectable, "REGRESSION" if v["verdict"] == "regression" else "ok"))
+    return _columns(table, right={2, 3, 4, 6})
+
+
+def _verdict_totals(verdicts: Sequence[Row], settings: Settings) -> str:
+    flagged = sum(v["verdict"] == "regression" for v in verdicts)
+    compared = sum(v["ratio"] is not None for v in verdicts)
+    blind = sum(v["ratio"] is not None and v["detectable_ratio"] is None for v in verdicts)
+    text = (f"{flagged} regression{'s' if flagged != 1 else ''} among {compared} comparisons "
+            f"(flagged when slower by more than x{settings.threshold:.2f} with "
+            f"Benjamini-Hochberg-adjusted p < {settings.alpha:g})")
+    if blind:
+        text += (f"; {blind} comparisons had too few rounds to detect anything at this level: "
+                 "raise -n")
+    return text
+
+
+def _drift_note(verdicts: Sequence[Row], settings: Settings, *, interleaved: bool) -> str | None:
+    """A warning when the whole run moved: the machine, not a commit, may be why."""
+    ratios = sorted(v["ratio"] for v in verdicts if v["kind"] == "test" and v["ratio"] is not None)
+    if len(ratios) < 5 or interleaved:
+        return None
+    shift = statistics.median(ratios)
+    if 1 / settings.threshold <= shift <= settings.threshold:
+        return None
+    return (f"note: the whole run is x{shift:.2f} against its baseline (median over {len(ratios)} "
+            "tests). When everything moves together the machine's state (load, CPU frequency) "
+            "may be the cause, not the commit: --against REV runs both commits interleaved on "
+            "the same machine at the same time")
+
+
+def _medians_tables(tests: Sequence[Row], endpoints: Sequence[Row]) -> list[str]:
+    test_table = [("test", "median ms", "passed")]
+    test_table += [(t["test_id"], _ms(t["median_call_ms"]), f"{t['passed']}/{t['rounds']}")
+                   for t in tests]
+    endpoint_table = [("endpoint", "median ms", "p95 ms", "hits/round", "tests")]
+    endpoint_table += [(e["endpoint"], _ms(e["median_ms"]), _ms(e["p95_ms"]),
+                        f"{e['hits_per_round']:g}", str(e["tests"])) for e in endpoints]
+    return [*_columns(test_table, right={1, 2}), "",
+            *(_columns(endpoint_table, right={1, 2, 3, 4}) if endpoints else
+              ["no endpoint was requested by the tests"])]
+
+
+def _no_baseline(run: Row, how: str) -> str:
+    return (f"no baseline to compare with ({how}); this run is the baseline of the next run of "
+            "the same branch on this machine, or compare two commits with --against REV")
+
+
+def _ms(value: float | None) -> str:
+    return "" if value is None else f"{value:.3f}"
+
+
+def _columns(rows: Sequence[Sequence[str]], right: set[int]) -> list[str]:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return ["  ".join(cell.rjust(w) if i in right else cell.ljust(w)
+                      for i, (cell, w) in enumerate(zip(row, widths, strict=True))).rstrip()
+            for row in rows]

@@ -1,0 +1,146 @@
+"""The harness's statistics on synthetic samples: no false alarms, real slow-downs found."""
+
+import math
+
+import numpy as np
+import pytest
+
+from fmd_profiler.benchmark.regressions import NEW, OK, REGRESSION, TOO_FEW, Settings, judge
+from fmd_profiler.benchmark.stats import (
+    compare,
+    detectable_ratio,
+    hodges_lehmann_interval,
+    min_samples_for,
+)
+
+
+def _noisy(rng, n, scale=1.0, sigma=0.2, outlier_rate=0.1):
+    """Durations around 10 ms * scale: log-normal noise and slow outliers (x1.5-3)."""
+    values = 10.0 * scale * np.exp(rng.normal(0.0, sigma, n))
+    outliers = rng.random(n) < outlier_rate
+    return list(values * np.where(outliers, rng.uniform(1.5, 3.0, n), 1.0))
+
+
+def _quiet(rng, n, scale=1.0):
+    """A CI machine's per-round timings: about 10 % spread."""
+    return _noisy(rng, n, scale, sigma=0.1, outlier_rate=0.0)
+
+
+def _suite(rng, sample, rounds, slowed=()):
+    """Base and head samples of twenty tests t00..t19; those in ``slowed`` 30 % slower."""
+    names = [f"t{i:02}" for i in range(20)]
+    base = {("test", n): sample(rng, rounds) for n in names}
+    head = {("test", n): sample(rng, rounds, 1.3 if n in slowed else 1.0) for n in names}
+    return base, head
+
+
+def test_an_a_a_comparison_flags_at_most_one_percent_of_the_time():
+    flagged = 0
+    seeds = 1000
+    for seed in range(seeds):
+        rng = np.random.default_rng(seed)
+        verdicts = judge({("test", "t"): _noisy(rng, 10)}, {("test", "t"): _noisy(rng, 10)})
+        flagged += verdicts[0].is_regression
+    assert flagged / seeds <= 0.01
+
+
+def test_a_whole_a_a_suite_almost_never_fails_a_build():
+    # 20 tests compared at once: the correction keeps the chance of any false alarm in a run
+    # below alpha.
+    runs_with_alarm = 0
+    for seed in range(60):
+        base, head = _suite(np.random.default_rng(10_000 + seed), _noisy, 10)
+        runs_with_alarm += any(v.is_regression for v in judge(base, head))
+    assert runs_with_alarm == 0
+
+
+def test_a_thirty_percent_slow_down_is_found_with_ten_rounds():
+    found = 0
+    for seed in range(200):
+        rng = np.random.default_rng(50_000 + seed)
+        base = {("endpoint", "e"): _quiet(rng, 10)}
+        head = {("endpoint", "e"): _quiet(rng, 10, scale=1.3)}
+        found += judge(base, head)[0].is_regression
+    assert found / 200 >= 0.95
+
+
+def test_among_twenty_tests_only_the_slowed_one_is_flagged():
+    # Twenty comparisons share the error budget, so a lone slow-down needs more rounds than one
+    # comparison does: 20 a side.
+    exact_hits = 0
+    for seed in range(20):
+        base, head = _suite(np.random.default_rng(70_000 + seed), _quiet, 20, slowed={"t19"})
+        flagged = [v.name for v in judge(base, head) if v.is_regression]
+        assert flagged in ([], ["t19"])
+        exact_hits += flagged == ["t19"]
+    assert exact_hits >= 18
+
+
+def test_a_small_real_change_below_the_threshold_is_not_a_regression():
+    base = [10.0 + 0.01 * i for i in range(10)]
+    head = [x * 1.05 for x in base]  # certainly slower, but only by 5 %
+    verdict = judge({("test", "t"): base}, {("test", "t"): head})[0]
+    assert verdict.comparison.p_value < 1e-4
+    assert verdict.verdict == OK
+
+
+def test_one_change_that_slows_many_tests_flags_them_together():
+    # A helper six tests call got 30 % slower; ten rounds. Benjamini-Hochberg flags the six
+    # together, where a lone slowed test among twenty needs more rounds (above).
+    found = 0
+    for seed in range(20):
+        six = {f"t{i:02}" for i in range(6)}
+        base, head = _suite(np.random.default_rng(90_000 + seed), _quiet, 10, slowed=six)
+        flagged = {v.name for v in judge(base, head) if v.is_regression}
+        assert flagged <= six
+        found += len(flagged)
+    assert found / (20 * 6) >= 0.95
+
+
+def test_adjusted_p_values_are_benjamini_hochberg_over_the_run():
+    base = {("test", "a"): [1.0, 1.1, 1.2, 1.3, 1.4], ("test", "b"): [1.0, 1.1, 1.2, 1.3, 1.4]}
+    head = {("test", "a"): [2.0, 2.1, 2.2, 2.3, 2.4], ("test", "b"): [1.05, 1.15, 1.25, 1.35,
+                                                                      1.45]}
+    verdicts = {v.name: v for v in judge(base, head)}
+    p_a, p_b = verdicts["a"].comparison.p_value, verdicts["b"].comparison.p_value
+    assert verdicts["a"].p_adjusted == pytest.approx(min(2 * p_a, p_b))
+    assert verdicts["b"].p_adjusted == pytest.approx(p_b)
+
+
+def test_the_hodges_lehmann_interval_uses_the_24th_difference_for_ten_and_ten():
+    base = [float(x) for x in range(1, 11)]
+    head = [float(x) for x in range(11, 21)]
+    assert hodges_lehmann_interval(base, head, 0.95) == (7.0, 13.0)
+
+
+def test_the_ratio_is_the_ratio_of_medians_with_an_interval_around_it():
+    base = [10.0, 11.0, 12.0, 13.0, 14.0, 10.5, 11.5, 12.5, 13.5, 9.5]
+    head = [x * 1.3 for x in base]
+    c = compare(base, head, alpha=0.01)
+    assert c.ratio == pytest.approx(1.3)
+    assert c.base_median == 11.75
+    assert c.ci_low <= 1.3 <= c.ci_high
+    assert (c.n_base, c.n_head) == (10, 10)
+
+
+def test_too_few_samples_can_detect_nothing():
+    assert min_samples_for(0.01) == 5
+    assert detectable_ratio([0.0] * 4, [0.0] * 4, 0.01) == math.inf
+    assert detectable_ratio([math.log(10 + i) for i in range(5)],
+                            [math.log(10 + i) for i in range(5)], 0.01) < math.inf
+
+
+def test_the_detectable_ratio_shrinks_with_more_rounds():
+    rng = np.random.default_rng(3)
+    few = detectable_ratio(list(rng.normal(0, 0.2, 6)), list(rng.normal(0, 0.2, 6)), 0.01)
+    many = detectable_ratio(list(rng.normal(0, 0.2, 30)), list(rng.normal(0, 0.2, 30)), 0.01)
+    assert 1.0 < many < few < math.inf
+
+
+def test_new_tests_and_tests_with_few_rounds_are_not_compared():
+    base = {("test", "old"): [1.0] * 2, ("test", "same"): [1.0, 1.1, 1.2]}
+    head = {("test", "old"): [1.0] * 5, ("test", "new"): [1.0] * 5,
+            ("test", "same"): [1.0, 1.1, 1.2]}
+    verdicts = {v.name: v.verdict for v in judge(base, head, Settings(min_samples=3))}
+    assert verdicts == {"new": NEW, "old": TOO_FEW, "same": OK}
+    assert REGRESSION not in verdicts.values()

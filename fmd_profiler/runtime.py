@@ -165,10 +165,13 @@ class Runtime:
 
     def _inventory_routes(self) -> None:
         routes: list[Route] = []
+        alive = []
         for lister in self._route_listers:
             listed = lister()
-            if listed is not None:
+            if listed is not None:  # None: the app is gone (test suites build many apps)
                 routes.extend(listed)
+                alive.append(lister)
+        self._route_listers = alive
         routes.sort(key=lambda r: (r.endpoint, r.rule))
         signature = (tuple(routes), tuple(sorted(self.levels.overrides.items())))
         if signature == self._routes_signature:

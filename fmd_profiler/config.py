@@ -77,6 +77,8 @@ class Config:
     max_buffered_rows: int = 100_000
     exact_mode: bool = False
     redact_patterns: tuple[str, ...] = ()
+    max_outliers_per_hour: int = 20
+    max_detailed_per_hour: int = 60
     # -- where the values came from --
     source: Path | None = None
 
@@ -360,6 +362,9 @@ KEYS: dict[str, tuple[str, Parser]] = {
     "MAX_BUFFERED_ROWS": ("max_buffered_rows", _int_in(1000, 10_000_000)),
     "EXACT_MODE": ("exact_mode", _bool),
     "REDACT_PATTERNS": ("redact_patterns", _patterns),
+    # Per endpoint and process: level 3 keeps bounded evidence, whatever the traffic.
+    "MAX_OUTLIERS_PER_HOUR": ("max_outliers_per_hour", _int_in(0, 100_000)),
+    "MAX_DETAILED_PER_HOUR": ("max_detailed_per_hour", _int_in(0, 100_000)),
 }
 
 

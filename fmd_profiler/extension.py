@@ -23,6 +23,7 @@ from fmd_profiler.config import Config, load_config
 from fmd_profiler.context import test_header_enabled
 from fmd_profiler.errors import SetupError
 from fmd_profiler.hooks import RequestHooks, list_routes
+from fmd_profiler.profiling.observer import attach_profiler
 from fmd_profiler.runtime import Runtime, install_sigterm_handler, runtime_for
 from fmd_profiler.version import detect_version
 
@@ -81,6 +82,9 @@ class Profiler:
         app.before_request_funcs.setdefault(None, []).insert(0, hooks.before_request)
         app.after_request(hooks.after_request)
         app.teardown_request(hooks.teardown_request)
+        # Levels 2-3 and exact mode. Attached whatever the configured levels: the dashboard can
+        # raise an endpoint's level at run time; below level 2 the observer returns at once.
+        attach_profiler(app, hooks, runtime)
         app_ref = weakref.ref(app)
         runtime.add_routes(lambda: _routes_of(app_ref, runtime), version)
         state = AppState(self, config, runtime, hooks, version)

@@ -119,6 +119,12 @@ class RequestHooks:
         profiled_wsgi_app.__wrapped__ = wsgi_app  # type: ignore[attr-defined]
         return profiled_wsgi_app
 
+    def entry_codes(self) -> tuple[Any, ...]:
+        """Code objects under which a request's own work runs: the ``wsgi_app`` wrapper and the
+        wrapper of streamed bodies. The sampler cuts call stacks there (the server's frames
+        above are noise)."""
+        return (self.wrap(_no_app).__code__, _finish_after.__code__)
+
     # -- Flask hooks (run inside the request context) -----------------------------------------
 
     def after_request(self, response: Response) -> Response:
@@ -253,6 +259,10 @@ def _finish_after(body: Iterable[bytes], finish: Callable[[RequestState], None],
         yield from body
     finally:
         finish(state)
+
+
+def _no_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+    return []
 
 
 def _exception_name(exc: BaseException) -> str:

@@ -27,10 +27,17 @@ INGEST_INTERVAL_S = 5.0
 
 @dataclass(frozen=True)
 class Source:
-    """A table and the function that hands over its buffered rows."""
+    """A table and the function that hands over its buffered rows.
+
+    ``drain_all``, when given, is used by complete flushes (``Runtime.flush`` and stop) instead of
+    ``drain``: a source that holds rows back on purpose (the profiler keeps each minute's stack
+    samples in memory until the minute is over, so rows grow with time, not with requests) hands
+    over everything then.
+    """
 
     table: Table
     drain: Callable[[], list[tuple[object, ...]]]
+    drain_all: Callable[[], list[tuple[object, ...]]] | None = None
 
 
 class Writer:
@@ -70,7 +77,7 @@ class Writer:
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout=5.0)
-        self.flush(ingest=True, ingest_timeout=ingest_timeout)
+        self.flush(ingest=True, ingest_timeout=ingest_timeout, complete=True)
         self._segments.close()
 
     def _run(self) -> None:
@@ -85,12 +92,15 @@ class Writer:
 
     # -- the work --------------------------------------------------------------------------
 
-    def flush(self, *, ingest: bool | None = None, ingest_timeout: float = 0.0) -> None:
+    def flush(self, *, ingest: bool | None = None, ingest_timeout: float = 0.0,
+              complete: bool = False) -> None:
+        """Write buffered rows; ``complete`` also takes what sources hold back (see Source)."""
         with self._lock:
             for hook in self._before_flush:
                 self._guarded("refresh", hook)
             for source in self._sources:
-                rows = source.drain()
+                drain = source.drain_all if complete and source.drain_all else source.drain
+                rows = drain()
                 if rows:
                     self._pending.setdefault(source.table.name, []).extend(rows)
             self._write_pending()

@@ -1,0 +1,205 @@
+"""The level-2 sampler: one daemon thread per process reading the stacks of monitored requests.
+
+Request threads register a :class:`Slot` when a monitored request starts and remove it when it
+ends (a dict insert and a pop). Every ``interval`` (with jitter) the thread reads
+``sys._current_frames()`` once and, for each slot, the stack of the thread serving it (or the
+suspended chain of its coroutine), and reports it with a weight: the real time since the previous
+sampling pass. That weight, not the time since the request began, keeps the estimate unbiased
+where requests are shorter than the interval: a pass lands inside a 2 ms request with chance
+2/interval and then stands for the whole interval, and it lands anywhere in the request alike.
+While no slot exists for a while the thread sleeps on an event and costs nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import sys
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from fmd_profiler.clock import SYSTEM_CLOCK, Clock
+from fmd_profiler.profiling.stacks import AWAIT, StackTable
+
+log = logging.getLogger("fmd_profiler")
+
+#: Jitter of the sampling interval (uniform factor), so passes do not lock onto periodic work.
+JITTER = (0.5, 1.5)
+#: How long the thread keeps ticking without monitored requests before it sleeps.
+LINGER_S = 1.0
+
+
+class Slot:
+    """One monitored request in flight. Mutable; shared by the observer, sampler and engine."""
+
+    __slots__ = (
+        "coroutine",
+        "cpu",
+        "detail",
+        "duration",
+        "endpoint",
+        "environ",
+        "level",
+        "method",
+        "stacks",
+        "tag",
+        "thread_id",
+        "version",
+        "wall0",
+    )
+
+    def __init__(self, endpoint: str, version: str, level: int, thread_id: int, wall0: float,
+                 method: str | None = None) -> None:
+        self.endpoint = endpoint
+        self.version = version
+        self.level = level
+        self.method = method
+        self.thread_id = thread_id
+        self.coroutine: Any = None  # an async view's coroutine, while one runs
+        self.wall0 = wall0
+        # Level 3: this request's own samples, stack -> [weight_s, samples], for outliers.
+        self.stacks: dict[int, list[float]] | None = {} if level >= 3 else None
+        self.detail: Any = None  # a detail recorder when this request is profiled in detail
+        self.environ: dict[str, Any] | None = None
+        self.tag = 0  # exact-mode tag
+        self.duration = 0.0
+        self.cpu = 0.0
+
+
+SampleSink = Callable[[Slot, int, float, float], None]
+FramesSource = Callable[[], dict[int, Any]]
+
+
+class Sampler:
+    """Samples the stacks of the registered slots; :meth:`tick` is one pass (tests call it)."""
+
+    def __init__(self, stacks: StackTable, sink: SampleSink, *, interval_s: float,
+                 clock: Clock = SYSTEM_CLOCK, frames: FramesSource = sys._current_frames,
+                 rng: random.Random | None = None, linger_s: float = LINGER_S) -> None:
+        self.stacks = stacks
+        self.interval_s = interval_s
+        self.active: dict[int, Slot] = {}
+        self.idle = True
+        self.ticks = 0
+        self.samples = 0
+        self._sink = sink
+        self._clock = clock
+        self._frames = frames
+        self._rng = rng or random.Random()
+        self._linger_s = linger_s
+        self._last_tick: float | None = None
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # -- request threads: O(1) -------------------------------------------------------------
+
+    def add(self, slot: Slot) -> None:
+        self.active[id(slot)] = slot
+        if self.idle:
+            self._wake.set()
+
+    def remove(self, slot: Slot) -> None:
+        self.active.pop(id(slot), None)
+
+    # -- one sampling pass -----------------------------------------------------------------
+
+    def tick(self) -> int:
+        """Sample every registered slot once; returns how many samples were taken."""
+        now = self._clock.perf()
+        previous, self._last_tick = self._last_tick, now
+        slots = tuple(self.active.values())  # one C call: a consistent snapshot
+        if previous is None or not slots:
+            return 0
+        weight = now - previous
+        wall = self._clock.wall()
+        frames = self._frames()
+        stacks = self.stacks
+        sink = self._sink
+        taken = 0
+        for slot in slots:
+            coroutine = slot.coroutine
+            if coroutine is not None and not coroutine.cr_running:
+                stack = stacks.stack_of_chain(_suspended_chain(coroutine), AWAIT)
+            else:
+                frame = frames.get(slot.thread_id)
+                if frame is None:
+                    continue
+                stack = stacks.stack_of(frame)
+            sink(slot, stack, weight, wall)
+            taken += 1
+        self.ticks += 1
+        self.samples += taken
+        return taken
+
+    def restart_clock(self) -> None:
+        """The next pass measures from now (after sleeping idle, or in tests)."""
+        self._last_tick = self._clock.perf()
+
+    # -- the thread ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="fmd_profiler-sampler",
+                                        daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=5.0)
+        self._thread = None
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def _run(self) -> None:
+        stop, perf = self._stop, self._clock.perf
+        low, high = JITTER
+        empty_since: float | None = None
+        while not stop.is_set():
+            if not self.active:
+                now = perf()
+                if empty_since is None:
+                    empty_since = now
+                elif now - empty_since >= self._linger_s:
+                    self._sleep_until_needed()
+                    empty_since = None
+                    continue
+            else:
+                empty_since = None
+            if stop.wait(self.interval_s * self._rng.uniform(low, high)):
+                return
+            try:
+                self.tick()
+            except Exception:  # the sampler must outlive any surprise
+                log.exception("fmd_profiler: error in the sampler thread")
+
+    def _sleep_until_needed(self) -> None:
+        # Order matters: announce idleness, then look again, then wait. A request thread adds
+        # its slot and then reads `idle`, so one of the two always sees the other.
+        self._wake.clear()
+        self.idle = True
+        if not self.active:
+            self._wake.wait()
+        self.idle = False
+        self.restart_clock()
+
+
+def _suspended_chain(coroutine: Any) -> list[Any]:
+    """The frames of a suspended coroutine and of everything it awaits, outermost first."""
+    frames = []
+    obj = coroutine
+    for _ in range(256):
+        frame = getattr(obj, "cr_frame", None) or getattr(obj, "gi_frame", None)
+        if frame is None:
+            break
+        frames.append(frame)
+        obj = getattr(obj, "cr_await", None) or getattr(obj, "gi_yieldfrom", None)
+        if obj is None:
+            break
+    return frames

@@ -66,7 +66,8 @@ class ProfilingEngine:
         self.coverage = BucketTotals(3)  # (endpoint, version) -> requests, duration_s, exact
         self.exact_totals = BucketTotals(4)  # (endpoint, version, test, frame) -> 4 sums
         self.sampler = Sampler(self.stacks, self._on_sample, clock=clock,
-                               interval_s=config.sampling_interval_ms / 1000.0)
+                               interval_s=config.sampling_interval_ms / 1000.0,
+                               switch_interval_s=config.sampler_switch_interval_ms / 1000.0)
         self.finished: deque[Slot] = deque(maxlen=config.max_buffered_rows)
         self.outliers = OutlierDetector(config.outlier_detection_constant,
                                         per_hour=config.max_outliers_per_hour)

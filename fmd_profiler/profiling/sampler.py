@@ -8,6 +8,13 @@ sampling pass. That weight, not the time since the request began, keeps the esti
 where requests are shorter than the interval: a pass lands inside a 2 ms request with chance
 2/interval and then stands for the whole interval, and it lands anywhere in the request alike.
 While no slot exists for a while the thread sleeps on an event and costs nothing.
+
+The GIL decides when the thread may look: a thread running Python code gives the GIL to a waiting
+one only after the switch interval (5 ms by default), so a sampler would never see the first
+5 ms after a request thread got the GIL back (from the network, a database call): a 2 ms
+CPU-bound request would be all but invisible. While it samples, the sampler therefore lowers the
+interpreter's switch interval to ``switch_interval_s`` (SAMPLER_SWITCH_INTERVAL_MS) and restores
+it when it goes idle; this costs nothing unless several threads want the GIL at once.
 """
 
 from __future__ import annotations
@@ -67,6 +74,37 @@ class Slot:
         self.cpu = 0.0
 
 
+class _SwitchInterval:
+    """Lowers ``sys.setswitchinterval`` while any sampler needs it; restores it after the last.
+
+    A value changed by someone else in between is left as they set it.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._users = 0
+        self._saved: float | None = None
+        self._ours: float | None = None
+
+    def lower(self, seconds: float) -> None:
+        with self._lock:
+            self._users += 1
+            current = sys.getswitchinterval()
+            if self._users == 1 and current > seconds:
+                self._saved, self._ours = current, seconds
+                sys.setswitchinterval(seconds)
+
+    def restore(self) -> None:
+        with self._lock:
+            self._users = max(0, self._users - 1)
+            if self._users == 0 and self._saved is not None:
+                if self._ours is not None and abs(sys.getswitchinterval() - self._ours) < 1e-7:
+                    sys.setswitchinterval(self._saved)
+                self._saved = self._ours = None
+
+
+SWITCH_INTERVAL = _SwitchInterval()
+
 SampleSink = Callable[[Slot, int, float, float], None]
 FramesSource = Callable[[], dict[int, Any]]
 
@@ -76,9 +114,12 @@ class Sampler:
 
     def __init__(self, stacks: StackTable, sink: SampleSink, *, interval_s: float,
                  clock: Clock = SYSTEM_CLOCK, frames: FramesSource = sys._current_frames,
-                 rng: random.Random | None = None, linger_s: float = LINGER_S) -> None:
+                 rng: random.Random | None = None, linger_s: float = LINGER_S,
+                 switch_interval_s: float = 0.0) -> None:
         self.stacks = stacks
         self.interval_s = interval_s
+        self.switch_interval_s = switch_interval_s
+        self._lowered = False
         self.active: dict[int, Slot] = {}
         self.idle = True
         self.ticks = 0
@@ -114,19 +155,18 @@ class Sampler:
             return 0
         weight = now - previous
         wall = self._clock.wall()
-        frames = self._frames()
+        current_frames = self._frames
         stacks = self.stacks
         sink = self._sink
         taken = 0
         for slot in slots:
             coroutine = slot.coroutine
             if coroutine is not None and not coroutine.cr_running:
-                stack = stacks.stack_of_chain(_suspended_chain(coroutine), AWAIT)
+                stack: int | None = stacks.stack_of_chain(_suspended_chain(coroutine), AWAIT)
             else:
-                frame = frames.get(slot.thread_id)
-                if frame is None:
+                stack = stacks.stack_of_thread(slot.thread_id, current_frames)
+                if stack is None:
                     continue
-                stack = stacks.stack_of(frame)
             sink(slot, stack, weight, wall)
             taken += 1
         self.ticks += 1
@@ -158,9 +198,25 @@ class Sampler:
         return self._thread is not None and self._thread.is_alive()
 
     def _run(self) -> None:
+        try:
+            self._loop()
+        finally:
+            self._set_lowered(False)
+
+    def _set_lowered(self, lowered: bool) -> None:
+        if not self.switch_interval_s or lowered == self._lowered:
+            return
+        self._lowered = lowered
+        if lowered:
+            SWITCH_INTERVAL.lower(self.switch_interval_s)
+        else:
+            SWITCH_INTERVAL.restore()
+
+    def _loop(self) -> None:
         stop, perf = self._stop, self._clock.perf
         low, high = JITTER
         empty_since: float | None = None
+        self._set_lowered(True)
         while not stop.is_set():
             if not self.active:
                 now = perf()
@@ -185,7 +241,9 @@ class Sampler:
         self._wake.clear()
         self.idle = True
         if not self.active:
+            self._set_lowered(False)
             self._wake.wait()
+            self._set_lowered(True)
         self.idle = False
         self.restart_clock()
 

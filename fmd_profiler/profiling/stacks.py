@@ -13,8 +13,12 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
-from collections.abc import Iterable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
+from itertools import accumulate, chain, repeat, starmap
+from operator import itemgetter
 from typing import Any
 
 #: The longest stack kept; deeper ones keep HEAD_FRAMES at the root end, a <cut> node, the rest.
@@ -89,6 +93,37 @@ def module_of(code: Any, f_globals: dict[str, Any] | None) -> str:
     return os.path.splitext(os.path.basename(code.co_filename))[0] or "?"
 
 
+#: Frames followed from a leaf towards the thread's root at most (beyond: no entry found).
+MAX_WALK = 1200
+
+
+def frame_chain(frame: Any) -> list[Any]:
+    """``frame`` (of the calling thread) and its callers, leaf first, then None at the root."""
+    return _consume(accumulate(repeat("f_back", MAX_WALK), getattr, initial=frame))
+
+
+def thread_chain(thread_id: int, current_frames: Callable[[], dict[int, Any]]) -> list[Any]:
+    """The stack of another thread, leaf first, then None at the root; [] if it is gone.
+
+    Reading another thread's frames is only safe while that thread cannot run: a frame object
+    taken from ``sys._current_frames()`` whose thread then moved on can lead ``f_back`` into
+    reused memory on CPython 3.11 (seen as unrelated objects, once as a crash). So the frames are
+    read and followed in one C-level pass - ``current_frames()``, the thread's leaf, then
+    ``getattr(f, "f_back")`` until None - during which no Python bytecode runs and the GIL is
+    never given up. The frame objects collected can be read safely afterwards.
+    """
+    leaf = map(itemgetter(thread_id), starmap(current_frames, ((),)))
+    return _consume(accumulate(chain(leaf, repeat("f_back", MAX_WALK)), getattr))
+
+
+def _consume(frames: Iterator[Any]) -> list[Any]:
+    out: list[Any] = []
+    # getattr(None, "f_back") ends a complete walk; KeyError: the thread has gone.
+    with suppress(AttributeError, KeyError):
+        deque(map(out.append, frames), maxlen=0)  # drives the iterators without bytecode
+    return out
+
+
 class StackTable:
     """Interns frames and stacks of one process. Thread-safe; the fast path takes no lock.
 
@@ -115,11 +150,24 @@ class StackTable:
     # -- the hot path (sampler thread, detail hooks) -----------------------------------------
 
     def stack_of(self, frame: Any) -> int:
-        """The local index of the stack whose leaf is ``frame``."""
+        """The local index of the stack whose leaf is ``frame`` (a frame of this thread)."""
+        return self._stack_of_chain(frame_chain(frame))
+
+    def stack_of_thread(self, thread_id: int, current_frames: Callable[[], dict[int, Any]]
+                        ) -> int | None:
+        """The stack another thread is in now; None when the thread has gone."""
+        frames = thread_chain(thread_id, current_frames)
+        return self._stack_of_chain(frames) if frames else None
+
+    def _stack_of_chain(self, frames: list[Any]) -> int:
         codes = self._codes
         infos = []
-        f = frame
-        while f is not None:
+        for f in frames:
+            if f is None:
+                # No entry on this stack: the thread is not (or no longer) inside the request's
+                # code, e.g. between our finish and the server's next read. Credit the root.
+                infos = []
+                break
             code = f.f_code
             info = codes.get(id(code))
             if info is None or info[0] is not code:
@@ -127,11 +175,6 @@ class StackTable:
             if info[2] == ENTRY:
                 break
             infos.append(info)
-            f = f.f_back
-        else:
-            # No entry on this stack: the thread is not (or no longer) inside the request's
-            # code, e.g. between our finish and the server's next read. Credit the root.
-            infos = []
         return self._intern(infos)
 
     def stack_of_chain(self, frames: Sequence[Any], leaf: int | None = None) -> int:

@@ -33,6 +33,7 @@ setup(
             "gunicorn>=22",
             "waitress>=3",
             "asgiref>=3.7",  # Flask async views
+            "jsonschema>=4",  # validates the speedscope export against speedscope's schema
         ],
         "dev": ["ruff>=0.6", "mypy>=1.10"],
     },

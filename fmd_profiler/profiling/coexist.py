@@ -16,16 +16,16 @@ import threading
 
 def profile_hook_owner(own: object = None) -> str | None:
     """Who holds the profile hook of this thread or of new threads; None when free or ``own``."""
+    yappi = sys.modules.get("yappi")
+    # yappi installs its hook at the C level, invisible to sys.getprofile().
+    if yappi is not None and own is not yappi and _yappi_running(yappi):
+        return "yappi"
     current = sys.getprofile()
     if current is not None and current is not own:
         return _describe(current)
     new_threads = threading.getprofile()
     if new_threads is not None and new_threads is not own:
         return _describe(new_threads) + " (set for new threads)"
-    yappi = sys.modules.get("yappi")
-    # yappi installs its hook at the C level, invisible to sys.getprofile().
-    if yappi is not None and own is not yappi and _yappi_running(yappi):
-        return "yappi"
     return None
 
 
@@ -37,9 +37,13 @@ def _yappi_running(yappi: object) -> bool:
 
 
 def _describe(hook: object) -> str:
-    owner = getattr(hook, "__self__", None) or hook
-    module = getattr(type(owner), "__module__", None) or getattr(owner, "__module__", None)
-    name = getattr(owner, "__qualname__", None) or type(owner).__qualname__
+    """'module.name' of a hook: a function, or the object a bound method belongs to."""
+    owner = getattr(hook, "__self__", None)
+    if owner is None or isinstance(owner, type(sys)):
+        module = getattr(hook, "__module__", None)
+        name = getattr(hook, "__qualname__", None) or type(hook).__qualname__
+    else:
+        module, name = type(owner).__module__, type(owner).__qualname__
     return f"{module}.{name}" if module else str(name)
 
 

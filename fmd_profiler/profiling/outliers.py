@@ -2,8 +2,10 @@
 
 The baseline is the median of the endpoint's last :data:`WINDOW` durations (robust: a burst of
 slow requests does not drag it the way a mean does) and it needs :data:`MIN_REQUESTS` requests
-before it judges anything, so the first requests of a new endpoint are never outliers. At most
-``per_hour`` outliers per endpoint per hour are kept, so a slow day cannot fill the disk.
+before it judges anything, so the first requests of a new endpoint are never outliers. A request
+must also be :data:`MIN_EXCESS_MS` slower than the median: for a 1 ms endpoint, 2.5 × the median
+is scheduling noise, not a story worth keeping. At most ``per_hour`` outliers per endpoint per
+hour are kept, so a slow day cannot fill the disk.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from dataclasses import dataclass
 
 WINDOW = 256
 MIN_REQUESTS = 30
+MIN_EXCESS_MS = 10.0
 #: The median is recomputed after this many new durations (sorting 256 numbers per request
 #: would be wasted work; the baseline moves slowly anyway).
 REFRESH_EVERY = 8
@@ -53,7 +56,7 @@ class OutlierDetector:
             base = self._baselines[endpoint] = _Baseline()
         verdict = None
         if len(base.durations) >= self.min_requests:
-            threshold = self.constant * base.median
+            threshold = max(self.constant * base.median, base.median + MIN_EXCESS_MS)
             if duration_ms > threshold and self._allow(base, wall):
                 verdict = Verdict(base.median, threshold)
         base.durations.append(duration_ms)

@@ -120,6 +120,7 @@ class Sampler:
         self.interval_s = interval_s
         self.switch_interval_s = switch_interval_s
         self._lowered = False
+        self._warned_broken = False
         self.active: dict[int, Slot] = {}
         self.idle = True
         self.ticks = 0
@@ -171,6 +172,10 @@ class Sampler:
             taken += 1
         self.ticks += 1
         self.samples += taken
+        if stacks.broken_chains and not self._warned_broken:
+            self._warned_broken = True
+            log.warning("fmd_profiler: a thread's frame chain could not be read (CPython 3.11 "
+                        "returned a non-frame object); such samples are dropped")
         return taken
 
     def restart_clock(self) -> None:

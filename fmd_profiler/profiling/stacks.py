@@ -19,6 +19,7 @@ from contextlib import suppress
 from dataclasses import dataclass
 from itertools import accumulate, chain, repeat, starmap
 from operator import itemgetter
+from types import FrameType
 from typing import Any
 
 #: The longest stack kept; deeper ones keep HEAD_FRAMES at the root end, a <cut> node, the rest.
@@ -31,8 +32,9 @@ FRAMEWORK_MODULES = ("fmd_profiler.hooks", "fmd_profiler.profiling.observer")
 
 USER, FRAMEWORK, ENTRY = 0, 1, 2
 
-#: Local indexes of the synthetic nodes every table starts with.
+#: Local indexes of the synthetic nodes every table starts with, and of the root-only stack.
 ROOT, CUT, AWAIT = 0, 1, 2
+ROOT_STACK = 0
 
 
 @dataclass(frozen=True)
@@ -144,25 +146,34 @@ class StackTable:
         self._stack_infos: list[StackInfo] = []
         self._new_frames: list[FrameInfo] = []
         self._new_stacks: list[StackInfo] = []
+        self.broken_chains = 0  # samples dropped because a frame chain held a non-frame
         for function, file, line in SYNTHETIC:
             self._add_frame(FrameInfo(frame_id(function, line), function, file, line))
+        self._intern([])  # ROOT_STACK
 
     # -- the hot path (sampler thread, detail hooks) -----------------------------------------
 
     def stack_of(self, frame: Any) -> int:
         """The local index of the stack whose leaf is ``frame`` (a frame of this thread)."""
-        return self._stack_of_chain(frame_chain(frame))
+        stack = self._stack_of_chain(frame_chain(frame))
+        return ROOT_STACK if stack is None else stack
 
     def stack_of_thread(self, thread_id: int, current_frames: Callable[[], dict[int, Any]]
                         ) -> int | None:
-        """The stack another thread is in now; None when the thread has gone."""
+        """The stack another thread is in now; None when the thread has gone or its frame
+        chain could not be read (see :data:`broken_chains`)."""
         frames = thread_chain(thread_id, current_frames)
         return self._stack_of_chain(frames) if frames else None
 
-    def _stack_of_chain(self, frames: list[Any]) -> int:
+    def _stack_of_chain(self, frames: list[Any]) -> int | None:
         codes = self._codes
         infos = []
         for f in frames:
+            if f is not None and type(f) is not FrameType and not hasattr(f, "f_code"):
+                # CPython 3.11 can hand out a non-frame object from another thread's f_back
+                # (seen under load, also within one GIL-held pass). The sample is dropped.
+                self.broken_chains += 1
+                return None
             if f is None:
                 # No entry on this stack: the thread is not (or no longer) inside the request's
                 # code, e.g. between our finish and the server's next read. Credit the root.

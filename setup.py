@@ -36,6 +36,7 @@ setup(
             "gunicorn>=22",
             "waitress>=3",
             "asgiref>=3.7",  # Flask async views
+            "jsonschema>=4",  # validates the speedscope export against speedscope's schema
         ],
         # make bench: pyinstrument is a contender (Flask-MonitoringDashboard gets its own venv).
         "bench": ["pyinstrument>=4.6", "gunicorn>=22"],

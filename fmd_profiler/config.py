@@ -80,6 +80,9 @@ class Config:
     max_buffered_rows: int = 100_000
     exact_mode: bool = False
     redact_patterns: tuple[str, ...] = ()
+    max_outliers_per_hour: int = 20
+    max_detailed_per_hour: int = 60
+    sampler_switch_interval_ms: float = 0.2
     # -- where the values came from --
     source: Path | None = None
 
@@ -365,6 +368,13 @@ KEYS: dict[str, tuple[str, Parser]] = {
     "MAX_BUFFERED_ROWS": ("max_buffered_rows", _int_in(1000, 10_000_000)),
     "EXACT_MODE": ("exact_mode", _bool),
     "REDACT_PATTERNS": ("redact_patterns", _patterns),
+    # Per endpoint and process: level 3 keeps bounded evidence, whatever the traffic.
+    "MAX_OUTLIERS_PER_HOUR": ("max_outliers_per_hour", _int_in(0, 100_000)),
+    "MAX_DETAILED_PER_HOUR": ("max_detailed_per_hour", _int_in(0, 100_000)),
+    # While it samples, the sampler lowers Python's switch interval (5 ms) to this, or the first
+    # 5 ms of CPU-bound work after each I/O would be invisible to it; 0 leaves it alone.
+    "SAMPLER_SWITCH_INTERVAL_MS": ("sampler_switch_interval_ms",
+                                   _float_in(0.0, 5.0, "milliseconds from 0 to 5, e.g. 0.2")),
 }
 
 

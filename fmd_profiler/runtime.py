@@ -139,7 +139,7 @@ class Runtime:
         """Write buffered rows now (tests and the report CLI in the same process use it)."""
         writer = self._writer
         if writer is not None:
-            writer.flush(ingest=ingest, ingest_timeout=5.0 if ingest else 0.0)
+            writer.flush(ingest=ingest, ingest_timeout=5.0 if ingest else 0.0, complete=True)
 
     def forget_after_fork(self) -> None:
         """In a forked child: drop the parent's thread, buffer and handles."""

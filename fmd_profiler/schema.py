@@ -14,10 +14,11 @@ SCHEMA_VERSION = 1
 
 # Python forms of a column value, as produced by the recorder:
 STR = "str"  # str or None
-INT = "int"  # int
-FLOAT = "float"  # float
+INT = "int"  # int (None is stored as NULL)
+FLOAT = "float"  # float (None is stored as NULL)
 EPOCH = "epoch"  # float seconds since the epoch -> TIMESTAMP
 BOOL = "bool"
+INT_LIST = "int_list"  # list of int -> BIGINT[]
 
 
 @dataclass(frozen=True)
@@ -97,8 +98,139 @@ PROCESS_STATS = Table(
         "was full.",
 )
 
+# -- the profiler (levels 2 and 3, exact mode) ---------------------------------------------------
+# Call stacks are stored once per distinct stack, as a list of frame ids (root first); frame and
+# stack ids are stable 64-bit hashes of their content, so rows from many processes and hosts merge.
+# The two dimension tables have no time column: retention must never strip the names off samples
+# that are still kept.
+
+PROFILE_FRAMES = Table(
+    "profile_frames",
+    _cols(
+        ("frame_id", "BIGINT", INT),
+        ("function", "VARCHAR", STR),  # module:qualname
+        ("file", "VARCHAR", STR),
+        ("line", "INTEGER", INT),  # first line of the function
+        ("seen_at", "TIMESTAMP", EPOCH),
+        *_ORIGIN,
+    ),
+    key=("frame_id",),
+    doc="One row per function seen in a call stack: module:qualname, file and first line.",
+)
+
+PROFILE_STACKS = Table(
+    "profile_stacks",
+    _cols(
+        ("stack_id", "BIGINT", INT),
+        ("frames", "BIGINT[]", INT_LIST),  # frame ids, root first
+        ("seen_at", "TIMESTAMP", EPOCH),
+        *_ORIGIN,
+    ),
+    key=("stack_id",),
+    doc="One row per distinct call stack (frame ids from the request's root to the leaf).",
+)
+
+PROFILE_SAMPLES = Table(
+    "profile_samples",
+    _cols(
+        ("endpoint", "VARCHAR", STR),
+        ("version", "VARCHAR", STR),
+        ("bucket", "TIMESTAMP", EPOCH),  # start of the minute the samples were taken in
+        ("stack_id", "BIGINT", INT),
+        ("weight_ms", "DOUBLE", FLOAT),  # real time the samples stand for
+        ("samples", "INTEGER", INT),
+        *_ORIGIN,
+    ),
+    time_column="bucket",
+    doc="Sampled call stacks aggregated per (endpoint, version, minute, stack): level >= 2.",
+)
+
+PROFILE_REQUESTS = Table(
+    "profile_requests",
+    _cols(
+        ("endpoint", "VARCHAR", STR),
+        ("version", "VARCHAR", STR),
+        ("bucket", "TIMESTAMP", EPOCH),  # start of the minute the requests started in
+        ("requests", "INTEGER", INT),
+        ("duration_ms", "DOUBLE", FLOAT),
+        ("exact_requests", "INTEGER", INT),  # of those, run under exact mode (yappi)
+        *_ORIGIN,
+    ),
+    time_column="bucket",
+    doc="The requests the sampled stacks come from (count and summed duration per minute): the "
+        "scale that turns sample weights into milliseconds per request.",
+)
+
+OUTLIERS = Table(
+    "outliers",
+    _cols(
+        ("request_id", "VARCHAR", STR),
+        ("endpoint", "VARCHAR", STR),
+        ("version", "VARCHAR", STR),
+        ("started_at", "TIMESTAMP", EPOCH),
+        ("duration_ms", "DOUBLE", FLOAT),
+        ("cpu_ms", "DOUBLE", FLOAT),  # thread CPU time of the request
+        ("baseline_ms", "DOUBLE", FLOAT),  # the endpoint's median when it was flagged
+        ("threshold_ms", "DOUBLE", FLOAT),
+        ("method", "VARCHAR", STR),
+        ("url", "VARCHAR", STR),  # path and query string, secrets redacted
+        ("args", "VARCHAR", STR),  # JSON object of query arguments, secrets redacted
+        ("headers", "VARCHAR", STR),  # JSON object of request headers, secrets redacted
+        ("memory_rss_bytes", "BIGINT", INT),
+        ("load_1m", "DOUBLE", FLOAT),
+        *_ORIGIN,
+    ),
+    time_column="started_at",
+    doc="Level 3: requests much slower than their endpoint's recent median, with their context.",
+)
+
+REQUEST_PROFILES = Table(
+    "request_profiles",
+    _cols(
+        ("request_id", "VARCHAR", STR),
+        ("kind", "VARCHAR", STR),  # 'outlier' (thread sampler) or 'detail' (setprofile sampler)
+        ("endpoint", "VARCHAR", STR),
+        ("version", "VARCHAR", STR),
+        ("started_at", "TIMESTAMP", EPOCH),
+        ("duration_ms", "DOUBLE", FLOAT),
+        ("stack_id", "BIGINT", INT),
+        ("weight_ms", "DOUBLE", FLOAT),
+        ("samples", "INTEGER", INT),
+        *_ORIGIN,
+    ),
+    time_column="started_at",
+    doc="Level 3: the call stacks of one request (an outlier, or one picked by "
+        "DETAIL_SAMPLE_RATE for a detailed profile), one row per distinct stack.",
+)
+
+EXACT_FUNCTIONS = Table(
+    "exact_functions",
+    _cols(
+        ("endpoint", "VARCHAR", STR),
+        ("version", "VARCHAR", STR),
+        ("test_id", "VARCHAR", STR),
+        ("bucket", "TIMESTAMP", EPOCH),
+        ("frame_id", "BIGINT", INT),
+        ("function", "VARCHAR", STR),
+        ("file", "VARCHAR", STR),
+        ("line", "INTEGER", INT),
+        ("calls", "BIGINT", INT),
+        ("primitive_calls", "BIGINT", INT),  # calls that were not recursive
+        ("own_ms", "DOUBLE", FLOAT),
+        ("total_ms", "DOUBLE", FLOAT),
+        *_ORIGIN,
+    ),
+    time_column="bucket",
+    doc="Exact mode (yappi, wall clock): call counts and own/total time per function, per "
+        "endpoint and test, summed per minute.",
+)
+
+PROFILE_TABLES = (PROFILE_FRAMES, PROFILE_STACKS, PROFILE_SAMPLES, PROFILE_REQUESTS, OUTLIERS,
+                  REQUEST_PROFILES, EXACT_FUNCTIONS)
+
 #: Tables written through spool segments, in ingestion order.
-SEGMENT_TABLES: dict[str, Table] = {t.name: t for t in (REQUESTS, ROUTES, PROCESS_STATS)}
+SEGMENT_TABLES: dict[str, Table] = {t.name: t for t in (REQUESTS, ROUTES, PROCESS_STATS,
+                                                        *PROFILE_TABLES)}
 
 # -- the benchmark harness (fmd_profiler.benchmark) ---------------------------------------------
 # Written directly into DuckDB, one transaction per run (never through segments): a run is stored

@@ -9,7 +9,6 @@ writing resumes when the store is back.
 
 from __future__ import annotations
 
-import functools
 import logging
 import random
 import threading
@@ -28,10 +27,17 @@ INGEST_INTERVAL_S = 5.0
 
 @dataclass(frozen=True)
 class Source:
-    """A table and the function that hands over its buffered rows."""
+    """A table and the function that hands over its buffered rows.
+
+    ``drain_all``, when given, is used by complete flushes (``Runtime.flush`` and stop) instead of
+    ``drain``: a source that holds rows back on purpose (the profiler keeps each minute's stack
+    samples in memory until the minute is over, so rows grow with time, not with requests) hands
+    over everything then.
+    """
 
     table: Table
     drain: Callable[[], list[tuple[object, ...]]]
+    drain_all: Callable[[], list[tuple[object, ...]]] | None = None
 
 
 class Writer:
@@ -72,7 +78,7 @@ class Writer:
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout=5.0)
-        self.flush(ingest=True, ingest_timeout=ingest_timeout)
+        self.flush(ingest=True, ingest_timeout=ingest_timeout, complete=True)
         self._segments.close()
 
     def _run(self) -> None:
@@ -87,12 +93,15 @@ class Writer:
 
     # -- the work --------------------------------------------------------------------------
 
-    def flush(self, *, ingest: bool | None = None, ingest_timeout: float = 0.0) -> None:
+    def flush(self, *, ingest: bool | None = None, ingest_timeout: float = 0.0,
+              complete: bool = False) -> None:
+        """Write buffered rows; ``complete`` also takes what sources hold back (see Source)."""
         with self._lock:
             for hook in self._before_flush:
                 self._guarded("refresh", hook)
             for source in self._sources:
-                rows = source.drain()
+                drain = source.drain_all if complete and source.drain_all else source.drain
+                rows = drain()
                 if rows:
                     self._pending.setdefault(source.table.name, []).extend(rows)
             self._write_pending()
@@ -106,14 +115,21 @@ class Writer:
 
     def _write_pending(self) -> None:
         tables = {s.table.name: s.table for s in self._sources}
+        first_error: Exception | None = None
         for name in list(self._pending):
             rows = self._pending[name]
             if not rows:
                 continue
-            ok = self._guarded("write", functools.partial(self._segments.write, tables[name], rows))
-            if ok:
-                self.written += len(rows)
-                self._pending[name] = []
+            try:
+                self._segments.write(tables[name], rows)
+            except Exception as exc:
+                first_error = first_error or exc
+                continue
+            self.written += len(rows)
+            self._pending[name] = []
+        # The store "works again" only when a whole flush wrote: one table's folder being
+        # writable while another's is not is still the same outage.
+        self._note("write", first_error)
         self._bound_pending()
 
     def _bound_pending(self) -> None:
@@ -128,6 +144,13 @@ class Writer:
         try:
             action()
         except Exception as exc:
+            self._note(operation, exc)
+            return False
+        self._note(operation, None)
+        return True
+
+    def _note(self, operation: str, exc: Exception | None) -> None:
+        if exc is not None:
             message = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
             if operation not in self._failing:  # once per outage, not once per flush
                 self._failing[operation] = message
@@ -135,11 +158,9 @@ class Writer:
                             "served; up to %d rows per table are kept in memory and written "
                             "when the store works again.", _VERBS.get(operation, operation),
                             self._database.location.database, message, self._max_pending)
-            return False
-        if self._failing.pop(operation, None) is not None:
+        elif self._failing.pop(operation, None) is not None:
             log.warning("fmd_profiler: the store at %s works again (%s)",
                         self._database.location.database, _VERBS.get(operation, operation))
-        return True
 
     @property
     def pending_rows(self) -> int:

@@ -81,14 +81,16 @@ def test_read_only_store_folder_then_writable_again(shared_dir: Path, clock: Fak
                                                     caplog: pytest.LogCaptureFixture) -> None:
     db = shared_dir / "store" / "fmd.duckdb"
     spool = db.parent / "fmd.duckdb.spool"
-    folders = (db.parent, spool, spool / "requests", spool / "routes", spool / "process_stats")
+    def folders() -> list[Path]:
+        return [db.parent, spool, *(p for p in spool.iterdir() if p.is_dir())]
+
     app = make_app(db, clock)
     runtime = app.extensions["fmd_profiler"].runtime
     with caplog.at_level(logging.WARNING, logger="fmd_profiler"):
         serve(app, 5)
         with unprivileged():
             runtime.flush(ingest=True)
-            for folder in folders:
+            for folder in folders():
                 folder.chmod(0o555)
         serve(app, 7, start=5)  # every request still answered correctly
         with unprivileged():
@@ -99,7 +101,7 @@ def test_read_only_store_folder_then_writable_again(shared_dir: Path, clock: Fak
         assert len(failing) == 1  # one warning, not one per flush
         assert "Permission denied" in failing[0]
         with unprivileged():
-            for folder in folders:
+            for folder in folders():
                 folder.chmod(0o755)
             runtime.flush(ingest=True)
         assert any("works again" in m for m in warnings_of(caplog))

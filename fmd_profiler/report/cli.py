@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from fmd_profiler.config import load_config
 from fmd_profiler.errors import ProfilerError
 from fmd_profiler.queries import Window
+from fmd_profiler.report.exports import write_folded, write_speedscope
 from fmd_profiler.report.sources import open_source, resolve_database
 from fmd_profiler.report.summary import build_summary, dump_summary
 
@@ -31,6 +32,11 @@ def build_parser() -> argparse.ArgumentParser:
                                         "or a duration ago such as 7d, 24h, 30m")
     parser.add_argument("--until", help="end of the window (same forms as --since)")
     parser.add_argument("--json", metavar="FILE|-", help="write the JSON summary to FILE or stdout")
+    parser.add_argument("--folded", metavar="DIR",
+                        help="write one folded-stack file per endpoint (integer µs) into DIR")
+    parser.add_argument("--speedscope", metavar="FILE",
+                        help="write the call stacks as a speedscope file (one profile per "
+                             "endpoint)")
     return parser
 
 
@@ -66,14 +72,24 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.json is None:
-        raise ProfilerError("nothing to write: pass --json FILE (or --json - for stdout)")
+    if args.json is None and args.folded is None and args.speedscope is None:
+        raise ProfilerError("nothing to write: pass --json FILE (or --json - for stdout), "
+                            "--folded DIR or --speedscope FILE")
     tz_name = load_config(args.config).timezone if (args.since or args.until) else "UTC"
     window = Window(since=parse_time(args.since, tz_name) if args.since else None,
                     until=parse_time(args.until, tz_name) if args.until else None)
     database = resolve_database(args.db, args.config)
     with open_source(database) as con:
-        summary = build_summary(con, window)
+        summary = build_summary(con, window) if args.json is not None else None
+        if args.folded is not None:
+            written = write_folded(con, Path(args.folded), window)
+            print(f"{len(written)} folded-stack files written to {args.folded}", file=sys.stderr)
+        if args.speedscope is not None:
+            count = write_speedscope(con, Path(args.speedscope), window)
+            print(f"speedscope file with {count} profiles written to {args.speedscope}",
+                  file=sys.stderr)
+    if summary is None:
+        return 0
     text = dump_summary(summary)
     if args.json == "-":
         sys.stdout.write(text)

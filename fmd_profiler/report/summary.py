@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from fmd_profiler import queries
+from fmd_profiler import profile_queries, queries
 from fmd_profiler.queries import Window
 
 
@@ -22,7 +22,7 @@ def build_summary(con: Any, window: Window | None = None) -> dict[str, Any]:
         "requests": totals["requests"],
         "dropped_rows": queries.dropped_rows(con),
         "endpoints": endpoints,
-        "functions": [],
+        "functions": profile_queries.functions_summary(con, window),
     }
 
 

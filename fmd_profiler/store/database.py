@@ -193,7 +193,9 @@ class Database:
                         {"names": [f.name for f in files]})
             con.execute("COMMIT")
         except BaseException:
-            con.execute("ROLLBACK")
+            # DuckDB may already have ended a failed transaction; the first error is the news.
+            with contextlib.suppress(duckdb.Error):
+                con.execute("ROLLBACK")
             raise
         return int(count[0]) if count else 0
 

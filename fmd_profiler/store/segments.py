@@ -22,7 +22,7 @@ from pathlib import Path
 import duckdb
 import numpy as np
 
-from fmd_profiler.schema import BOOL, EPOCH, FLOAT, INT, STR, Table
+from fmd_profiler.schema import BOOL, EPOCH, FLOAT, INT, INT_LIST, STR, Table
 
 SEGMENT_SUFFIX = ".parquet"
 ORIGIN_COLUMNS = ("host", "pid")
@@ -75,12 +75,18 @@ def column_sql(name: str, sql_type: str, kind: str) -> str:
 def _to_array(kind: str, values: Sequence[object]) -> np.ndarray:
     if kind == STR:
         return np.array(values, dtype=object)
+    if kind in (INT, FLOAT, EPOCH) and None in values:
+        return np.array(values, dtype=object)  # DuckDB reads None as NULL
     if kind == INT:
         return np.array(values, dtype=np.int64)
     if kind in (FLOAT, EPOCH):
         return np.array(values, dtype=np.float64)
     if kind == BOOL:
         return np.array(values, dtype=np.bool_)
+    if kind == INT_LIST:
+        array = np.empty(len(values), dtype=object)  # np.array would make a 2-D array
+        array[:] = [list(v) for v in values]
+        return array
     raise ValueError(f"unknown column kind {kind!r}")
 
 

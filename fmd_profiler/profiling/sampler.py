@@ -1,0 +1,268 @@
+"""The level-2 sampler: one daemon thread per process reading the stacks of monitored requests.
+
+Request threads register a :class:`Slot` when a monitored request starts and remove it when it
+ends (a dict insert and a pop). Every ``interval`` (with jitter) the thread reads
+``sys._current_frames()`` once and, for each slot, the stack of the thread serving it (or the
+suspended chain of its coroutine), and reports it with a weight: the real time since the previous
+sampling pass. That weight, not the time since the request began, keeps the estimate unbiased
+where requests are shorter than the interval: a pass lands inside a 2 ms request with chance
+2/interval and then stands for the whole interval, and it lands anywhere in the request alike.
+While no slot exists for a while the thread sleeps on an event and costs nothing.
+
+The GIL decides when the thread may look: a thread running Python code gives the GIL to a waiting
+one only after the switch interval (5 ms by default), so a sampler would never see the first
+5 ms after a request thread got the GIL back (from the network, a database call): a 2 ms
+CPU-bound request would be all but invisible. While it samples, the sampler therefore lowers the
+interpreter's switch interval to ``switch_interval_s`` (SAMPLER_SWITCH_INTERVAL_MS) and restores
+it when it goes idle; this costs nothing unless several threads want the GIL at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import sys
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from fmd_profiler.clock import SYSTEM_CLOCK, Clock
+from fmd_profiler.profiling.stacks import AWAIT, StackTable
+
+log = logging.getLogger("fmd_profiler")
+
+#: Jitter of the sampling interval (uniform factor), so passes do not lock onto periodic work.
+JITTER = (0.5, 1.5)
+#: How long the thread keeps ticking without monitored requests before it sleeps.
+LINGER_S = 1.0
+
+
+class Slot:
+    """One monitored request in flight. Mutable; shared by the observer, sampler and engine."""
+
+    __slots__ = (
+        "coroutine",
+        "cpu",
+        "detail",
+        "duration",
+        "endpoint",
+        "environ",
+        "level",
+        "method",
+        "stacks",
+        "tag",
+        "thread_id",
+        "version",
+        "wall0",
+    )
+
+    def __init__(self, endpoint: str, version: str, level: int, thread_id: int, wall0: float,
+                 method: str | None = None) -> None:
+        self.endpoint = endpoint
+        self.version = version
+        self.level = level
+        self.method = method
+        self.thread_id = thread_id
+        self.coroutine: Any = None  # an async view's coroutine, while one runs
+        self.wall0 = wall0
+        # Level 3: this request's own samples, stack -> [weight_s, samples], for outliers.
+        self.stacks: dict[int, list[float]] | None = {} if level >= 3 else None
+        self.detail: Any = None  # a detail recorder when this request is profiled in detail
+        self.environ: dict[str, Any] | None = None
+        self.tag = 0  # exact-mode tag
+        self.duration = 0.0
+        self.cpu = 0.0
+
+
+class _SwitchInterval:
+    """Lowers ``sys.setswitchinterval`` while any sampler needs it; restores it after the last.
+
+    A value changed by someone else in between is left as they set it.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._users = 0
+        self._saved: float | None = None
+        self._ours: float | None = None
+
+    def lower(self, seconds: float) -> None:
+        with self._lock:
+            self._users += 1
+            current = sys.getswitchinterval()
+            if self._users == 1 and current > seconds:
+                self._saved, self._ours = current, seconds
+                sys.setswitchinterval(seconds)
+
+    def restore(self) -> None:
+        with self._lock:
+            self._users = max(0, self._users - 1)
+            if self._users == 0 and self._saved is not None:
+                if self._ours is not None and abs(sys.getswitchinterval() - self._ours) < 1e-7:
+                    sys.setswitchinterval(self._saved)
+                self._saved = self._ours = None
+
+
+SWITCH_INTERVAL = _SwitchInterval()
+
+SampleSink = Callable[[Slot, int, float, float], None]
+FramesSource = Callable[[], dict[int, Any]]
+
+
+class Sampler:
+    """Samples the stacks of the registered slots; :meth:`tick` is one pass (tests call it)."""
+
+    def __init__(self, stacks: StackTable, sink: SampleSink, *, interval_s: float,
+                 clock: Clock = SYSTEM_CLOCK, frames: FramesSource = sys._current_frames,
+                 rng: random.Random | None = None, linger_s: float = LINGER_S,
+                 switch_interval_s: float = 0.0) -> None:
+        self.stacks = stacks
+        self.interval_s = interval_s
+        self.switch_interval_s = switch_interval_s
+        self._lowered = False
+        self._warned_broken = False
+        self.active: dict[int, Slot] = {}
+        self.idle = True
+        self.ticks = 0
+        self.samples = 0
+        self._sink = sink
+        self._clock = clock
+        self._frames = frames
+        self._rng = rng or random.Random()
+        self._linger_s = linger_s
+        self._last_tick: float | None = None
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # -- request threads: O(1) -------------------------------------------------------------
+
+    def add(self, slot: Slot) -> None:
+        self.active[id(slot)] = slot
+        if self.idle:
+            self._wake.set()
+
+    def remove(self, slot: Slot) -> None:
+        self.active.pop(id(slot), None)
+
+    # -- one sampling pass -----------------------------------------------------------------
+
+    def tick(self) -> int:
+        """Sample every registered slot once; returns how many samples were taken."""
+        now = self._clock.perf()
+        previous, self._last_tick = self._last_tick, now
+        slots = tuple(self.active.values())  # one C call: a consistent snapshot
+        if previous is None or not slots:
+            return 0
+        weight = now - previous
+        wall = self._clock.wall()
+        current_frames = self._frames
+        stacks = self.stacks
+        sink = self._sink
+        taken = 0
+        for slot in slots:
+            coroutine = slot.coroutine
+            if coroutine is not None and not coroutine.cr_running:
+                stack: int | None = stacks.stack_of_chain(_suspended_chain(coroutine), AWAIT)
+            else:
+                stack = stacks.stack_of_thread(slot.thread_id, current_frames)
+                if stack is None:
+                    continue
+            sink(slot, stack, weight, wall)
+            taken += 1
+        self.ticks += 1
+        self.samples += taken
+        if stacks.broken_chains and not self._warned_broken:
+            self._warned_broken = True
+            log.warning("fmd_profiler: a thread's frame chain could not be read (CPython 3.11 "
+                        "returned a non-frame object); such samples are dropped")
+        return taken
+
+    def restart_clock(self) -> None:
+        """The next pass measures from now (after sleeping idle, or in tests)."""
+        self._last_tick = self._clock.perf()
+
+    # -- the thread ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="fmd_profiler-sampler",
+                                        daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=5.0)
+        self._thread = None
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def _run(self) -> None:
+        try:
+            self._loop()
+        finally:
+            self._set_lowered(False)
+
+    def _set_lowered(self, lowered: bool) -> None:
+        if not self.switch_interval_s or lowered == self._lowered:
+            return
+        self._lowered = lowered
+        if lowered:
+            SWITCH_INTERVAL.lower(self.switch_interval_s)
+        else:
+            SWITCH_INTERVAL.restore()
+
+    def _loop(self) -> None:
+        stop, perf = self._stop, self._clock.perf
+        low, high = JITTER
+        empty_since: float | None = None
+        self._set_lowered(True)
+        while not stop.is_set():
+            if not self.active:
+                now = perf()
+                if empty_since is None:
+                    empty_since = now
+                elif now - empty_since >= self._linger_s:
+                    self._sleep_until_needed()
+                    empty_since = None
+                    continue
+            else:
+                empty_since = None
+            if stop.wait(self.interval_s * self._rng.uniform(low, high)):
+                return
+            try:
+                self.tick()
+            except Exception:  # the sampler must outlive any surprise
+                log.exception("fmd_profiler: error in the sampler thread")
+
+    def _sleep_until_needed(self) -> None:
+        # Order matters: announce idleness, then look again, then wait. A request thread adds
+        # its slot and then reads `idle`, so one of the two always sees the other.
+        self._wake.clear()
+        self.idle = True
+        if not self.active:
+            self._set_lowered(False)
+            self._wake.wait()
+            self._set_lowered(True)
+        self.idle = False
+        self.restart_clock()
+
+
+def _suspended_chain(coroutine: Any) -> list[Any]:
+    """The frames of a suspended coroutine and of everything it awaits, outermost first."""
+    frames = []
+    obj = coroutine
+    for _ in range(256):
+        frame = getattr(obj, "cr_frame", None) or getattr(obj, "gi_frame", None)
+        if frame is None:
+            break
+        frames.append(frame)
+        obj = getattr(obj, "cr_await", None) or getattr(obj, "gi_yieldfrom", None)
+        if obj is None:
+            break
+    return frames

@@ -1,0 +1,44 @@
+"""Fixtures of the profiler tests: scripted frames, a fake clock, real stores and servers."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from profiler_fakes import FakeClock
+
+from fmd_profiler.store import Database, StoreLocation
+
+
+@pytest.fixture(autouse=True)
+def no_profile_hook_left_behind() -> Iterator[None]:
+    """Like pyinstrument's suite: a test must not leave a profile hook (or yappi) running."""
+    yield
+    leaked = []
+    if sys.getprofile() is not None:
+        leaked.append(f"sys.getprofile() = {sys.getprofile()!r}")
+        sys.setprofile(None)
+    if threading.getprofile() is not None:
+        leaked.append(f"threading.getprofile() = {threading.getprofile()!r}")
+        threading.setprofile(None)
+    yappi = sys.modules.get("yappi")
+    if yappi is not None and yappi.is_running():
+        leaked.append("yappi is running")
+        yappi.stop()
+    assert not leaked, "profile hook left behind: " + "; ".join(leaked)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@contextmanager
+def read_store(database: Path) -> Iterator[Any]:
+    with Database(StoreLocation(database)).read() as con:
+        yield con

@@ -10,6 +10,7 @@ into one root node; more than :data:`MAX_DEPTH` frames keep the root end and the
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import os
 import threading
@@ -113,9 +114,21 @@ def thread_chain(thread_id: int, current_frames: Callable[[], dict[int, Any]]) -
     read and followed in one C-level pass - ``current_frames()``, the thread's leaf, then
     ``getattr(f, "f_back")`` until None - during which no Python bytecode runs and the GIL is
     never given up. The frame objects collected can be read safely afterwards.
+
+    One thing could still run Python code in the middle of the pass: the cyclic garbage
+    collector, started by an allocation (each ``f_back`` creates a frame object), running
+    ``__del__`` methods and weakref callbacks, which may give up the GIL. So it is paused for
+    the pass (unless the app has switched it off itself).
     """
     leaf = map(itemgetter(thread_id), starmap(current_frames, ((),)))
-    return _consume(accumulate(chain(leaf, repeat("f_back", MAX_WALK)), getattr))
+    paused = gc.isenabled()
+    if paused:
+        gc.disable()
+    try:
+        return _consume(accumulate(chain(leaf, repeat("f_back", MAX_WALK)), getattr))
+    finally:
+        if paused:
+            gc.enable()
 
 
 def _consume(frames: Iterator[Any]) -> list[Any]:

@@ -1,20 +1,25 @@
 """``python -m fmd_profiler.report``: read the store, write the summary and the site.
 
-User mistakes print one line and exit with status 2; no traceback.
+Writes the static site to ``--out`` (default ``reports/<date>``) and prints the path of its
+``index.html``; ``--json`` alone writes only the machine-readable summary. User mistakes print one
+line and exit with status 2; no traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import difflib
+import os
 import re
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from fmd_profiler.config import load_config
+from fmd_profiler.config import Config, load_config
 from fmd_profiler.errors import ProfilerError
 from fmd_profiler.queries import Window
+from fmd_profiler.report.options import ReportOptions
 from fmd_profiler.report.sources import open_source, resolve_database
 from fmd_profiler.report.summary import build_summary, dump_summary
 
@@ -23,14 +28,27 @@ PROG = "python -m fmd_profiler.report"
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog=PROG, description="Summarise what fmd_profiler recorded.")
+        prog=PROG, description="Write a static HTML report (and/or a JSON summary) of what "
+                               "fmd_profiler recorded.")
     parser.add_argument("--config", help="config file (default: $DASHBOARD_CONFIG, ./config.cfg)")
     parser.add_argument("--db", help="DuckDB file, its .spool folder, or a glob of segments "
                                      "(default: DATABASE from the config)")
     parser.add_argument("--since", help="start of the window: 2026-11-01, 2026-11-01T08:00, "
                                         "or a duration ago such as 7d, 24h, 30m")
     parser.add_argument("--until", help="end of the window (same forms as --since)")
-    parser.add_argument("--json", metavar="FILE|-", help="write the JSON summary to FILE or stdout")
+    parser.add_argument("--out", metavar="DIR",
+                        help="folder of the HTML report (default: reports/<today>); replaced "
+                             "atomically when complete")
+    parser.add_argument("--endpoint", action="append", metavar="NAME",
+                        help="report only this endpoint (repeat for several)")
+    parser.add_argument("--compare", nargs=2, metavar=("A", "B"),
+                        help="compare version A with version B on the versions page "
+                             "(default: each version with the one before)")
+    parser.add_argument("--json", metavar="FILE|-",
+                        help="write the JSON summary to FILE or stdout; without --out, only "
+                             "the summary is written")
+    parser.add_argument("--jobs", type=int, metavar="N",
+                        help="processes drawing charts (default: one per CPU core)")
     return parser
 
 
@@ -39,13 +57,13 @@ _DURATION = re.compile(r"^(\d+)\s*([dhm])$")
 
 def parse_time(text: str, tz_name: str, now: datetime | None = None) -> datetime:
     """A naive UTC datetime from an ISO date/time (in ``tz_name``) or a duration ago."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     match = _DURATION.match(text.strip())
     if match:
         amount, unit = int(match.group(1)), match.group(2)
         delta = {"d": timedelta(days=amount), "h": timedelta(hours=amount),
                  "m": timedelta(minutes=amount)}[unit]
-        return (now - delta).astimezone(timezone.utc).replace(tzinfo=None)
+        return (now - delta).astimezone(UTC).replace(tzinfo=None)
     try:
         value = datetime.fromisoformat(text.strip())
     except ValueError:
@@ -53,7 +71,7 @@ def parse_time(text: str, tz_name: str, now: datetime | None = None) -> datetime
                             "2026-11-01T08:00 or a duration such as 7d, 24h, 30m") from None
     if value.tzinfo is None:
         value = value.replace(tzinfo=ZoneInfo(tz_name))
-    return value.astimezone(timezone.utc).replace(tzinfo=None)
+    return value.astimezone(UTC).replace(tzinfo=None)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -66,19 +84,81 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.json is None:
-        raise ProfilerError("nothing to write: pass --json FILE (or --json - for stdout)")
-    tz_name = load_config(args.config).timezone if (args.since or args.until) else "UTC"
-    window = Window(since=parse_time(args.since, tz_name) if args.since else None,
-                    until=parse_time(args.until, tz_name) if args.until else None)
+    config = load_config(args.config)
+    window = Window(since=parse_time(args.since, config.timezone) if args.since else None,
+                    until=parse_time(args.until, config.timezone) if args.until else None)
     database = resolve_database(args.db, args.config)
+    write_html = args.out is not None or args.json is None
+    options = report_options(config, window, args)
     with open_source(database) as con:
-        summary = build_summary(con, window)
+        check_scope(con, options)
+        summary = build_summary(con, window) if args.json else None
+    if summary is not None:
+        write_json(summary, args.json)
+    if not write_html:
+        return 0
+    from fmd_profiler.report.build import build_report
+    from fmd_profiler.report.render import default_processes
+
+    out = Path(args.out) if args.out else default_out(config.timezone)
+    result = build_report(lambda: open_source(database), options, out,
+                          processes=args.jobs or default_processes(),
+                          show_progress=sys.stderr.isatty() and not os.environ.get("CI"))
+    if result.failed_charts:
+        print(f"{PROG}: warning: {result.failed_charts} chart(s) could not be drawn; see the "
+              "log above", file=sys.stderr)
+    # stdout carries the path, unless it carries the JSON summary.
+    print(result.index.resolve(), file=sys.stderr if args.json == "-" else sys.stdout)
+    return 0
+
+
+def report_options(config: Config, window: Window, args: argparse.Namespace) -> ReportOptions:
+    if args.jobs is not None and args.jobs < 1:
+        raise ProfilerError(f"--jobs {args.jobs}: give a number of processes, 1 or more")
+    return ReportOptions(window=window,
+                         endpoints=tuple(args.endpoint) if args.endpoint else None,
+                         timezone=config.timezone,
+                         compare=tuple(args.compare) if args.compare else None,
+                         colors=config.colors)
+
+
+def check_scope(con: object, options: ReportOptions) -> None:
+    """Refuse unknown endpoints and versions with the names that do exist."""
+    from fmd_profiler import queries
+
+    if options.endpoints is not None:
+        known = [row["endpoint"] for row in queries.endpoint_summary(con)]
+        for name in options.endpoints:
+            if name not in known:
+                raise ProfilerError(f"--endpoint {name!r} is not in the store"
+                                    f"{_suggest(name, known)}")
+    if options.compare is not None:
+        from fmd_profiler.report.queries import versions
+
+        known = [v["version"] for v in versions(con, ReportOptions(window=options.window))]
+        for name in options.compare:
+            if name not in known:
+                raise ProfilerError(f"--compare: version {name!r} served no request in this "
+                                    f"window{_suggest(name, known)}")
+
+
+def _suggest(name: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(name, known, n=3)
+    if close:
+        return "; did you mean " + " or ".join(repr(c) for c in close) + "?"
+    shown = ", ".join(repr(k) for k in known[:8]) + (", ..." if len(known) > 8 else "")
+    return f"; known: {shown}" if known else " (it is empty)"
+
+
+def default_out(tz_name: str) -> Path:
+    return Path("reports") / datetime.now(ZoneInfo(tz_name)).date().isoformat()
+
+
+def write_json(summary: dict[str, object], target: str) -> None:
     text = dump_summary(summary)
-    if args.json == "-":
+    if target == "-":
         sys.stdout.write(text)
     else:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(text, encoding="utf-8")
-        print(f"summary written to {args.json}", file=sys.stderr)
-    return 0
+        Path(target).parent.mkdir(parents=True, exist_ok=True)
+        Path(target).write_text(text, encoding="utf-8")
+        print(f"summary written to {target}", file=sys.stderr)

@@ -20,6 +20,7 @@ from fmd_profiler.config import Config, load_config
 from fmd_profiler.errors import ProfilerError
 from fmd_profiler.queries import Window
 from fmd_profiler.report.options import ReportOptions
+from fmd_profiler.report.site import check_replaceable
 from fmd_profiler.report.sources import open_source, resolve_database
 from fmd_profiler.report.summary import build_summary, dump_summary
 
@@ -90,6 +91,9 @@ def run(args: argparse.Namespace) -> int:
     database = resolve_database(args.db, args.config)
     write_html = args.out is not None or args.json is None
     options = report_options(config, window, args)
+    out = Path(args.out) if args.out else default_out(config.timezone)
+    if write_html:
+        check_replaceable(out)
     with open_source(database) as con:
         check_scope(con, options)
         summary = build_summary(con, window) if args.json else None
@@ -100,7 +104,6 @@ def run(args: argparse.Namespace) -> int:
     from fmd_profiler.report.build import build_report
     from fmd_profiler.report.render import default_processes
 
-    out = Path(args.out) if args.out else default_out(config.timezone)
     result = build_report(lambda: open_source(database), options, out,
                           processes=args.jobs or default_processes(),
                           show_progress=sys.stderr.isatty() and not os.environ.get("CI"))

@@ -160,9 +160,7 @@ def _write(path: Path, data: bytes) -> None:
 def replace_folder(out: Path, fill: Callable[[Path], None]) -> None:
     """Build ``out`` in a temporary sibling with ``fill``, then swap it in."""
     out = out.absolute()
-    if out.exists() and not _replaceable(out):
-        raise ProfilerError(f"{out} exists and is not a report folder; choose another --out "
-                            "(an empty folder or one written by an earlier report)")
+    check_replaceable(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     temp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     try:
@@ -179,6 +177,13 @@ def replace_folder(out: Path, fill: Callable[[Path], None]) -> None:
     except BaseException:
         shutil.rmtree(temp, ignore_errors=True)
         raise
+
+
+def check_replaceable(out: Path) -> None:
+    """Refuse (before any work) to replace a folder that is not an earlier report."""
+    if out.exists() and not _replaceable(out):
+        raise ProfilerError(f"{out} exists and is not a report folder; choose another --out "
+                            "(an empty folder or one written by an earlier report)")
 
 
 def _replaceable(folder: Path) -> bool:

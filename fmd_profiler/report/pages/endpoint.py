@@ -89,11 +89,14 @@ def status_section(con: Any, options: ReportOptions, row: dict[str, Any]) -> Sec
         return None
     totals = (statuses.groupby("status", as_index=False)["hits"].sum()
               .sort_values(["hits", "status"], ascending=[False, True]))
-    chart = ChartSpec("status_per_day", statuses, "Status codes per day",
-                      alt="Stacked bar chart of requests per day by status class", height=2.6)
+    charts = ()
+    if (totals["status"] // 100).nunique() > 1:  # one class per day is just the hit count
+        charts = (ChartSpec("status_per_day", statuses, "Status codes per day",
+                            alt="Stacked bar chart of requests per day by status class",
+                            height=2.6),)
     context = {"statuses": _records(totals),
                "exceptions": queries.exceptions(con, options, row["endpoint"])}
-    return Section("status", "Status codes and errors", "section_status.html", context, (chart,))
+    return Section("status", "Status codes and errors", "section_status.html", context, charts)
 
 
 ENDPOINT_SECTIONS: tuple[SectionBuilder, ...] = (

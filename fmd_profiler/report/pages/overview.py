@@ -27,7 +27,8 @@ def endpoint_rows(con: Any, options: ReportOptions) -> list[dict[str, Any]]:
         row["unused"] = row["hits"] == 0
         row["color"] = colors[name]
         row["path"] = endpoint_path(name)
-    return summary
+    # Busiest first; never-requested endpoints last, so they stand out as a group.
+    return sorted(summary, key=lambda r: (-r["hits"], r["endpoint"]))
 
 
 def overview_charts(con: Any, options: ReportOptions,

@@ -38,7 +38,7 @@ log = logging.getLogger("fmd_profiler")
 COOKIE = "fmd_profiler_session"
 SESSION_MAX_AGE_S = 12 * 3600
 PUBLIC_ENDPOINTS = {f"{DASHBOARD_BLUEPRINT}.login"}
-CSP = ("default-src 'none'; img-src 'self'; style-src 'self'; script-src 'self'; "
+CSP = ("default-src 'none'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 MESSAGES = {
     "level": "Monitoring level saved; every worker applies it within a few seconds.",

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import HOSTILE_USERS
 from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.security import generate_password_hash
@@ -17,6 +16,7 @@ from werkzeug.security import generate_password_hash
 from fmd_profiler.demo.app import create_app
 from fmd_profiler.levels import DASHBOARD_BLUEPRINT
 from fmd_profiler.store.control import read_level_overrides
+from tests.reports.support import HOSTILE_USERS
 
 ADMIN_PASSWORD = "correct horse battery staple"
 GUEST_PASSWORD = "guest-pass-1"

@@ -9,10 +9,10 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from cdp import Browser
 
 from fmd_profiler.demo.app import create_app
 from fmd_profiler.demo.traffic import serve
+from tests.reports.cdp import Browser
 
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(shutil.which("chromium") is None,

@@ -81,6 +81,12 @@ def _theme(legend: bool = True) -> Any:
                     plot_title=element_text(size=11, weight="bold")))
 
 
+def _plot(plot: ggplot, parts: list[Any]) -> ggplot:
+    """Add ``parts`` in place: ``plot + part`` deep-copies the plot (and its data) every time."""
+    plot += parts
+    return plot
+
+
 def _lump(data: pd.DataFrame, column: str, weight: str, keep: int) -> pd.DataFrame:
     """Keep the ``keep`` heaviest values of ``column``; the rest become 'other'."""
     totals = data.groupby(column, sort=False)[weight].sum().sort_values(ascending=False)
@@ -107,12 +113,13 @@ def requests_per_day(data: pd.DataFrame, colors: Mapping[str, str]) -> ggplot:
     data = data.assign(endpoint=_category(data["endpoint"].map(label),
                                           [label(e) for e in order]),
                        day=pd.to_datetime(data["day"]))
-    return (ggplot(data, aes("day", "hits", fill="endpoint"))
-            + geom_col()
-            + scale_fill_manual(values=palette, limits=[label(e) for e in order])
-            + scale_x_datetime(date_labels="%b %d")
-            + labs(x="", y="requests")
-            + _theme())
+    return _plot(ggplot(data, aes("day", "hits", fill="endpoint")), [
+        geom_col(),
+        scale_fill_manual(values=palette, limits=[label(e) for e in order]),
+        scale_x_datetime(date_labels="%b %d"),
+        labs(x="", y="requests"),
+        _theme(),
+    ])
 
 
 def load_heatmap(data: pd.DataFrame) -> ggplot:
@@ -124,13 +131,14 @@ def load_heatmap(data: pd.DataFrame) -> ggplot:
     step = max(1, span // 8)
     breaks = list(range(0, span, step))
     labels = [(first + pd.Timedelta(days=b)).strftime("%b %d") for b in breaks]
-    return (ggplot(data.assign(offset=offset), aes("offset", "hour", fill="hits"))
-            + geom_tile(width=1, height=1)
-            + scale_fill_gradient(low="#eef4fb", high="#0b4f8a", name="requests")
-            + scale_y_continuous(breaks=[0, 6, 12, 18, 23], limits=(-0.5, 23.5))
-            + scale_x_continuous(breaks=breaks, labels=labels, limits=(-0.5, span - 0.5))
-            + labs(x="", y="hour of day")
-            + _theme())
+    return _plot(ggplot(data.assign(offset=offset), aes("offset", "hour", fill="hits")), [
+        geom_tile(width=1, height=1),
+        scale_fill_gradient(low="#eef4fb", high="#0b4f8a", name="requests"),
+        scale_y_continuous(breaks=[0, 6, 12, 18, 23], limits=(-0.5, 23.5)),
+        scale_x_continuous(breaks=breaks, labels=labels, limits=(-0.5, span - 0.5)),
+        labs(x="", y="hour of day"),
+        _theme(),
+    ])
 
 
 def boxes(data: pd.DataFrame, colors: Mapping[str, str] | None = None,
@@ -146,18 +154,19 @@ def boxes(data: pd.DataFrame, colors: Mapping[str, str] | None = None,
         colour=[(colors or {}).get(g, fill) for g in data["grp"]],
         **{c: data[c].clip(lower=MIN_MS) for c in ("p05", "p25", "p50", "p75", "p95")})
     data = data.assign(ymin=data["y"] - 0.32, ymax=data["y"] + 0.32)
-    return (ggplot(data)
-            + geom_segment(aes(x="p05", xend="p95", y="y", yend="y"), color="#8a9099")
-            + geom_rect(aes(xmin="p25", xmax="p75", ymin="ymin", ymax="ymax", fill="colour"),
-                        color="#4a4f57", size=0.3, alpha=0.85)
-            + geom_segment(aes(x="p50", xend="p50", y="ymin", yend="ymax"), size=1.2,
-                           color="#1d2127")
-            + scale_fill_manual(values={c: c for c in set(data["colour"])}, guide=None)
-            + scale_y_continuous(breaks=list(range(n - 1, -1, -1)), labels=names,
-                                 limits=(-0.6, n - 0.4))
-            + scale_x_log10()
-            + labs(x="duration (ms, log scale)", y="")
-            + _theme(legend=False))
+    return _plot(ggplot(data), [
+        geom_segment(aes(x="p05", xend="p95", y="y", yend="y"), color="#8a9099"),
+        geom_rect(aes(xmin="p25", xmax="p75", ymin="ymin", ymax="ymax", fill="colour"),
+                        color="#4a4f57", size=0.3, alpha=0.85),
+        geom_segment(aes(x="p50", xend="p50", y="ymin", yend="ymax"), size=1.2,
+                           color="#1d2127"),
+        scale_fill_manual(values={c: c for c in set(data["colour"])}, guide=None),
+        scale_y_continuous(breaks=list(range(n - 1, -1, -1)), labels=names,
+                                 limits=(-0.6, n - 0.4)),
+        scale_x_log10(),
+        labs(x="duration (ms, log scale)", y=""),
+        _theme(legend=False),
+    ])
 
 
 def share_heatmap(data: pd.DataFrame) -> ggplot:
@@ -167,11 +176,12 @@ def share_heatmap(data: pd.DataFrame) -> ggplot:
     data = data.assign(version=_category(data["version"].map(label), versions),
                        endpoint=_category(data["endpoint"].map(label), endpoints),
                        pct=(data["share"] * 100).round(1))
-    chart = (ggplot(data, aes("version", "endpoint", fill="pct"))
-             + geom_tile(color="white")
-             + scale_fill_gradient(low="#eef4fb", high="#0b4f8a", name="% of version")
-             + labs(x="version", y="")
-             + _theme())
+    chart = _plot(ggplot(data, aes("version", "endpoint", fill="pct")), [
+        geom_tile(color="white"),
+        scale_fill_gradient(low="#eef4fb", high="#0b4f8a", name="% of version"),
+        labs(x="version", y=""),
+        _theme(),
+    ])
     if len(versions) * len(endpoints) <= 200:  # text stays legible
         chart += geom_text(aes(label="pct"), size=7, color="#1d2127", format_string="{:.1f}")
     return chart
@@ -188,10 +198,11 @@ def duration_over_time(data: pd.DataFrame) -> ggplot:
     long = data.melt(id_vars=["bucket"], value_vars=["p50", "p95"], var_name="quantile",
                      value_name="ms")
     long = long.assign(bucket=pd.to_datetime(long["bucket"]))
-    chart = (ggplot(long, aes("bucket", "ms", linetype="quantile"))
-             + scale_linetype_manual(values={"p50": "solid", "p95": "dashed"})
-             + labs(x="", y="duration (ms)")
-             + _theme(legend=False))
+    chart = _plot(ggplot(long, aes("bucket", "ms", linetype="quantile")), [
+        scale_linetype_manual(values={"p50": "solid", "p95": "dashed"}),
+        labs(x="", y="duration (ms)"),
+        _theme(legend=False),
+    ])
     if len(data) >= 2:  # a line needs two points
         chart += geom_line(color=ACCENT, size=0.9)
     if len(data) <= 60:
@@ -203,12 +214,13 @@ def weekday_hour_heatmap(data: pd.DataFrame) -> ggplot:
     """Tiles: requests per weekday (y) and hour (x)."""
     data = data.assign(day=_category(data["weekday"].map(lambda d: WEEKDAYS[int(d) - 1]),
                                      list(reversed(WEEKDAYS))))
-    return (ggplot(data, aes("hour", "day", fill="hits"))
-            + geom_tile(color="white")
-            + scale_fill_gradient(low="#eef4fb", high="#0b4f8a", name="requests")
-            + scale_x_continuous(breaks=[0, 3, 6, 9, 12, 15, 18, 21], limits=(-0.5, 23.5))
-            + labs(x="hour of day", y="")
-            + _theme())
+    return _plot(ggplot(data, aes("hour", "day", fill="hits")), [
+        geom_tile(color="white"),
+        scale_fill_gradient(low="#eef4fb", high="#0b4f8a", name="requests"),
+        scale_x_continuous(breaks=[0, 3, 6, 9, 12, 15, 18, 21], limits=(-0.5, 23.5)),
+        labs(x="hour of day", y=""),
+        _theme(),
+    ])
 
 
 def median_heatmap(data: pd.DataFrame) -> ggplot:
@@ -220,11 +232,12 @@ def median_heatmap(data: pd.DataFrame) -> ggplot:
     users = sorted(set(data["grp"].map(label)), reverse=True)
     data = data.assign(version=_category(data["version"].map(label), versions),
                        grp=_category(data["grp"].map(label), users))
-    return (ggplot(data, aes("version", "grp", fill="median_ms"))
-            + geom_tile(color="white")
-            + scale_fill_gradient(low="#fdf3e7", high="#d0803a", name="median ms")
-            + labs(x="version", y="")
-            + _theme())
+    return _plot(ggplot(data, aes("version", "grp", fill="median_ms")), [
+        geom_tile(color="white"),
+        scale_fill_gradient(low="#fdf3e7", high="#d0803a", name="median ms"),
+        labs(x="version", y=""),
+        _theme(),
+    ])
 
 
 def status_per_day(data: pd.DataFrame) -> ggplot:
@@ -234,12 +247,13 @@ def status_per_day(data: pd.DataFrame) -> ggplot:
             .groupby(["day", "cls"], as_index=False)["hits"].sum())
     present = [c for c in STATUS_COLORS if c in set(data["cls"])]
     data = data.assign(cls=_category(data["cls"], present))
-    return (ggplot(data, aes("day", "hits", fill="cls"))
-            + geom_col()
-            + scale_fill_manual(values=STATUS_COLORS, limits=present)
-            + scale_x_datetime(date_labels="%b %d")
-            + labs(x="", y="requests")
-            + _theme())
+    return _plot(ggplot(data, aes("day", "hits", fill="cls")), [
+        geom_col(),
+        scale_fill_manual(values=STATUS_COLORS, limits=present),
+        scale_x_datetime(date_labels="%b %d"),
+        labs(x="", y="requests"),
+        _theme(),
+    ])
 
 
 def ratio_heatmap(data: pd.DataFrame) -> ggplot:
@@ -253,14 +267,15 @@ def ratio_heatmap(data: pd.DataFrame) -> ggplot:
                        change=np.log2(data["ratio"].clip(lower=1e-6)).clip(-1.0, 1.0),
                        text=data["ratio"].map(lambda r: f"×{r:.2f}"))
     notable = data[data["verdict"].isin(["slower", "faster"])]
-    return (ggplot(data, aes("pair", "endpoint"))
-            + geom_tile(aes(fill="change"), color="white")
-            + geom_tile(notable, fill="none", color="#1d2127", size=0.8)
-            + geom_text(aes(label="text"), size=7, color="#1d2127")
-            + scale_fill_gradient2(low="#3d9a50", mid="#f7f7f7", high="#d04a3a", midpoint=0,
-                                   limits=(-1, 1), guide=None)
-            + labs(x="", y="")
-            + _theme(legend=False))
+    return _plot(ggplot(data, aes("pair", "endpoint")), [
+        geom_tile(aes(fill="change"), color="white"),
+        geom_tile(notable, fill="none", color="#1d2127", size=0.8),
+        geom_text(aes(label="text"), size=7, color="#1d2127"),
+        scale_fill_gradient2(low="#3d9a50", mid="#f7f7f7", high="#d04a3a", midpoint=0,
+                                   limits=(-1, 1), guide=None),
+        labs(x="", y=""),
+        _theme(legend=False),
+    ])
 
 
 #: name -> chart function; a ChartSpec names its chart by key so it can cross processes.

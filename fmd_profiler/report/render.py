@@ -15,6 +15,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from fmd_profiler.report.model import ChartSpec
@@ -107,14 +108,30 @@ class ChartRenderer:
                         progress: Callable[[int], None] | None) -> None:
         context = multiprocessing.get_context("spawn")
         workers = min(self.processes, len(specs))
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            futures = {pool.submit(_draw, s.kind, s.data, dict(s.options), s.width,
-                                   s.height): s for s in specs}
-            for future in as_completed(futures):
-                spec = futures[future]
-                self._store(spec, future.result)
-                if progress:
-                    progress(1)
+        done: set[str] = set()
+        try:
+            with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+                futures = {pool.submit(_draw, s.kind, s.data, dict(s.options), s.width,
+                                       s.height): s for s in specs}
+                for future in as_completed(futures):
+                    spec = futures[future]
+                    if isinstance(future.exception(), BrokenProcessPool):
+                        raise BrokenProcessPool(str(future.exception()))
+                    self._store(spec, future.result)
+                    done.add(spec.key)
+                    if progress:
+                        progress(1)
+        except BrokenProcessPool as exc:
+            # A worker died (out of memory, or a script without ``if __name__ == "__main__"``
+            # re-running itself under spawn): draw what is left here, slower but complete.
+            log.warning("fmd_profiler: the chart processes stopped (%s); drawing the remaining "
+                        "charts in this process", exc)
+            for spec in specs:
+                if spec.key not in done:
+                    with _draw_lock:
+                        self._store(spec, lambda s=spec: _draw_spec(s))
+                    if progress:
+                        progress(1)
 
     def _store(self, spec: ChartSpec, draw: Callable[[], bytes]) -> None:
         try:

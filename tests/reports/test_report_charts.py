@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
+import sys
 from datetime import date, datetime, timedelta
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -59,3 +63,28 @@ def test_chart_keys_follow_the_data() -> None:
     same = ChartSpec("load_heatmap", data.copy(), "another title", "alt")
     changed = ChartSpec("load_heatmap", data.assign(hits=[1, 5, 3]), "t", "alt")
     assert one.key == same.key != changed.key
+
+
+SCRIPT_WITHOUT_MAIN_GUARD = """
+import pandas as pd
+from fmd_profiler.report.model import ChartSpec
+from fmd_profiler.report.render import ChartRenderer
+specs = [ChartSpec("load_heatmap", pd.DataFrame({"day": pd.to_datetime(["2026-11-01"] * 3),
+                                                 "hour": [1, 2, 3], "hits": [i, 2, 3]}), "t", "a")
+         for i in range(8)]
+pngs = ChartRenderer(processes=2).render(specs)
+print(len(pngs))
+"""
+
+
+@pytest.mark.slow
+def test_a_broken_pool_falls_back_to_drawing_in_process(tmp_path: Path) -> None:
+    # Under spawn, a script without `if __name__ == "__main__"` breaks every worker.
+    script = tmp_path / "unguarded.py"
+    script.write_text(SCRIPT_WITHOUT_MAIN_GUARD)
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=300, check=False,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "8"
+    assert "drawing the remaining charts in this process" in done.stderr

@@ -26,10 +26,14 @@ setup(
         # numpy hands row batches to DuckDB to write the Parquet spool segments (it already
         # comes with plotnine/pandas; named because the request-side code imports it).
         "numpy>=1.26",
+        # The report CLI's progress bar on a terminal (silent in CI logs); small, no deps.
+        "tqdm>=4.60",
     ],
     extras_require={
         "test": [
             "pytest>=8",
+            # The browser tests speak Chromium's DevTools protocol (JSON over a websocket).
+            "websocket-client>=1.6",
             "gunicorn>=22",
             "waitress>=3",
             "asgiref>=3.7",  # Flask async views

@@ -16,11 +16,15 @@ from fmd_profiler.levels import DASHBOARD_BLUEPRINT
 from fmd_profiler.store import StoreLocation
 
 log = logging.getLogger("fmd_profiler")
+_told_off: set[str] = set()
 
 
 def init_dashboard(app: Any, config: Config, location: StoreLocation, client_ip: Any) -> bool:
     """Register the dashboard blueprint on ``app`` when credentials are configured."""
     if not Credentials(config).configured:
+        if config.custom_link in _told_off:
+            return False
+        _told_off.add(config.custom_link)  # once per process, not once per app
         log.warning("fmd_profiler: the dashboard at /%s is off because no password is "
                     "configured; set PASSWORD (and USERNAME) in the [dashboard] config to turn it "
                     "on; a werkzeug hash from werkzeug.security.generate_password_hash is "

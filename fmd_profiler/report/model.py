@@ -28,7 +28,7 @@ class ChartSpec:
     alt: str
     caption: str = ""
     options: Mapping[str, Any] = field(default_factory=dict)
-    width: float = 9.0  # inches
+    width: float = 6.4  # inches: at 100 dpi, a half-width card of the page at natural size
     height: float = 3.2
 
     @cached_property

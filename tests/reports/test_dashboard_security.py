@@ -200,7 +200,9 @@ def test_sign_out_ends_the_session(app: Flask) -> None:
     assert client.get("/dashboard/").status_code == 302
 
 
-def test_no_password_means_no_dashboard(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_no_password_means_no_dashboard(tmp_path: Path, caplog: pytest.LogCaptureFixture,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("fmd_profiler.dashboard._told_off", set())
     with caplog.at_level(logging.WARNING, logger="fmd_profiler"):
         app = create_app(DATABASE=str(tmp_path / "off.duckdb"))
     assert DASHBOARD_BLUEPRINT not in app.blueprints

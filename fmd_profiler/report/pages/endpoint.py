@@ -35,7 +35,8 @@ def timing_section(con: Any, options: ReportOptions, row: dict[str, Any]) -> Sec
     charts = [
         ChartSpec("duration_over_time", over_time,
                   f"Median (solid) and p95 (dashed) duration per {unit}",
-                  alt=f"Line chart of median and 95th percentile duration per {unit}"),
+                  alt=f"Line chart of median and 95th percentile duration per {unit}",
+                  options={"unit": unit}),
         ChartSpec("weekday_hour_heatmap", queries.weekday_hour(con, options, row["endpoint"]),
                   "Requests by weekday and hour", alt="Heatmap of requests per weekday and hour",
                   caption=f"Hours in {options.timezone}.", height=2.6),
@@ -64,7 +65,7 @@ def _box_section(key: str, title: str, by: str, what: str) -> SectionBuilder:
                     "median_heatmap", medians[["grp", "version", "median_ms"]],
                     "Median duration per user and version",
                     alt="Heatmap of median duration per user and version",
-                    width=min(9.0, 3.5 + 0.8 * medians["version"].nunique()),
+                    width=min(6.4, 3.5 + 0.8 * medians["version"].nunique()),
                     height=0.9 + 0.3 * medians["grp"].nunique()))
                 matrix = _matrix(medians)
         return Section(key, title, "section_boxes.html",

@@ -60,7 +60,7 @@ def overview_charts(con: Any, options: ReportOptions,
             alt="Heatmap of each endpoint's share of a version's requests",
             caption="Each column adds up to 100 %: how the traffic of a version divides over "
                     "endpoints.",
-            width=min(9.0, 3.5 + 0.7 * n_versions), height=0.9 + 0.24 * n_endpoints))
+            width=min(6.4, 3.5 + 0.7 * n_versions), height=0.9 + 0.24 * n_endpoints))
     return tuple(charts)
 
 

@@ -61,7 +61,7 @@ def _ratio_chart(pairs: list[dict[str, Any]]) -> ChartSpec | None:
                      alt="Heatmap of the ratio of median durations between versions",
                      caption="Ratio of medians (after / before); outlined tiles are significant "
                              "changes (Mann-Whitney U, p < 0.01, at least 5 %).",
-                     width=min(9.0, 3.8 + 1.1 * frame["pair"].nunique()),
+                     width=min(6.4, 3.8 + 1.1 * frame["pair"].nunique()),
                      height=0.9 + 0.26 * frame["endpoint"].nunique())
 
 

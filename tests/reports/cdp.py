@@ -69,34 +69,34 @@ class Browser:
     def call(self, method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
         return self._call(method, params, self._session)
 
+    def _pump(self, deadline: float) -> bool:
+        """Read one event before ``deadline``; False when none came."""
+        self._ws.settimeout(max(0.05, deadline - time.monotonic()))
+        try:
+            reply = json.loads(self._ws.recv())
+        except websocket.WebSocketTimeoutException:
+            return False
+        finally:
+            self._ws.settimeout(30)
+        if "method" in reply:
+            self.events.append(reply)
+        return True
+
     def wait_for(self, method: str, timeout: float = 30.0) -> dict[str, Any]:
         start = len(self.events)
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        while True:
             for event in self.events[start:]:
                 if event["method"] == method:
                     return event
-            self._ws.settimeout(max(0.05, deadline - time.monotonic()))
-            try:
-                reply = json.loads(self._ws.recv())
-            except websocket.WebSocketTimeoutException:
-                break
-            if "method" in reply:
-                self.events.append(reply)
-        raise TimeoutError(f"no {method} within {timeout} s")
+            if time.monotonic() >= deadline or not self._pump(deadline):
+                raise TimeoutError(f"no {method} within {timeout} s")
 
     def settle(self, seconds: float = 0.5) -> None:
         """Collect events for a moment (late image loads, console messages)."""
         deadline = time.monotonic() + seconds
-        self._ws.settimeout(0.05)
         while time.monotonic() < deadline:
-            try:
-                reply = json.loads(self._ws.recv())
-            except websocket.WebSocketTimeoutException:
-                continue
-            if "method" in reply:
-                self.events.append(reply)
-        self._ws.settimeout(30)
+            self._pump(deadline)
 
     # -- what tests use ------------------------------------------------------------------------
 

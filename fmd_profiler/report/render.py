@@ -8,6 +8,7 @@ the parent's DuckDB threads) and a server draws in-process under one lock. Image
 
 from __future__ import annotations
 
+import functools
 import logging
 import multiprocessing
 import os
@@ -92,11 +93,7 @@ class ChartRenderer:
         if self.processes > 1 and len(missing) >= MIN_CHARTS_FOR_POOL:
             self._render_in_pool(missing, progress)
         else:
-            for spec in missing:
-                with _draw_lock:
-                    self._store(spec, lambda s=spec: _draw_spec(s))
-                if progress:
-                    progress(1)
+            self._render_here(missing, progress)
         out = {}
         for key in unique:
             png = self.cache.get(key)
@@ -126,12 +123,15 @@ class ChartRenderer:
             # re-running itself under spawn): draw what is left here, slower but complete.
             log.warning("fmd_profiler: the chart processes stopped (%s); drawing the remaining "
                         "charts in this process", exc)
-            for spec in specs:
-                if spec.key not in done:
-                    with _draw_lock:
-                        self._store(spec, lambda s=spec: _draw_spec(s))
-                    if progress:
-                        progress(1)
+            self._render_here([s for s in specs if s.key not in done], progress)
+
+    def _render_here(self, specs: list[ChartSpec],
+                     progress: Callable[[int], None] | None) -> None:
+        for spec in specs:
+            with _draw_lock:
+                self._store(spec, functools.partial(_draw_spec, spec))
+            if progress:
+                progress(1)
 
     def _store(self, spec: ChartSpec, draw: Callable[[], bytes]) -> None:
         try:

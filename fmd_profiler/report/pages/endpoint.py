@@ -90,7 +90,7 @@ def status_section(con: Any, options: ReportOptions, row: dict[str, Any]) -> Sec
         return None
     totals = (statuses.groupby("status", as_index=False)["hits"].sum()
               .sort_values(["hits", "status"], ascending=[False, True]))
-    charts = ()
+    charts: tuple[ChartSpec, ...] = ()
     if (totals["status"] // 100).nunique() > 1:  # one class per day is just the hit count
         charts = (ChartSpec("status_per_day", statuses, "Status codes per day",
                             alt="Stacked bar chart of requests per day by status class",
@@ -111,7 +111,7 @@ ENDPOINT_SECTIONS: tuple[SectionBuilder, ...] = (
 
 def build_endpoint(con: Any, options: ReportOptions, row: dict[str, Any]) -> Page:
     """The page of the endpoint described by ``row`` (a row of the overview table)."""
-    sections = ()
+    sections: tuple[Section, ...] = ()
     if row["hits"]:
         sections = tuple(s for s in (build(con, options, row) for build in ENDPOINT_SECTIONS)
                          if s is not None)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -274,8 +275,6 @@ def _page(dash: Dashboard, path: str) -> Response:
         abort(404)
     pngs = dash.renderer.render(built.page.all_charts())
     files = {key: f"charts/{key}.png" for key in pngs}
-    from datetime import UTC, datetime
-
     site = SiteContext(options=options, nav=built.nav,
                        generated_at=datetime.fromtimestamp(built.built_at, UTC)
                        .replace(tzinfo=None), live=_live(g.fmd_session))

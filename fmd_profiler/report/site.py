@@ -15,7 +15,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from importlib import resources
@@ -43,7 +43,6 @@ class SiteContext:
     generated_at: datetime  # naive UTC
     #: Set by the dashboard: {"user", "role", "csrf_token", ...}; None in a static report.
     live: Mapping[str, Any] | None = None
-    notes: tuple[str, ...] = field(default_factory=tuple)
 
 
 # -- formatting filters ---------------------------------------------------------------------------

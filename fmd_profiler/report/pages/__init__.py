@@ -53,10 +53,6 @@ def iter_pages(con: Any, options: ReportOptions,
             yield kind.build(con, options)
 
 
-def count_pages(nav: tuple[NavLink, ...], endpoints: int) -> int:
-    return len(nav) + endpoints
-
-
 def build_page(con: Any, options: ReportOptions, path: str) -> Page | None:
     """The page at ``path`` (as in the static site), or None when there is no such page."""
     if path == INDEX:
@@ -70,4 +66,4 @@ def build_page(con: Any, options: ReportOptions, path: str) -> Page | None:
     return None
 
 
-__all__ = ["SITE_PAGES", "PageKind", "build_page", "count_pages", "iter_pages", "navigation"]
+__all__ = ["SITE_PAGES", "PageKind", "build_page", "iter_pages", "navigation"]

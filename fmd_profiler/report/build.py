@@ -17,7 +17,7 @@ from typing import Any
 from fmd_profiler.report.model import Page
 from fmd_profiler.report.options import ReportOptions, utc_now
 from fmd_profiler.report.pages import iter_pages, navigation
-from fmd_profiler.report.render import ChartRenderer
+from fmd_profiler.report.render import ChartCache, ChartRenderer
 from fmd_profiler.report.site import SiteContext, write_site
 from fmd_profiler.report.summary import build_summary, dump_summary
 
@@ -36,18 +36,22 @@ def build_report(open_session: Callable[[], AbstractContextManager[Any]], option
     """Write the site for the store behind ``open_session`` into ``out`` (atomically)."""
     show = sys.stderr.isatty() if show_progress is None else show_progress
     step = _Bar(show)
+    # Unbounded: a report needs every chart at once (the dashboard's cache is bounded).
+    renderer = ChartRenderer(processes=processes, cache=ChartCache(max_bytes=None))
     try:
-        with open_session() as con:
-            nav = navigation(con, options)
-            pages: list[Page] = []
-            for page in iter_pages(con, options, nav):
-                pages.append(page)
-                step(1, 1)
-            summary = build_summary(con, options.window)
-        specs = [spec for page in pages for spec in page.all_charts()]
-        step(0, len({s.key for s in specs}) + len(pages))  # charts, then writing
-        renderer = ChartRenderer(processes=processes)
-        pngs = renderer.render(specs, progress=lambda n: step(n, 0))
+        with renderer.drawing() as drawing:
+            with open_session() as con:
+                nav = navigation(con, options)
+                pages: list[Page] = []
+                for page in iter_pages(con, options, nav):
+                    pages.append(page)
+                    drawing.submit(page.all_charts())  # drawn while later pages query
+                    step(1, 1)
+                summary = build_summary(con, options.window)
+            specs = [spec for page in pages for spec in page.all_charts()]
+            step(0, len({s.key for s in specs}) + len(pages))  # charts, then writing
+            drawing.wait(progress=lambda n: step(n, 0))
+        pngs = renderer.collect(specs)
         site = SiteContext(options=options, nav=nav, generated_at=utc_now())
         index = write_site(out, pages, site, pngs,
                            extra_files={"summary.json": dump_summary(summary).encode()},

@@ -15,7 +15,7 @@ import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
@@ -47,7 +47,7 @@ def _draw_spec(spec: ChartSpec) -> bytes:
 class ChartCache:
     """Rendered PNGs by chart key, least recently used dropped beyond ``max_bytes``."""
 
-    def __init__(self, max_bytes: int = 64 * 1024 * 1024) -> None:
+    def __init__(self, max_bytes: int | None = 64 * 1024 * 1024) -> None:
         self.max_bytes = max_bytes
         self._items: OrderedDict[str, bytes] = OrderedDict()
         self._size = 0
@@ -66,7 +66,8 @@ class ChartCache:
                 return
             self._items[key] = png
             self._size += len(png)
-            while self._size > self.max_bytes and len(self._items) > 1:
+            while (self.max_bytes is not None and self._size > self.max_bytes
+                   and len(self._items) > 1):
                 _, dropped = self._items.popitem(last=False)
                 self._size -= len(dropped)
 
@@ -86,52 +87,23 @@ class ChartRenderer:
     def render(self, specs: Iterable[ChartSpec],
                progress: Callable[[int], None] | None = None) -> dict[str, bytes]:
         """Every chart's PNG by key; a chart that fails is logged and left out."""
-        unique = {spec.key: spec for spec in specs}
-        missing = [s for k, s in unique.items() if k not in self.cache]
-        # Big charts first, so the last worker to finish is not stuck with the largest one.
-        missing.sort(key=lambda s: -len(s.data))
-        if self.processes > 1 and len(missing) >= MIN_CHARTS_FOR_POOL:
-            self._render_in_pool(missing, progress)
-        else:
-            self._render_here(missing, progress)
+        specs = list(specs)
+        with self.drawing() as drawing:
+            drawing.submit(specs)
+            drawing.wait(progress)
+        return self.collect(specs)
+
+    def drawing(self) -> Drawing:
+        """A batch to :meth:`Drawing.submit` charts to while more pages are being built."""
+        return Drawing(self)
+
+    def collect(self, specs: Iterable[ChartSpec]) -> dict[str, bytes]:
         out = {}
-        for key in unique:
-            png = self.cache.get(key)
-            if png is not None:
-                out[key] = png
-        return out
-
-    def _render_in_pool(self, specs: list[ChartSpec],
-                        progress: Callable[[int], None] | None) -> None:
-        context = multiprocessing.get_context("spawn")
-        workers = min(self.processes, len(specs))
-        done: set[str] = set()
-        try:
-            with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-                futures = {pool.submit(_draw, s.kind, s.data, dict(s.options), s.width,
-                                       s.height): s for s in specs}
-                for future in as_completed(futures):
-                    spec = futures[future]
-                    if isinstance(future.exception(), BrokenProcessPool):
-                        raise BrokenProcessPool(str(future.exception()))
-                    self._store(spec, future.result)
-                    done.add(spec.key)
-                    if progress:
-                        progress(1)
-        except BrokenProcessPool as exc:
-            # A worker died (out of memory, or a script without ``if __name__ == "__main__"``
-            # re-running itself under spawn): draw what is left here, slower but complete.
-            log.warning("fmd_profiler: the chart processes stopped (%s); drawing the remaining "
-                        "charts in this process", exc)
-            self._render_here([s for s in specs if s.key not in done], progress)
-
-    def _render_here(self, specs: list[ChartSpec],
-                     progress: Callable[[int], None] | None) -> None:
         for spec in specs:
-            with _draw_lock:
-                self._store(spec, functools.partial(_draw_spec, spec))
-            if progress:
-                progress(1)
+            png = self.cache.get(spec.key)
+            if png is not None:
+                out[spec.key] = png
+        return out
 
     def _store(self, spec: ChartSpec, draw: Callable[[], bytes]) -> None:
         try:
@@ -142,3 +114,67 @@ class ChartRenderer:
                         spec.title, spec.kind, type(exc).__name__, exc)
             return
         self.cache.put(spec.key, png)
+
+
+class Drawing:
+    """Charts drawn while the pages that need them are still being queried.
+
+    :meth:`submit` queues charts; once enough are queued (and ``processes`` > 1) a pool of
+    worker processes starts and takes them, so plotnine's import and the first charts overlap
+    the remaining SQL. :meth:`wait` draws what is left and collects everything.
+    """
+
+    def __init__(self, renderer: ChartRenderer) -> None:
+        self._renderer = renderer
+        self._queued: dict[str, ChartSpec] = {}
+        self._pool: ProcessPoolExecutor | None = None
+        self._futures: dict[Future[bytes], ChartSpec] = {}
+
+    def __enter__(self) -> Drawing:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def submit(self, specs: Iterable[ChartSpec]) -> None:
+        for spec in specs:
+            if spec.key not in self._renderer.cache and spec.key not in self._queued:
+                self._queued[spec.key] = spec
+        wants_pool = self._renderer.processes > 1 and len(self._queued) >= MIN_CHARTS_FOR_POOL
+        if self._pool is None and wants_pool:
+            self._pool = ProcessPoolExecutor(max_workers=self._renderer.processes,
+                                             mp_context=multiprocessing.get_context("spawn"))
+        if self._pool is not None:
+            for spec in self._queued.values():
+                self._futures[self._pool.submit(_draw, spec.kind, spec.data,
+                                                dict(spec.options), spec.width,
+                                                spec.height)] = spec
+            self._queued.clear()
+
+    def wait(self, progress: Callable[[int], None] | None = None) -> None:
+        renderer = self._renderer
+        left = list(self._queued.values())
+        self._queued.clear()
+        try:
+            for future in as_completed(self._futures):
+                spec = self._futures.pop(future)
+                if isinstance(future.exception(), BrokenProcessPool):
+                    left.append(spec)
+                    raise BrokenProcessPool(str(future.exception()))
+                renderer._store(spec, future.result)
+                if progress:
+                    progress(1)
+        except BrokenProcessPool as exc:
+            # A worker died (out of memory, or a script without ``if __name__ == "__main__"``
+            # re-running itself under spawn): draw what is left here, slower but complete.
+            log.warning("fmd_profiler: the chart processes stopped (%s); drawing the remaining "
+                        "charts in this process", exc)
+            left += self._futures.values()
+            self._futures.clear()
+        for spec in left:
+            with _draw_lock:
+                renderer._store(spec, functools.partial(_draw_spec, spec))
+            if progress:
+                progress(1)

@@ -28,6 +28,7 @@ import jinja2
 from fmd_profiler.errors import ProfilerError
 from fmd_profiler.report.model import NavLink, Page
 from fmd_profiler.report.options import ReportOptions
+from fmd_profiler.report.pages.paths import endpoint_path
 
 #: A file in every report folder: only folders holding it (or empty ones) are ever replaced.
 MARKER = ".fmd_profiler-report"
@@ -104,7 +105,8 @@ def template_env() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         trim_blocks=True, lstrip_blocks=True)
     env.filters.update(ms=format_ms, count=format_count, pct=format_pct, pvalue=format_p,
-                       ratio=format_ratio, sortkey=sort_key, local=format_local)
+                       ratio=format_ratio, sortkey=sort_key, local=format_local,
+                       endpoint_page=endpoint_path)
     return env
 
 

@@ -48,3 +48,8 @@ lint: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache reports/demo reports/.demo-data
+
+# README pictures of the demo report (headless Chromium; runs the demo first if needed).
+.PHONY: screenshots
+screenshots: $(STAMP) system-deps
+	$(PY) docs/screenshots.py

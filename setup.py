@@ -29,10 +29,14 @@ setup(
         # The benchmark harness's regression test (Mann-Whitney U, normal quantiles); it comes
         # with plotnine's stack already, named because fmd_profiler.benchmark imports it.
         "scipy>=1.11",
+        # The report CLI's progress bar on a terminal (silent in CI logs); small, no deps.
+        "tqdm>=4.60",
     ],
     extras_require={
         "test": [
             "pytest>=8",
+            # The browser tests speak Chromium's DevTools protocol (JSON over a websocket).
+            "websocket-client>=1.6",
             "gunicorn>=22",
             "waitress>=3",
             "asgiref>=3.7",  # Flask async views

@@ -21,6 +21,7 @@ from fmd_profiler.client_ip import make_resolver
 from fmd_profiler.clock import SYSTEM_CLOCK, Clock
 from fmd_profiler.config import Config, load_config
 from fmd_profiler.context import test_header_enabled
+from fmd_profiler.dashboard import init_dashboard
 from fmd_profiler.errors import SetupError
 from fmd_profiler.hooks import RequestHooks, list_routes
 from fmd_profiler.profiling.observer import attach_profiler
@@ -87,6 +88,7 @@ class Profiler:
         runtime.add_routes(lambda: _routes_of(app_ref, runtime), version)
         state = AppState(self, config, runtime, hooks, version)
         app.extensions[EXTENSION_KEY] = state
+        init_dashboard(app, config, runtime.location, hooks.client_ip)
         _register_cli(app)
         if config.submit_token:  # the benchmark harness's upload receiver, opt-in by its token
             from fmd_profiler.benchmark.receiver import register_receiver

@@ -144,3 +144,15 @@ def test_new_tests_and_tests_with_few_rounds_are_not_compared():
     verdicts = {v.name: v.verdict for v in judge(base, head, Settings(min_samples=3))}
     assert verdicts == {"new": NEW, "old": TOO_FEW, "same": OK}
     assert REGRESSION not in verdicts.values()
+
+
+def test_a_consistent_but_tiny_shift_is_not_a_regression() -> None:
+    # 0.27 ms -> 0.30 ms in every round: significant and x1.11, but 0.03 ms is noise of the
+    # process, not of the code.
+    base = {("test", "t"): [0.27 + i * 0.001 for i in range(12)]}
+    head = {("test", "t"): [0.30 + i * 0.001 for i in range(12)]}
+    [verdict] = judge(base, head)
+    assert verdict.comparison is not None and verdict.comparison.ratio > 1.10
+    assert verdict.verdict == "ok"
+    [strict] = judge(base, head, Settings(min_change_ms=0.0))
+    assert strict.verdict == "regression"

@@ -52,6 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="compare with commit REV, run interleaved in a temporary worktree")
     parser.add_argument("--threshold", type=float, default=(DEFAULT_SETTINGS.threshold - 1) * 100,
                         metavar="PCT", help="flag only slow-downs above PCT %% (default 10)")
+    parser.add_argument("--min-change-ms", type=float, default=DEFAULT_SETTINGS.min_change_ms,
+                        metavar="MS", help="flag only medians that moved by more than MS "
+                                           "milliseconds (default 0.1)")
     parser.add_argument("--alpha", type=float, default=DEFAULT_SETTINGS.alpha,
                         help="chance of any false alarm in a run (default 0.005)")
     parser.add_argument("--fail-on-regression", type=float, metavar="PCT",
@@ -107,6 +110,8 @@ def parse_options(args: argparse.Namespace, pytest_args: Sequence[str]) -> Optio
         raise ProfilerError(f"-n {rounds}: give 1 to 1000 rounds (10 or more to detect changes)")
     if not 0 < args.alpha < 0.5:
         raise ProfilerError(f"--alpha {args.alpha}: give a probability such as 0.01")
+    if args.min_change_ms < 0:
+        raise ProfilerError(f"--min-change-ms {args.min_change_ms}: give milliseconds, 0 or more")
     if args.threshold < 0:
         raise ProfilerError(f"--threshold {args.threshold}: give a percentage such as 10")
     tests = tuple(args.tests or ([str(config.test_dir)] if config.test_dir else []))
@@ -125,7 +130,8 @@ def parse_options(args: argparse.Namespace, pytest_args: Sequence[str]) -> Optio
                             f"${TOKEN_ENV} (a CI secret) or pass --token")
     return Options(
         config=config, rounds=rounds, tests=tests, app=args.app, against=args.against,
-        settings=Settings(threshold=1 + args.threshold / 100, alpha=args.alpha),
+        settings=Settings(threshold=1 + args.threshold / 100, alpha=args.alpha,
+                          min_change_ms=args.min_change_ms),
         fail_above=None if args.fail_on_regression is None else 1 + args.fail_on_regression / 100,
         exact=args.exact, json=Path(args.json) if args.json else None, upload_url=url,
         token=token, pytest_args=tuple(pytest_args))

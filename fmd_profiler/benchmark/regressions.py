@@ -1,9 +1,9 @@
 """Regression verdicts: every test and endpoint of a run judged against its baseline.
 
-A comparison is flagged only when both hold: its one-sided Mann-Whitney p-value, adjusted with
+A comparison is flagged only when all hold: its one-sided Mann-Whitney p-value, adjusted with
 Benjamini-Hochberg over every comparison of the run (scipy's ``false_discovery_control``), is
-below ``alpha``, and the ratio of medians exceeds ``threshold`` (so a real but negligible change
-does not fail a build). For an unchanged commit every comparison is a null one, and then the
+below ``alpha``; the ratio of medians exceeds ``threshold``; and the medians differ by more than
+``min_change_ms`` (so a real but negligible change does not fail a build). For an unchanged commit every comparison is a null one, and then the
 chance that anything at all is flagged stays below ``alpha``, as with Holm's method; but when a
 change slows many tests down (a helper they all call), Benjamini-Hochberg flags them together
 where Holm, testing the first at alpha/m, can miss all of them. A CI gate fails on any flag, so
@@ -29,6 +29,10 @@ NEW = "new"
 @dataclass(frozen=True)
 class Settings:
     threshold: float = 1.10  # flag only ratios above this
+    # ... and only medians that moved by more than this many milliseconds: a 0.3 ms test is
+    # shifted by tenths of a percent of a millisecond by where a process's memory happens to lie,
+    # consistently, which a rank test then calls significant.
+    min_change_ms: float = 0.1
     alpha: float = 0.005  # family-wise error rate of one run
     confidence: float = 0.95  # of the ratio's interval
     power: float = 0.8  # for the detectable ratio
@@ -78,6 +82,7 @@ def judge(base: Mapping[Key, Sequence[float]], head: Mapping[Key, Sequence[float
             verdicts.append(Verdict(kind, name, NEW if key not in base else TOO_FEW))
             continue
         c, p = comparisons[key], adjusted[key]
-        flagged = p < settings.alpha and c.ratio > settings.threshold
+        flagged = (p < settings.alpha and c.ratio > settings.threshold
+                   and c.head_median - c.base_median > settings.min_change_ms)
         verdicts.append(Verdict(kind, name, REGRESSION if flagged else OK, c, p))
     return verdicts

@@ -90,8 +90,9 @@ def _verdict_totals(verdicts: Sequence[Row], settings: Settings) -> str:
     compared = sum(v["ratio"] is not None for v in verdicts)
     blind = sum(v["ratio"] is not None and v["detectable_ratio"] is None for v in verdicts)
     text = (f"{flagged} regression{'s' if flagged != 1 else ''} among {compared} comparisons "
-            f"(flagged when slower by more than x{settings.threshold:.2f} with "
-            f"Benjamini-Hochberg-adjusted p < {settings.alpha:g})")
+            f"(flagged when slower by more than x{settings.threshold:.2f} and "
+            f"{settings.min_change_ms:g} ms with Benjamini-Hochberg-adjusted "
+            f"p < {settings.alpha:g})")
     if blind:
         text += (f"; {blind} comparisons had too few rounds to detect anything at this level: "
                  "raise -n")

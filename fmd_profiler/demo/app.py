@@ -16,6 +16,8 @@ from typing import Any
 from flask import Flask, abort, g, jsonify, render_template, request
 from jinja2 import DictLoader
 
+from fmd_profiler.clock import SYSTEM_CLOCK, Clock
+
 PAGE = """<!doctype html><title>{{ title }}</title>
 <h1>{{ title }}</h1>
 <table>{% for row in rows %}
@@ -64,8 +66,12 @@ def fib(n: int) -> int:
     return n if n < 2 else fib(n - 1) + fib(n - 2)
 
 
-def create_app(profile: bool = True, *, release: str = "1.0", **overrides: Any) -> Flask:
-    """``release="1.1"`` makes /compute about 60 % slower, for the versions page."""
+def create_app(profile: bool = True, *, release: str = "1.0", clock: Clock = SYSTEM_CLOCK,
+               **overrides: Any) -> Flask:
+    """``release="1.1"`` makes /compute about 60 % slower (1.2 fixes it), for the versions page.
+
+    ``clock`` is handed to the profiler (the demo gives it a simulated date).
+    """
     app = Flask("fmd_demo")
     app.jinja_loader = DictLoader({"page.html": PAGE})
     fib_n = 21 if release == "1.1" else 20
@@ -131,8 +137,8 @@ def create_app(profile: bool = True, *, release: str = "1.0", **overrides: Any) 
         g.user = request.headers.get("X-User")
 
     if profile:
-        from fmd_profiler import enable_profiler
+        from fmd_profiler import Profiler
 
-        profiler = enable_profiler(app, **overrides)
+        profiler = Profiler(app, clock=clock, **overrides)
         profiler.get_group_by = lambda: g.get("user")
     return app

@@ -126,6 +126,25 @@ class Database:
                 con.close()
             return result
 
+    def prune(self, days: int, *, timeout: float = 10.0) -> int | None:
+        """Ingest pending segments, then delete rows older than ``days`` days.
+
+        Returns the number of requests deleted, or None when the lock could not be had.
+        """
+        with self.lock(exclusive=True, timeout=timeout) as got:
+            if not got:
+                return None
+            con = self._connect_rw()
+            try:
+                self._ingest_with(con, {name: self.location.pending_segments(name)
+                                        [:MAX_SEGMENTS_PER_INGEST] for name in SEGMENT_TABLES})
+                before = con.execute("SELECT count(*) FROM requests").fetchone()
+                prune_older_than(con, days)
+                after = con.execute("SELECT count(*) FROM requests").fetchone()
+            finally:
+                con.close()
+            return int(before[0]) - int(after[0]) if before and after else 0
+
     def _ingest_with(self, con: duckdb.DuckDBPyConnection,
                      pending: dict[str, list[Path]]) -> IngestResult:
         segments = rows = quarantined = 0

@@ -314,12 +314,6 @@ def profile_mean(database: Path, endpoint: str) -> float:
         return float(profile_queries.coverage(con)[endpoint]["mean_ms"])
 
 
-def test_report_cli_says_what_to_write(capsys: pytest.CaptureFixture[str],
-                                       tmp_path: Path) -> None:
-    assert report_main(["--db", str(tmp_path / "none.duckdb")]) == 2
-    assert "--folded DIR or --speedscope FILE" in capsys.readouterr().err
-
-
 # The "sampled" profile part of speedscope's published file-format schema
 # (https://www.speedscope.app/file-format-schema.json), restated here so the test runs offline.
 SPEEDSCOPE_SCHEMA: dict[str, Any] = {

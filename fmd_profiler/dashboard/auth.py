@@ -1,0 +1,190 @@
+"""Who may see the dashboard: credential checks, login throttling, session cookies and CSRF.
+
+No framework here (the Flask views call it). Passwords from the config are compared in constant
+time, or checked with werkzeug when given as a werkzeug hash; every candidate account is checked
+on every attempt so timing does not tell which user name exists. The session is a cookie signed
+with the app's secret whose salt includes a fingerprint of the configured credentials, so
+changing a password signs everybody out. Each session carries its own CSRF token.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from fmd_profiler.config import Config
+
+ADMIN = "admin"
+GUEST = "guest"
+#: werkzeug's generate_password_hash output: method$salt$hash.
+_WERKZEUG_HASH = re.compile(r"^(scrypt|pbkdf2)(:[A-Za-z0-9]+)*\$[^$]+\$[0-9a-f]+$")
+
+
+def is_password_hash(value: str) -> bool:
+    return bool(_WERKZEUG_HASH.match(value))
+
+
+def _password_matches(given: str, stored: str) -> bool:
+    if is_password_hash(stored):
+        return check_password_hash(stored, given)
+    return hmac.compare_digest(given.encode("utf-8"), stored.encode("utf-8"))
+
+
+@dataclass(frozen=True)
+class Account:
+    username: str
+    password: str
+    role: str
+
+
+class Credentials:
+    """The accounts of the config: the admin (USERNAME/PASSWORD) and the guest passwords."""
+
+    def __init__(self, config: Config) -> None:
+        accounts = []
+        if config.password:
+            accounts.append(Account(config.username, config.password, ADMIN))
+        accounts += [Account(config.guest_username, p, GUEST) for p in config.guest_password if p]
+        self.accounts = tuple(accounts)
+        hashed = [a.password for a in accounts if is_password_hash(a.password)]
+        # A failed attempt also checks one hash of the same method, so it takes as long as a
+        # successful one (made on first use: hashing is slow on purpose).
+        self._dummy_method = hashed[0].split("$", 1)[0] if hashed else None
+        self._dummy: str | None = None
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.accounts)
+
+    def fingerprint(self) -> str:
+        """Changes whenever a user name or password in the config changes."""
+        digest = hashlib.sha256()
+        for account in self.accounts:
+            digest.update(f"{account.role}\0{account.username}\0{account.password}\0".encode())
+        return digest.hexdigest()[:16]
+
+    def check(self, username: str, password: str) -> str | None:
+        """The role of the matching account, or None. Every account is checked, always."""
+        role = None
+        for account in self.accounts:
+            user_ok = hmac.compare_digest(username.encode("utf-8"),
+                                          account.username.encode("utf-8"))
+            password_ok = _password_matches(password, account.password)
+            if user_ok and password_ok and role is None:
+                role = account.role
+        if self._dummy_method is not None and role is None:
+            if self._dummy is None:
+                self._dummy = generate_password_hash(secrets.token_hex(16), self._dummy_method)
+            check_password_hash(self._dummy, password)
+        return role
+
+
+class LoginThrottle:
+    """At most ``limit`` failed logins per key (client address, user name) per ``window_s``.
+
+    Kept in memory per process: with N worker processes an attacker gets at most N times the
+    limit, still far too few guesses for a real password.
+    """
+
+    def __init__(self, limit: int = 5, window_s: float = 300.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.limit = limit
+        self.window_s = window_s
+        self._clock = clock
+        self._failures: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def retry_after(self, *keys: str) -> int:
+        """Seconds until a login may be tried again for these keys (0: allowed now)."""
+        now = self._clock()
+        wait = 0.0
+        with self._lock:
+            for key in keys:
+                failures = self._recent(key, now)
+                if len(failures) >= self.limit:
+                    wait = max(wait, failures[0] + self.window_s - now)
+        return int(wait) + 1 if wait > 0 else 0
+
+    def failed(self, *keys: str) -> None:
+        now = self._clock()
+        with self._lock:
+            for key in keys:
+                self._recent(key, now).append(now)
+            if len(self._failures) > 10_000:  # a scan of many addresses must not grow memory
+                for key in [k for k, v in self._failures.items() if not v]:
+                    del self._failures[key]
+
+    def succeeded(self, *keys: str) -> None:
+        with self._lock:
+            for key in keys:
+                self._failures.pop(key, None)
+
+    def _recent(self, key: str, now: float) -> deque[float]:
+        failures = self._failures.setdefault(key, deque())
+        while failures and failures[0] <= now - self.window_s:
+            failures.popleft()
+        return failures
+
+
+@dataclass(frozen=True)
+class Session:
+    """What the session cookie says: a CSRF token always; a user and role once signed in."""
+
+    csrf_token: str
+    user: str | None = None
+    role: str | None = None
+
+    @property
+    def signed_in(self) -> bool:
+        return self.user is not None and self.role in (ADMIN, GUEST)
+
+    @property
+    def is_admin(self) -> bool:
+        return self.signed_in and self.role == ADMIN
+
+
+def new_session(user: str | None = None, role: str | None = None) -> Session:
+    return Session(secrets.token_urlsafe(32), user, role)
+
+
+class SessionCodec:
+    """Signs and reads the session cookie (itsdangerous, with an expiry)."""
+
+    def __init__(self, secret: str | bytes, fingerprint: str, max_age_s: int) -> None:
+        self._serializer = URLSafeTimedSerializer(secret,
+                                                  salt=f"fmd_profiler.dashboard.{fingerprint}")
+        self.max_age_s = max_age_s
+
+    def dumps(self, session: Session) -> str:
+        return self._serializer.dumps({"c": session.csrf_token, "u": session.user,
+                                       "r": session.role})
+
+    def loads(self, cookie: str | None) -> Session | None:
+        if not cookie:
+            return None
+        try:
+            data = self._serializer.loads(cookie, max_age=self.max_age_s)
+        except BadSignature:  # also SignatureExpired
+            return None
+        if not isinstance(data, dict) or not isinstance(data.get("c"), str):
+            return None
+        user, role = data.get("u"), data.get("r")
+        if not (isinstance(user, str) or user is None) or role not in (ADMIN, GUEST, None):
+            return None
+        return Session(data["c"], user, role)
+
+
+def csrf_ok(session: Session | None, given: str | None) -> bool:
+    if session is None or not given:
+        return False
+    return hmac.compare_digest(session.csrf_token.encode(), given.encode())

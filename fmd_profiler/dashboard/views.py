@@ -1,0 +1,324 @@
+"""The live dashboard: the report's pages behind a login, as the Flask blueprint
+``fmd_profiler_dashboard`` at ``/<CUSTOM_LINK>``.
+
+Every route but the login form answers a redirect to it (GET) or 401 (anything else) without a
+signed-in session; every POST needs the session's CSRF token; admin actions need the admin role.
+Pages are the static report's pages at the same relative paths, built from a read session and
+cached (:mod:`fmd_profiler.dashboard.cache`); pandas and plotnine are imported on the first page
+view, never on the app's request path.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from flask import Blueprint, Response, abort, current_app, g, redirect, request
+
+from fmd_profiler.config import Config
+from fmd_profiler.dashboard import admin
+from fmd_profiler.dashboard.auth import (
+    ADMIN,
+    Credentials,
+    LoginThrottle,
+    Session,
+    SessionCodec,
+    csrf_ok,
+    new_session,
+)
+from fmd_profiler.dashboard.cache import PageCache, data_version
+from fmd_profiler.errors import ProfilerError
+from fmd_profiler.levels import DASHBOARD_BLUEPRINT
+from fmd_profiler.store import Database, StoreLocation
+
+log = logging.getLogger("fmd_profiler")
+
+COOKIE = "fmd_profiler_session"
+SESSION_MAX_AGE_S = 12 * 3600
+PUBLIC_ENDPOINTS = {f"{DASHBOARD_BLUEPRINT}.login"}
+CSP = ("default-src 'none'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+       "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+MESSAGES = {
+    "level": "Monitoring level saved; every worker applies it within a few seconds.",
+    "level-cleared": "Override removed; the configured level applies again.",
+    "pruned": "Old data deleted.",
+}
+
+
+class Dashboard:
+    """State of one app's dashboard: accounts, throttle, page and chart caches."""
+
+    def __init__(self, config: Config, location: StoreLocation, client_ip: Any) -> None:
+        from fmd_profiler.report.render import ChartRenderer
+
+        self.config = config
+        self.location = location
+        self.client_ip = client_ip
+        self.credentials = Credentials(config)
+        self.throttle = LoginThrottle()
+        self.pages = PageCache()
+        self.renderer = ChartRenderer(processes=1)  # in-process, under one lock
+        self.prefix = "/" + config.custom_link
+        self._warned_secret = False
+
+    # -- sessions --------------------------------------------------------------------------------
+
+    def codec(self) -> SessionCodec | None:
+        secret = self.config.secret_key or current_app.secret_key
+        if not secret:
+            if not self._warned_secret:
+                self._warned_secret = True
+                log.warning("fmd_profiler: the dashboard needs a secret to sign its sessions: "
+                            "set SECRET_KEY in the [dashboard] config or app.secret_key")
+            return None
+        return SessionCodec(secret, self.credentials.fingerprint(), SESSION_MAX_AGE_S)
+
+    def options(self) -> Any:
+        from fmd_profiler.report.options import ReportOptions
+
+        return ReportOptions(timezone=self.config.timezone, colors=self.config.colors)
+
+
+def make_blueprint(config: Config, location: StoreLocation, client_ip: Any) -> Blueprint:
+    dash = Dashboard(config, location, client_ip)
+    bp = Blueprint(DASHBOARD_BLUEPRINT, __name__, url_prefix=dash.prefix)
+
+    @bp.before_request
+    def require_session() -> Any:
+        codec = dash.codec()
+        if codec is None:
+            return _plain("The dashboard is not available: no session secret is configured "
+                          "(set SECRET_KEY in the [dashboard] config).", 503)
+        g.fmd_codec = codec
+        session = codec.loads(request.cookies.get(COOKIE))
+        g.fmd_session = session
+        g.fmd_new_session = None
+        if request.endpoint in PUBLIC_ENDPOINTS:
+            return None
+        if session is None or not session.signed_in:
+            if request.method in ("GET", "HEAD"):
+                target = request.full_path if request.query_string else request.path
+                return redirect(f"{dash.prefix}/login?next={quote(target)}")
+            return _plain("Sign in first.", 401)
+        if request.method == "POST" and not csrf_ok(session, request.form.get("csrf_token")):
+            return _plain("The form was stale or not sent by the dashboard (CSRF token "
+                          "missing or wrong); reload the page and try again.", 400)
+        return None
+
+    @bp.after_request
+    def secure(response: Response) -> Response:
+        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "same-origin"
+        response.headers.setdefault("Cache-Control", "no-store")
+        fresh: Session | None = g.get("fmd_new_session")
+        if fresh is not None:
+            response.set_cookie(COOKIE, g.fmd_codec.dumps(fresh), max_age=SESSION_MAX_AGE_S,
+                                path=dash.prefix, httponly=True, samesite="Lax",
+                                secure=request.is_secure)
+        elif g.get("fmd_clear_session"):
+            response.delete_cookie(COOKIE, path=dash.prefix, httponly=True, samesite="Lax")
+        return response
+
+    # -- login ----------------------------------------------------------------------------------
+
+    @bp.route("/login", methods=["GET", "POST"])
+    def login() -> Any:
+        session: Session | None = g.fmd_session
+        if session is None:  # a pre-login session, so the login form has a CSRF token too
+            session = new_session()
+            g.fmd_new_session = session
+        next_url = _safe_next(request.values.get("next"), dash.prefix)
+        if request.method == "GET":
+            return _login_page(session, next_url, None, 200)
+        if not csrf_ok(g.fmd_session, request.form.get("csrf_token")):
+            return _login_page(session, next_url, "The form was stale; please try again.", 400)
+        username = request.form.get("username", "")
+        password = request.form.get("password", "")
+        keys = (f"ip:{dash.client_ip(request.environ)}", f"user:{username[:128]}")
+        wait = dash.throttle.retry_after(*keys)
+        if wait:
+            response = _login_page(session, next_url,
+                                   f"Too many failed sign-ins; try again in {wait} s.", 429)
+            response.headers["Retry-After"] = str(wait)
+            return response
+        role = dash.credentials.check(username, password)
+        if role is None:
+            dash.throttle.failed(*keys)
+            return _login_page(session, next_url, "Wrong user name or password.", 401)
+        dash.throttle.succeeded(keys[0])
+        g.fmd_new_session = new_session(username, role)  # a new token: no session fixation
+        return redirect(next_url)
+
+    @bp.route("/logout", methods=["POST"])
+    def logout() -> Any:
+        g.fmd_clear_session = True
+        return redirect(f"{dash.prefix}/login")
+
+    # -- pages ----------------------------------------------------------------------------------
+
+    @bp.route("/")
+    def index() -> Any:
+        return _page(dash, "index.html")
+
+    @bp.route("/<path:path>")
+    def page(path: str) -> Any:
+        if not path.endswith(".html"):
+            abort(404)
+        return _page(dash, path)
+
+    @bp.route("/charts/<key>.png")
+    def chart(key: str) -> Any:
+        png = dash.renderer.cache.get(key)
+        if png is None:
+            abort(404)
+        response = Response(png, mimetype="image/png")
+        response.headers["Cache-Control"] = "private, max-age=86400, immutable"
+        return response
+
+    @bp.route("/static/<name>")
+    def static(name: str) -> Any:
+        from fmd_profiler.report.site import STATIC_FILES, static_file
+
+        if name not in STATIC_FILES:
+            abort(404)
+        mimetype = "text/css" if name.endswith(".css") else "text/javascript"
+        response = Response(static_file(name), mimetype=mimetype)
+        response.headers["Cache-Control"] = "private, max-age=3600"
+        return response
+
+    # -- settings and admin actions --------------------------------------------------------------
+
+    @bp.route("/settings")
+    def settings() -> Any:
+        return _settings_page(dash, request.args.get("done"), None, 200)
+
+    @bp.route("/settings/level", methods=["POST"])
+    def set_level() -> Any:
+        if not g.fmd_session.is_admin:
+            return _plain("Only the admin may change monitoring levels.", 403)
+        endpoint = request.form.get("endpoint", "")
+        raw = request.form.get("level", "")
+        with Database(dash.location).read(ingest_first=False) as con:
+            known = {r["endpoint"] for r in admin.known_routes(con)}
+        if endpoint not in known:
+            return _settings_page(dash, None, f"Unknown endpoint {endpoint!r}.", 400)
+        try:
+            level = None if raw == "default" else int(raw)
+            admin.set_level(dash.location, endpoint, level)
+        except (ValueError, ProfilerError) as exc:
+            return _settings_page(dash, None, f"Level not saved: {exc}", 400)
+        dash.pages.clear()
+        done = "level" if level is not None else "level-cleared"
+        return redirect(f"{dash.prefix}/settings?done={done}")
+
+    @bp.route("/settings/prune", methods=["POST"])
+    def prune() -> Any:
+        if not g.fmd_session.is_admin:
+            return _plain("Only the admin may delete data.", 403)
+        try:
+            days = int(request.form.get("days", ""))
+            deleted = admin.prune(dash.location, days)
+        except ValueError:
+            return _settings_page(dash, None, "Give the number of days of data to keep.", 400)
+        except ProfilerError as exc:
+            return _settings_page(dash, None, str(exc), 400)
+        log.warning("fmd_profiler: %s deleted %d requests older than %d days from the dashboard",
+                    g.fmd_session.user, deleted, days)
+        dash.pages.clear()
+        return redirect(f"{dash.prefix}/settings?done=pruned")
+
+    return bp
+
+
+# -- helpers --------------------------------------------------------------------------------------
+
+def _plain(text: str, status: int) -> Response:
+    return Response(text + "\n", status=status, mimetype="text/plain")
+
+
+def _safe_next(target: str | None, prefix: str) -> str:
+    """Only a path inside the dashboard: never another host (an open redirect)."""
+    if target:
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc and (
+                parts.path == prefix or parts.path.startswith(prefix + "/")) \
+                and "\\" not in target:
+            return target
+    return prefix + "/"
+
+
+def _live(session: Session) -> dict[str, Any]:
+    return {"user": session.user, "role": session.role, "csrf_token": session.csrf_token,
+            "is_admin": session.role == ADMIN}
+
+
+def _page(dash: Dashboard, path: str) -> Response:
+    from fmd_profiler.report.pages import build_page, navigation
+    from fmd_profiler.report.site import SiteContext, render_page
+
+    options = dash.options()
+
+    def build() -> Any:
+        with Database(dash.location).read(ingest_first=False) as con:
+            page = build_page(con, options, path)
+            return None if page is None else (page, navigation(con, options))
+
+    if not dash.location.database.exists() and not dash.location.spool_dir.exists():
+        return _plain("No data recorded yet: the dashboard fills as soon as the app serves "
+                      "requests.", 200)
+    built = dash.pages.get(path, data_version(dash.location), build)
+    if built is None:
+        abort(404)
+    pngs = dash.renderer.render(built.page.all_charts())
+    files = {key: f"charts/{key}.png" for key in pngs}
+    site = SiteContext(options=options, nav=built.nav,
+                       generated_at=datetime.fromtimestamp(built.built_at, UTC)
+                       .replace(tzinfo=None), live=_live(g.fmd_session))
+    html = render_page(built.page, site, files, dash.renderer.failed)
+    return Response(html, mimetype="text/html")
+
+
+def _settings_page(dash: Dashboard, done: str | None, error: str | None,
+                   status: int) -> Response:
+    from fmd_profiler.report.model import Page
+    from fmd_profiler.report.options import utc_now
+    from fmd_profiler.report.pages import navigation
+    from fmd_profiler.report.site import SiteContext, render_page
+
+    options = dash.options()
+    with Database(dash.location).read(ingest_first=False) as con:
+        routes = admin.known_routes(con)
+        nav = navigation(con, options)
+    current = admin.overrides(dash.location)
+    context = {
+        "routes": [{**r, "override": current.get(r["endpoint"])} for r in routes],
+        "level_names": admin.LEVEL_NAMES,
+        "public_config": sorted(dash.config.public_dict().items()),
+        "message": MESSAGES.get(done or ""),
+        "error": error,
+        "retention_days": dash.config.retention_days,
+    }
+    page = Page("settings", "Settings", "settings.html", context)
+    site = SiteContext(options=options, nav=nav, generated_at=utc_now(),
+                       live=_live(g.fmd_session))
+    return Response(render_page(page, site, {}), status=status, mimetype="text/html")
+
+
+def _login_page(session: Session, next_url: str, error: str | None, status: int) -> Response:
+    from fmd_profiler.report.site import static_file, template_env
+
+    nonce = secrets.token_urlsafe(16)
+    html = template_env().get_template("login.html").render(
+        csrf_token=session.csrf_token, next_url=next_url, error=error, nonce=nonce,
+        css=static_file("style.css").decode("utf-8"))
+    response = Response(html, status=status, mimetype="text/html")
+    # The login page is the one page shown signed out: its stylesheet is inline, allowed by a
+    # nonce, because every other dashboard URL (static files included) needs a session.
+    response.headers["Content-Security-Policy"] = CSP.replace(
+        "style-src 'self'", f"style-src 'nonce-{nonce}'")
+    return response
+

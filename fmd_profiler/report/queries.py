@@ -1,0 +1,202 @@
+"""SQL for the report pages: every figure and every chart's data is computed here, in DuckDB.
+
+Functions take a read session (see :func:`fmd_profiler.report.sources.open_source`) and the
+:class:`~fmd_profiler.report.options.ReportOptions`, and return DataFrames or plain rows with an
+explicit ``ORDER BY``. Percentiles and box-plot quantiles are ``quantile_cont`` in SQL, so a chart
+of a million requests fetches a handful of rows. Days and hours are in the report's time zone.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fmd_profiler.queries import WINDOWED_REQUESTS, rows
+from fmd_profiler.report.options import ReportOptions
+
+#: The requests a report covers, with ``local_at``: started_at in the report's time zone.
+SCOPED = f"""
+    SELECT *, timezone($tz, timezone('UTC', started_at)) AS local_at
+    FROM ({WINDOWED_REQUESTS})
+    WHERE ($endpoints::VARCHAR[] IS NULL OR list_contains($endpoints::VARCHAR[], endpoint))
+"""
+
+#: Box plots: whiskers at the 5th/95th percentile (Tukey's 1.5 IQR needs every row).
+BOX_QUANTILES = "[0.05, 0.25, 0.5, 0.75, 0.95]"
+
+#: Columns a box plot or a top-N table may be grouped by (never user input in SQL).
+GROUPINGS = {"endpoint": "endpoint", "version": "version", "user": "group_by", "ip": "ip"}
+
+
+def _df(con: Any, sql: str, options: ReportOptions, **extra: Any) -> Any:
+    return con.execute(sql, {**options.params(), **extra}).df()
+
+
+def _endpoint_filter(endpoint: str | None) -> str:
+    return "TRUE" if endpoint is None else "endpoint = $endpoint"
+
+
+def _params(endpoint: str | None) -> dict[str, Any]:
+    return {} if endpoint is None else {"endpoint": endpoint}
+
+
+# -- overview -----------------------------------------------------------------------------------
+
+def recent_hits(con: Any, options: ReportOptions) -> dict[str, tuple[int, int]]:
+    """endpoint -> (hits in the 24 h before ``options.now``, hits in the 7 days before it)."""
+    found = con.execute(f"""
+        SELECT endpoint,
+               count(*) FILTER (WHERE started_at >= $now - INTERVAL 1 DAY) AS h24,
+               count(*) AS h7
+        FROM ({SCOPED}) r
+        WHERE started_at >= $now - INTERVAL 7 DAY AND started_at <= $now
+        GROUP BY endpoint ORDER BY endpoint""", {**options.params(), "now": options.now}
+    ).fetchall()
+    return {endpoint: (int(h24), int(h7)) for endpoint, h24, h7 in found}
+
+
+def daily_requests(con: Any, options: ReportOptions) -> Any:
+    """Requests per local day and endpoint."""
+    return _df(con, f"""
+        SELECT CAST(local_at AS DATE) AS day, endpoint, count(*) AS hits
+        FROM ({SCOPED}) r GROUP BY ALL ORDER BY day, endpoint""", options)
+
+
+def hourly_load(con: Any, options: ReportOptions, endpoint: str | None = None) -> Any:
+    """Requests per local date and hour of day."""
+    return _df(con, f"""
+        SELECT CAST(local_at AS DATE) AS day, hour(local_at) AS hour, count(*) AS hits
+        FROM ({SCOPED}) r WHERE {_endpoint_filter(endpoint)}
+        GROUP BY ALL ORDER BY day, hour""", options, **_params(endpoint))
+
+
+def duration_boxes(con: Any, options: ReportOptions, by: str, endpoint: str | None = None,
+                   top: int | None = None) -> Any:
+    """Box-plot quantiles of duration per group, the busiest ``top`` groups, busiest first."""
+    column = GROUPINGS[by]
+    limit = f"LIMIT {int(top)}" if top else ""
+    return _df(con, f"""
+        SELECT grp, hits, q[1] AS p05, q[2] AS p25, q[3] AS p50, q[4] AS p75, q[5] AS p95
+        FROM (SELECT coalesce(CAST({column} AS VARCHAR), '(none)') AS grp, count(*) AS hits,
+                     quantile_cont(duration_ms, {BOX_QUANTILES}) AS q
+              FROM ({SCOPED}) r WHERE {_endpoint_filter(endpoint)} GROUP BY ALL)
+        ORDER BY hits DESC, grp {limit}""", options, **_params(endpoint))
+
+
+def version_share(con: Any, options: ReportOptions) -> Any:
+    """Per version, each endpoint's share of that version's requests (0-1)."""
+    return _df(con, f"""
+        SELECT version, endpoint, count(*) AS hits,
+               count(*) / sum(count(*)) OVER (PARTITION BY version) AS share,
+               min(min(started_at)) OVER (PARTITION BY version) AS first_seen
+        FROM ({SCOPED}) r GROUP BY version, endpoint
+        ORDER BY first_seen, version, endpoint""", options)
+
+
+def versions(con: Any, options: ReportOptions) -> list[dict[str, Any]]:
+    """Every version with its request count and first/last request, oldest first."""
+    return rows(con, f"""
+        SELECT version, count(*) AS hits, min(started_at) AS first_seen,
+               max(started_at) AS last_seen
+        FROM ({SCOPED}) r GROUP BY version ORDER BY first_seen, version""", options.params())
+
+
+# -- one endpoint -------------------------------------------------------------------------------
+
+def time_span(con: Any, options: ReportOptions, endpoint: str) -> tuple[Any, Any]:
+    """The first and last request of ``endpoint`` in the report's scope."""
+    found = con.execute(f"SELECT min(started_at), max(started_at) FROM ({SCOPED}) r "
+                        "WHERE endpoint = $endpoint",
+                        {**options.params(), "endpoint": endpoint}).fetchone()
+    return (found[0], found[1]) if found else (None, None)
+
+
+def duration_over_time(con: Any, options: ReportOptions, endpoint: str, unit: str) -> Any:
+    """p50 and p95 of duration per ``unit`` ('hour' or 'day') bucket of local time."""
+    if unit not in {"hour", "day"}:
+        raise ValueError(f"unit must be 'hour' or 'day', not {unit!r}")
+    return _df(con, f"""
+        SELECT date_trunc('{unit}', local_at) AS bucket, count(*) AS hits,
+               quantile_cont(duration_ms, 0.5) AS p50, quantile_cont(duration_ms, 0.95) AS p95
+        FROM ({SCOPED}) r WHERE endpoint = $endpoint
+        GROUP BY ALL ORDER BY bucket""", options, endpoint=endpoint)
+
+
+def weekday_hour(con: Any, options: ReportOptions, endpoint: str) -> Any:
+    """Requests and median duration per ISO weekday (1 = Monday) and local hour."""
+    return _df(con, f"""
+        SELECT isodow(local_at) AS weekday, hour(local_at) AS hour, count(*) AS hits,
+               quantile_cont(duration_ms, 0.5) AS median_ms
+        FROM ({SCOPED}) r WHERE endpoint = $endpoint
+        GROUP BY ALL ORDER BY weekday, hour""", options, endpoint=endpoint)
+
+
+def user_version_median(con: Any, options: ReportOptions, endpoint: str, top: int) -> Any:
+    """Median duration per (user, version) for the ``top`` busiest users of ``endpoint``."""
+    return _df(con, f"""
+        WITH r AS (SELECT * FROM ({SCOPED}) s WHERE endpoint = $endpoint
+                   AND group_by IS NOT NULL),
+        users AS (SELECT group_by, count(*) AS n FROM r GROUP BY group_by
+                  ORDER BY n DESC, group_by LIMIT {int(top)})
+        SELECT r.group_by AS grp, r.version, count(*) AS hits,
+               quantile_cont(r.duration_ms, 0.5) AS median_ms,
+               min(min(r.started_at)) OVER (PARTITION BY r.version) AS first_seen
+        FROM r JOIN users USING (group_by)
+        GROUP BY r.group_by, r.version ORDER BY first_seen, r.version, grp""", options,
+        endpoint=endpoint)
+
+
+def status_counts(con: Any, options: ReportOptions, endpoint: str) -> Any:
+    """Requests per status code and local day."""
+    return _df(con, f"""
+        SELECT CAST(local_at AS DATE) AS day, status, count(*) AS hits
+        FROM ({SCOPED}) r WHERE endpoint = $endpoint
+        GROUP BY ALL ORDER BY day, status""", options, endpoint=endpoint)
+
+
+def exceptions(con: Any, options: ReportOptions, endpoint: str) -> list[dict[str, Any]]:
+    """The exception types raised by ``endpoint``, most frequent first."""
+    return rows(con, f"""
+        SELECT exception, count(*) AS hits, max(started_at) AS last_seen
+        FROM ({SCOPED}) r WHERE endpoint = $endpoint AND exception IS NOT NULL
+        GROUP BY exception ORDER BY hits DESC, exception""",
+        {**options.params(), "endpoint": endpoint})
+
+
+# -- versions -----------------------------------------------------------------------------------
+
+def version_medians(con: Any, options: ReportOptions) -> list[dict[str, Any]]:
+    """Median duration and hits per (endpoint, version)."""
+    return rows(con, f"""
+        SELECT endpoint, version, count(*) AS hits,
+               quantile_cont(duration_ms, 0.5) AS median_ms
+        FROM ({SCOPED}) r GROUP BY ALL ORDER BY endpoint, version""", options.params())
+
+
+def rank_sums(con: Any, options: ReportOptions, before: str, after: str) -> list[dict[str, Any]]:
+    """Per endpoint, what a Mann-Whitney U test of ``before`` vs ``after`` durations needs.
+
+    Ranks are averaged over ties (SQL window functions), so no row leaves DuckDB: the result has
+    both sample sizes and medians, the rank sum of ``before`` and the tie term sum(t^3 - t).
+    """
+    return rows(con, f"""
+        WITH r AS (SELECT endpoint, version, duration_ms FROM ({SCOPED}) s
+                   WHERE version = $before OR version = $after),
+        ranked AS (
+            SELECT endpoint, version, duration_ms,
+                   rank() OVER (PARTITION BY endpoint ORDER BY duration_ms)
+                   + (count(*) OVER (PARTITION BY endpoint, duration_ms) - 1) / 2.0 AS rnk
+            FROM r),
+        ties AS (
+            SELECT endpoint, sum(t * t * t - t) AS tie_term
+            FROM (SELECT endpoint, duration_ms, count(*)::DOUBLE AS t FROM r GROUP BY ALL)
+            GROUP BY endpoint)
+        SELECT endpoint,
+               count(*) FILTER (WHERE version = $before) AS n_before,
+               count(*) FILTER (WHERE version = $after) AS n_after,
+               quantile_cont(duration_ms, 0.5) FILTER (WHERE version = $before) AS median_before,
+               quantile_cont(duration_ms, 0.5) FILTER (WHERE version = $after) AS median_after,
+               coalesce(sum(rnk) FILTER (WHERE version = $before), 0) AS rank_sum_before,
+               any_value(ties.tie_term) AS tie_term
+        FROM ranked JOIN ties USING (endpoint)
+        GROUP BY endpoint ORDER BY endpoint""",
+        {**options.params(), "before": before, "after": after})

@@ -1,0 +1,90 @@
+"""Every chart kind draws a PNG from small and edge-case data, without plotnine warnings."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from fmd_profiler.report.charts import CHARTS, render_png
+from fmd_profiler.report.model import ChartSpec
+
+DAYS = [date(2026, 11, 1) + timedelta(days=i) for i in range(3)]
+
+
+def frames() -> dict[str, tuple[pd.DataFrame, dict[str, object]]]:
+    boxes = pd.DataFrame({"grp": ["a", "$b$", "<c>"], "hits": [5, 4, 3],
+                          "p05": [0.0, 1, 2], "p25": [1, 2, 3], "p50": [2, 3, 4],
+                          "p75": [3, 4, 5], "p95": [4, 5, 60]})
+    return {
+        "requests_per_day": (pd.DataFrame({"day": DAYS * 2, "endpoint": ["a"] * 3 + ["b"] * 3,
+                                           "hits": [1, 2, 3, 4, 5, 6]}),
+                             {"colors": {"a": "#ff0000", "b": "#00ff00"}}),
+        "load_heatmap": (pd.DataFrame({"day": DAYS, "hour": [0, 12, 23], "hits": [1, 5, 2]}), {}),
+        "boxes": (boxes, {"colors": {"a": "#123456"}}),
+        "share_heatmap": (pd.DataFrame({"version": ["1", "1", "2"], "endpoint": ["a", "b", "a"],
+                                        "share": [0.25, 0.75, 1.0]}), {}),
+        "duration_over_time": (pd.DataFrame({"bucket": [datetime(2026, 11, 1)], "hits": [3],
+                                             "p50": [1.0], "p95": [2.0]}), {}),
+        "weekday_hour_heatmap": (pd.DataFrame({"weekday": [1, 7], "hour": [0, 23],
+                                               "hits": [1, 2], "median_ms": [1.0, 2.0]}), {}),
+        "median_heatmap": (pd.DataFrame({"grp": ["u1", "u2"], "version": ["1", "2"],
+                                         "median_ms": [1.0, 2.0]}), {}),
+        "status_per_day": (pd.DataFrame({"day": DAYS, "status": [200, 404, 500],
+                                         "hits": [10, 2, 1]}), {}),
+        "ratio_heatmap": (pd.DataFrame({"endpoint": ["a", "b"], "pair": ["1 → 2"] * 2,
+                                        "ratio": [1.4, 0.9], "verdict": ["slower",
+                                                                         "unchanged"]}), {}),
+    }
+
+
+def test_every_chart_kind_is_covered() -> None:
+    assert set(frames()) == set(CHARTS)
+
+
+@pytest.mark.parametrize("kind", sorted(CHARTS))
+def test_chart_draws_without_warnings(kind: str, caplog: pytest.LogCaptureFixture) -> None:
+    data, options = frames()[kind]
+    with caplog.at_level(logging.INFO, logger="fmd_profiler"):
+        png = render_png(kind, data, options, 6.0, 3.0)
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 2000
+    assert [r.getMessage() for r in caplog.records] == []
+
+
+def test_chart_keys_follow_the_data() -> None:
+    data, _ = frames()["load_heatmap"]
+    one = ChartSpec("load_heatmap", data, "t", "alt")
+    same = ChartSpec("load_heatmap", data.copy(), "another title", "alt")
+    changed = ChartSpec("load_heatmap", data.assign(hits=[1, 5, 3]), "t", "alt")
+    assert one.key == same.key != changed.key
+
+
+SCRIPT_WITHOUT_MAIN_GUARD = """
+import pandas as pd
+from fmd_profiler.report.model import ChartSpec
+from fmd_profiler.report.render import ChartRenderer
+specs = [ChartSpec("load_heatmap", pd.DataFrame({"day": pd.to_datetime(["2026-11-01"] * 3),
+                                                 "hour": [1, 2, 3], "hits": [i, 2, 3]}), "t", "a")
+         for i in range(8)]
+pngs = ChartRenderer(processes=2).render(specs)
+print(len(pngs))
+"""
+
+
+@pytest.mark.slow
+def test_a_broken_pool_falls_back_to_drawing_in_process(tmp_path: Path) -> None:
+    # Under spawn, a script without `if __name__ == "__main__"` breaks every worker.
+    script = tmp_path / "unguarded.py"
+    script.write_text(SCRIPT_WITHOUT_MAIN_GUARD)
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=300, check=False,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "8"
+    assert "drawing the remaining charts in this process" in done.stderr

@@ -3,7 +3,8 @@
 A comparison is flagged only when all hold: its one-sided Mann-Whitney p-value, adjusted with
 Benjamini-Hochberg over every comparison of the run (scipy's ``false_discovery_control``), is
 below ``alpha``; the ratio of medians exceeds ``threshold``; and the medians differ by more than
-``min_change_ms`` (so a real but negligible change does not fail a build). For an unchanged commit every comparison is a null one, and then the
+``min_change_ms`` (so a real but negligible change does not fail a build). For an unchanged
+commit every comparison is a null one, and then the
 chance that anything at all is flagged stays below ``alpha``, as with Holm's method; but when a
 change slows many tests down (a helper they all call), Benjamini-Hochberg flags them together
 where Holm, testing the first at alpha/m, can miss all of them. A CI gate fails on any flag, so

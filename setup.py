@@ -40,6 +40,7 @@ setup(
             "gunicorn>=22",
             "waitress>=3",
             "asgiref>=3.7",  # Flask async views
+            "gevent>=23",  # the profiler must degrade clearly under gevent monkey-patching
             "jsonschema>=4",  # validates the speedscope export against speedscope's schema
         ],
         # make bench: pyinstrument is a contender (Flask-MonitoringDashboard gets its own venv).

@@ -67,11 +67,11 @@ def start(argv: list[str], db: Path, log: Path, port: int, extra_env: dict[str, 
     raise RuntimeError(f"server did not listen on {port} within {timeout} s:\n{log.read_text()}")
 
 
-def gunicorn(db: Path, log: Path, *flags: str) -> Server:
+def gunicorn(db: Path, log: Path, *flags: str, level: int = 1) -> Server:
     port = free_port()
     argv = [sys.executable, "-m", "gunicorn", "-b", f"127.0.0.1:{port}", "--graceful-timeout",
             "20", *flags, "tests.fixtures.served_app:app"]
-    return start(argv, db, log, port)
+    return start(argv, db, log, port, {"FMD_TEST_LEVEL": str(level)})
 
 
 def waitress(db: Path, log: Path) -> Server:
@@ -95,8 +95,8 @@ class Load:
 
 
 def send(url: str, count: int, clients: int, *, seconds: float = 120, pace: float = 0.0,
-         load: Load | None = None) -> Load:
-    """Send ``count`` GET /work requests from ``clients`` threads (bounded by ``seconds``)."""
+         load: Load | None = None, path: str = "/work") -> Load:
+    """Send ``count`` GET requests from ``clients`` threads (bounded by ``seconds``)."""
     load = load or Load()
     remaining = iter(range(count))
     deadline = time.monotonic() + seconds
@@ -108,7 +108,7 @@ def send(url: str, count: int, clients: int, *, seconds: float = 120, pace: floa
                 if next(remaining, None) is None:
                     return
             try:
-                with urllib.request.urlopen(url + "/work", timeout=30) as response:
+                with urllib.request.urlopen(url + path, timeout=30) as response:
                     pid = json.loads(response.read())["pid"]
             except OSError:
                 with load.lock:

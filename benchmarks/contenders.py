@@ -21,6 +21,7 @@ class Contender:
     level: int = 0
     exact: bool = False
     detail_rate: float = 0.0
+    switch_interval_ms: float | None = None  # None: the default SAMPLER_SWITCH_INTERVAL_MS
 
     @property
     def env(self) -> str:
@@ -31,13 +32,15 @@ class Contender:
 BARE = Contender("no profiler", "bare")
 OURS_L1 = Contender("fmd_profiler L1", "ours", level=1)
 OURS_L2 = Contender("fmd_profiler L2", "ours", level=2)
+OURS_L2_SWI0 = Contender("fmd_profiler L2, switch interval untouched", "ours", level=2,
+                         switch_interval_ms=0.0)
 OURS_L3 = Contender("fmd_profiler L3 (detail 1%)", "ours", level=3, detail_rate=0.01)
 OURS_EXACT = Contender("fmd_profiler exact (yappi)", "ours", level=2, exact=True)
 FMD_L1 = Contender("Flask-MonitoringDashboard L1", "fmd", level=1)
 FMD_L3 = Contender("Flask-MonitoringDashboard L3", "fmd", level=3)
 PYINSTRUMENT = Contender("pyinstrument per request", "pyinstrument")
 
-ALL = (BARE, OURS_L1, OURS_L2, OURS_L3, OURS_EXACT, FMD_L1, FMD_L3, PYINSTRUMENT)
+ALL = (BARE, OURS_L1, OURS_L2, OURS_L2_SWI0, OURS_L3, OURS_EXACT, FMD_L1, FMD_L3, PYINSTRUMENT)
 BY_NAME = {c.name: c for c in ALL}
 
 
@@ -54,6 +57,8 @@ def build_app(contender: Contender, workdir: Path) -> Any:
                                     "DETAIL_SAMPLE_RATE": contender.detail_rate}
         if contender.exact:
             settings["EXACT_MODE"] = True
+        if contender.switch_interval_ms is not None:
+            settings["SAMPLER_SWITCH_INTERVAL_MS"] = contender.switch_interval_ms
         return create_app(**settings)
     if contender.kind == "fmd":
         return _with_flask_monitoring_dashboard(create_app(profile=False), contender, workdir)

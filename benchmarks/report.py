@@ -40,10 +40,16 @@ def render(figures: dict[str, Any]) -> str:
         lines += _latency(figures["latency"])
     if "throughput" in figures:
         lines += _throughput(figures["throughput"])
+    if "accuracy" in figures:
+        lines += _accuracy(figures["accuracy"])
     if "ingest" in figures:
-        lines += _ingest(figures["ingest"])
+        lines += _ingest(figures["ingest"], figures.get("profile_storage"))
     if "memory" in figures:
         lines += _memory(figures["memory"])
+    if "report" in figures:
+        lines += _report(figures["report"])
+    if "harness" in figures:
+        lines += _harness(figures["harness"])
     return "\n".join(lines) + "\n"
 
 
@@ -93,8 +99,70 @@ def _throughput(result: ThroughputResult) -> list[str]:
     return [*lines, ""]
 
 
-def _ingest(result: dict[str, Any]) -> list[str]:
+def _accuracy(result: dict[str, Any]) -> list[str]:
+    lines = [
+        "## Attribution accuracy",
+        "",
+        "The demo's `/split` spends its time 60/30/10 in three functions. Each contender served "
+        "it under gunicorn (1 worker, 4 threads, default 10 ms sampling interval) to 4 client "
+        "threads; shares are of the three functions' total time as the report computes it.",
+        "",
+        "| contender | request | requests | shares (60 / 30 / 10) | largest error |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for case in result["cases"]:
+        s = case["shares"]
+        lines.append(f"| {case['contender']} | {case['ms']} ms | {case['requests']:,} | "
+                     f"{s['split_sixty'] * 100:.1f} / {s['split_thirty'] * 100:.1f} / "
+                     f"{s['split_ten'] * 100:.1f} | {case['max_error_pp']:.1f} pp |")
+    for name, why in result.get("failures", {}).items():
+        lines.append(f"| {name} | failed: {why} | | | |")
+    return [*lines, ""]
+
+
+def _report(results: list[dict[str, Any]]) -> list[str]:
+    lines = [
+        "## Report generation and dashboard",
+        "",
+        "Synthetic stores (50 endpoints, 14 days, 3 versions) written through the real segment "
+        "writer; `python -m fmd_profiler.report` end to end (queries, every chart drawn in the "
+        "process pool, the site written atomically); the dashboard's overview page through a "
+        "real Flask app: first view, then warm (page cache), then after new data arrived.",
+        "",
+        "| requests | report wall | report CPU | pages | charts | overview cold | warm | "
+        "after new data |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in results:
+        o = r["overview"]
+        lines.append(f"| {r['requests']:,} | {r['report_s']:.1f} s | {r['report_cpu_s']:.1f} s | "
+                     f"{r['pages']} | {r['charts']} | {o.get('cold_s', 0):.2f} s | "
+                     f"{o.get('warm_s', 0) * 1000:.1f} ms | {o.get('rebuild_s', 0):.2f} s |")
+    return [*lines, ""]
+
+
+def _harness(result: dict[str, Any]) -> list[str]:
     return [
+        "## Benchmark harness overhead",
+        "",
+        f"`python -m fmd_profiler.benchmark -n {result['rounds']}` against {result['rounds']} "
+        f"plain `pytest` runs of the same suite ({result['suite']}), medians of "
+        f"{result['repeats']} interleaved pairs.",
+        "",
+        "| measure | value |",
+        "| --- | --- |",
+        f"| one plain pytest run | {result['plain_run_s']:.2f} s |",
+        f"| the harness, {result['rounds']} rounds | {result['harness_run_s']:.2f} s |",
+        f"| harness / ({result['rounds']} × plain run) | "
+        f"{result['ratio_to_n_plain_runs']:.2f}× |",
+        f"| per round, inside pytest, harness / plain | {result['per_round_ratio']:.2f}× |",
+        f"| fixed cost per harness run | {result['fixed_cost_s']:.2f} s |",
+        "",
+    ]
+
+
+def _ingest(result: dict[str, Any], profile: dict[str, Any] | None = None) -> list[str]:
+    lines = [
         "## Storage",
         "",
         f"{result['rows']:,} synthetic request rows (50 endpoints) in {result['segments']} "
@@ -110,8 +178,15 @@ def _ingest(result: dict[str, Any]) -> list[str]:
         f"| DuckDB bytes per 1M requests | {result['db_bytes_per_1m'] / 1e6:.1f} MB |",
         f"| JSON summary SQL over them (all endpoints, quantiles) | "
         f"{result['summary_s'] * 1000:.0f} ms |",
-        "",
     ]
+    if profile:
+        lines += [
+            f"| profile data (levels 2-3) per 1M requests, demo mix at level 3 "
+            f"({profile['requests']:,} requests, {profile['minutes']:.1f} min) | "
+            f"{profile['bytes_per_1m_requests'] / 1e6:.1f} MB |",
+            f"| profile data per minute of traffic | {profile['bytes_per_minute'] / 1e3:.0f} kB |",
+        ]
+    return [*lines, ""]
 
 
 def _memory(result: dict[str, Any]) -> list[str]:

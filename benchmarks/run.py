@@ -22,14 +22,23 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from benchmarks import (
+    accuracy,
+    harness_overhead,
+    ingest,
+    latency,
+    memory,
+    profile_storage,
+    report_generation,
+    throughput,
+)
 from benchmarks import contenders as C
-from benchmarks import ingest, latency, memory, throughput
 from benchmarks.envs import ensure_fmd_env
 from benchmarks.report import render
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "benchmarks" / ".work"
-SECTIONS = ("latency", "throughput", "ingest", "memory")
+SECTIONS = ("latency", "throughput", "accuracy", "storage", "memory", "report", "harness")
 
 
 @dataclass(frozen=True)
@@ -46,7 +55,7 @@ class Plan:
 
     @property
     def throughput_rounds(self) -> int:
-        return 1 if self.quick else 3
+        return 1 if self.quick else 2
 
     @property
     def throughput_seconds(self) -> float:
@@ -59,6 +68,22 @@ class Plan:
     @property
     def memory_requests(self) -> int:
         return 50_000 if self.quick else 1_000_000
+
+    @property
+    def accuracy_scale(self) -> float:
+        return 0.2 if self.quick else 1.0
+
+    @property
+    def profile_requests(self) -> int:
+        return 3000 if self.quick else 20_000
+
+    @property
+    def report_sizes(self) -> tuple[int, ...]:
+        return (20_000,) if self.quick else (100_000, 1_000_000)
+
+    @property
+    def harness_rounds(self) -> int:
+        return 3 if self.quick else 5
 
 
 def machine_info() -> dict[str, Any]:
@@ -138,12 +163,28 @@ def main(argv: list[str] | None = None) -> int:
              plan.throughput_seconds)
         figures["throughput"] = throughput.measure(
             chosen, ROOT, WORK, rounds=plan.throughput_rounds, seconds=plan.throughput_seconds)
-    if "ingest" in sections:
-        _log("ingest: %d rows", plan.ingest_rows)
+    if "accuracy" in sections:
+        sampled = [c for c in chosen if c in (C.OURS_L2, C.OURS_L2_SWI0)]
+        _log("accuracy: the 60/30/10 endpoint at 10 ms and 2 ms, %d contender(s)", len(sampled))
+        figures["accuracy"] = accuracy.measure(sampled, ROOT, WORK, scale=plan.accuracy_scale)
+    if "storage" in sections:
+        _log("storage: %d request rows; profile data of %d requests", plan.ingest_rows,
+             plan.profile_requests)
         figures["ingest"] = ingest.measure(WORK, rows=plan.ingest_rows)
+        figures["profile_storage"] = profile_storage.measure_storage(
+            requests=plan.profile_requests)
     if "memory" in sections:
         _log("memory: %d requests per contender", plan.memory_requests)
         figures["memory"] = memory.measure(ROOT, WORK, requests=plan.memory_requests)
+    if "report" in sections:
+        figures["report"] = []
+        for size in plan.report_sizes:
+            _log("report: %d requests over 50 endpoints", size)
+            figures["report"].append(report_generation.measure(size, work=WORK))
+    if "harness" in sections:
+        _log("harness: %d rounds vs %d plain pytest runs", plan.harness_rounds,
+             plan.harness_rounds)
+        figures["harness"] = harness_overhead.measure(rounds=plan.harness_rounds, repeats=3)
     figures["seconds"] = time.monotonic() - started
     Path(args.out).write_text(render(figures), encoding="utf-8")
     if args.json:

@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import re
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from benchmarks.contenders import BARE, Contender, child_env, env_python
+from benchmarks import gunicorn
+from benchmarks.contenders import BARE, Contender
 
 PATH = "/api/items"
 
@@ -45,23 +43,6 @@ class ThroughputResult:
     def median_p99(self, name: str) -> float | None:
         values = self.p99_ms.get(name, [])
         return statistics.median(values) if values else None
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_listening(port: int, process: subprocess.Popen[bytes], timeout: float = 60) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and process.poll() is None:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return True
-        except OSError:
-            time.sleep(0.1)
-    return False
 
 
 _RPS = re.compile(r"Requests/sec:\s+([\d.]+)")
@@ -115,31 +96,10 @@ def measure(contenders: list[Contender], root: Path, work: Path, *, rounds: int,
 
 def _one_server(contender: Contender, root: Path, work: Path, seconds: float, workers: int,
                 threads: int, connections: int) -> tuple[float, float]:
-    folder = work / "throughput" / contender.name.replace(" ", "_").replace("/", "_")
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
-    port = _free_port()
-    env = child_env(root) | {"BENCH_CONTENDER": contender.name, "BENCH_WORKDIR": str(folder)}
-    log = open(folder / "gunicorn.log", "wb")  # noqa: SIM115 - closed below
-    process = subprocess.Popen(
-        [env_python(contender.env, work), "-m", "gunicorn", "-b", f"127.0.0.1:{port}",
-         "-w", str(workers), "--threads", str(threads), "--graceful-timeout", "30",
-         "benchmarks.served:app"], cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        if not _wait_listening(port, process):
-            raise RuntimeError("gunicorn did not start: "
-                               + (folder / "gunicorn.log").read_text()[-300:])
-        url = f"http://127.0.0.1:{port}{PATH}"
-        run_wrk(url, 2, connections)  # warm-up: first requests, lazy starts
-        return run_wrk(url, seconds, connections)
-    except (ValueError, subprocess.TimeoutExpired) as exc:
-        raise RuntimeError(f"wrk failed: {exc}") from None
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        log.close()
+    folder = gunicorn.folder_for(work, "throughput", contender)
+    with gunicorn.serve(contender, root, work, folder, workers=workers, threads=threads) as url:
+        try:
+            run_wrk(url + PATH, 2, connections)  # warm-up: first requests, lazy starts
+            return run_wrk(url + PATH, seconds, connections)
+        except (ValueError, subprocess.TimeoutExpired) as exc:
+            raise RuntimeError(f"wrk failed: {exc}") from None

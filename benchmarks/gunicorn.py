@@ -1,0 +1,66 @@
+"""Start and stop a contender's app under gunicorn on 127.0.0.1 (throughput and accuracy runs)."""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from benchmarks.contenders import Contender, child_env, env_python
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_listening(port: int, process: subprocess.Popen[bytes], timeout: float = 60) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return True
+        except OSError:
+            time.sleep(0.1)
+    return False
+
+
+@contextlib.contextmanager
+def serve(contender: Contender, root: Path, work: Path, folder: Path, *, workers: int,
+          threads: int) -> Iterator[str]:
+    """Run ``contender``'s demo app under gunicorn; yields its base URL; stops with SIGTERM.
+
+    ``folder`` (emptied first) holds the contender's store and gunicorn's log.
+    """
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    port = free_port()
+    env = child_env(root) | {"BENCH_CONTENDER": contender.name, "BENCH_WORKDIR": str(folder)}
+    log_path = folder / "gunicorn.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [env_python(contender.env, work), "-m", "gunicorn", "-b", f"127.0.0.1:{port}",
+             "-w", str(workers), "--threads", str(threads), "--graceful-timeout", "30",
+             "benchmarks.served:app"], cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            if not wait_listening(port, process):
+                raise RuntimeError("gunicorn did not start: " + log_path.read_text()[-300:])
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                try:
+                    process.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+
+
+def folder_for(work: Path, kind: str, contender: Contender, suffix: str = "") -> Path:
+    return work / kind / (contender.name.replace(" ", "_").replace("/", "_") + suffix)

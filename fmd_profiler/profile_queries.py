@@ -122,7 +122,7 @@ def _function_rows(con: Any, stacks: list[WeightedStack], mean_ms: float | None,
     total = sum(s.weight for s in stacks)
     weights = function_weights(stacks)
     names = frame_names(con, weights)
-    out = []
+    out: list[dict[str, Any]] = []
     for frame_id in set(weights) | set(exact):
         w = weights.get(frame_id)
         x = exact.get(frame_id)
@@ -164,7 +164,7 @@ def functions_summary(con: Any, window: Window = ALL_TIME) -> list[dict[str, Any
         scale = _scale(stacks, cover.get(endpoint, {}).get("mean_ms"))
         total = sum(s.weight for s in stacks)
         weights = function_weights(stacks)
-        rows_ = []
+        rows_: list[dict[str, Any]] = []
         for frame_id, w in weights.items():
             function, file, line = names.get(frame_id, UNKNOWN)
             rows_.append({"endpoint": endpoint, "function": function, "file": file,

@@ -16,7 +16,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Iterable
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 from fmd_profiler.clock import Clock
 from fmd_profiler.config import Config
@@ -153,18 +153,18 @@ class ProfilingEngine:
             self._finish(self.finished.popleft())
         pending = self._pending
         for bucket, key, (weight, count) in self.samples.take(wall, everything=everything):
-            endpoint, version, stack = key  # type: ignore[misc]
+            endpoint, version, stack = cast(tuple[str, str, int], key)
             pending[PROFILE_SAMPLES.name].append(
                 (endpoint, version, bucket, self.stacks.stack(stack).stack_id, weight * 1000.0,
                  int(count)))
         for bucket, key, (requests, duration, exact) in self.coverage.take(
                 wall, everything=everything):
-            endpoint, version = key  # type: ignore[misc]
+            endpoint, version = cast(tuple[str, str], key)
             pending[PROFILE_REQUESTS.name].append(
                 (endpoint, version, bucket, int(requests), duration * 1000.0, int(exact)))
         for bucket, key, (calls, primitive, own, total) in self.exact_totals.take(
                 wall, everything=everything):
-            endpoint, version, test_id, fid = key  # type: ignore[misc]
+            endpoint, version, test_id, fid = cast(tuple[str, str, "str | None", int], key)
             frame = self._exact_frames[fid]
             pending[EXACT_FUNCTIONS.name].append(
                 (endpoint, version, test_id, bucket, fid, frame.function, frame.file, frame.line,

@@ -95,7 +95,8 @@ def attach_profiler(app: Flask, hooks: RequestHooks, runtime: Runtime) -> Profil
             if runtime.started:  # a runtime another app already started: join it now
                 engine.start()
     hooks.add_observer(ProfilingObserver(engine, hooks))
-    app.async_to_sync = _follow_async(app.async_to_sync, engine)  # type: ignore[method-assign]
+    app.async_to_sync = _follow_async(  # type: ignore[method-assign,assignment]
+        app.async_to_sync, engine)
     return engine
 
 

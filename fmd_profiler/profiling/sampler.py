@@ -166,8 +166,8 @@ class Sampler:
                 stack: int | None = stacks.stack_of_chain(_suspended_chain(coroutine), AWAIT)
             else:
                 stack = stacks.stack_of_thread(slot.thread_id, current_frames)
-                if stack is None:
-                    continue
+            if stack is None:  # the thread has gone, or its frame chain could not be read
+                continue
             sink(slot, stack, weight, wall)
             taken += 1
         self.ticks += 1

@@ -180,7 +180,7 @@ class StackTable:
 
     def _stack_of_chain(self, frames: list[Any]) -> int | None:
         codes = self._codes
-        infos = []
+        infos: list[tuple[Any, int, int]] = []
         for f in frames:
             if f is not None and type(f) is not FrameType and not hasattr(f, "f_code"):
                 # CPython 3.11 can hand out a non-frame object from another thread's f_back

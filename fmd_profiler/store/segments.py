@@ -18,6 +18,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import duckdb
 import numpy as np
@@ -85,7 +86,7 @@ def _to_array(kind: str, values: Sequence[object]) -> np.ndarray:
         return np.array(values, dtype=np.bool_)
     if kind == INT_LIST:
         array = np.empty(len(values), dtype=object)  # np.array would make a 2-D array
-        array[:] = [list(v) for v in values]
+        array[:] = [list(cast(Sequence[int], v)) for v in values]
         return array
     raise ValueError(f"unknown column kind {kind!r}")
 

@@ -1,26 +1,10 @@
-"""Scripted stand-ins for the profiler tests: a fake clock and scripted frames."""
+"""Scripted stand-ins for the profiler tests: scripted frames, and the suite's fake clock."""
 
 from __future__ import annotations
 
+from tests.fakes import FakeClock
 
-class FakeClock:
-    """Wall, perf and thread CPU clocks that move only when told to."""
-
-    def __init__(self, wall: float = 1_700_000_000.0) -> None:
-        self.now = 0.0
-        self.wall0 = wall
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-    def perf(self) -> float:
-        return self.now
-
-    def wall(self) -> float:
-        return self.wall0 + self.now
-
-    def thread_cpu(self) -> float:
-        return self.now
+__all__ = ["Code", "FakeClock", "Frame", "frames"]
 
 
 class Code:

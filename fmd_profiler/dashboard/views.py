@@ -31,7 +31,7 @@ from fmd_profiler.dashboard.auth import (
 )
 from fmd_profiler.dashboard.cache import PageCache, data_version
 from fmd_profiler.errors import ProfilerError
-from fmd_profiler.levels import DASHBOARD_BLUEPRINT
+from fmd_profiler.levels import DASHBOARD_BLUEPRINT, may_profile
 from fmd_profiler.store import Database, StoreLocation
 
 log = logging.getLogger("fmd_profiler")
@@ -301,6 +301,8 @@ def _settings_page(dash: Dashboard, done: str | None, error: str | None,
         "message": MESSAGES.get(done or ""),
         "error": error,
         "retention_days": dash.config.retention_days,
+        # Levels 2-3 need the profiler's hooks, attached only at start-up (see may_profile).
+        "profiler_attached": may_profile(dash.config),
     }
     page = Page("settings", "Settings", "settings.html", context)
     site = SiteContext(options=options, nav=nav, generated_at=utc_now(),

@@ -19,23 +19,29 @@ from typing import Any
 import pandas as pd
 from plotnine import (
     aes,
+    coord_flip,
     element_blank,
     element_line,
     element_rect,
     element_text,
+    facet_wrap,
     geom_col,
+    geom_hline,
     geom_line,
     geom_point,
     geom_rect,
     geom_segment,
     geom_text,
     geom_tile,
+    geom_vline,
     ggplot,
     labs,
+    scale_color_manual,
     scale_fill_gradient,
     scale_fill_gradient2,
     scale_fill_manual,
     scale_linetype_manual,
+    scale_size_area,
     scale_x_continuous,
     scale_x_datetime,
     scale_x_log10,
@@ -278,6 +284,160 @@ def ratio_heatmap(data: pd.DataFrame) -> ggplot:
     ])
 
 
+# -- the profiler ---------------------------------------------------------------------------------
+
+#: Package colours of flame graphs, heaviest package first: Tableau's light tints, on which
+#: the dark labels stay readable.
+PACKAGE_COLORS = ("#a0cbe8", "#ffbe7d", "#8cd17d", "#ff9d9a", "#86bcb6", "#f1ce63", "#d4a6c8",
+                  "#fabfd2", "#d7b5a6")
+OTHER_COLOR = "#c8ccd2"
+#: Flame boxes narrower than this (share of the request) are not drawn: under a pixel wide.
+MIN_FLAME_WIDTH = 0.001
+#: Width of one character of a 7-point label, in pixels at :data:`DPI`.
+LABEL_CHAR_PX = 5.6
+#: Figure width not taken by the plot panel (axis and margins), in inches.
+FLAME_MARGIN_IN = 0.5
+
+
+def package_of(function: str) -> str:
+    """``pkg.mod:Class.method`` -> ``pkg`` (synthetic nodes such as ``flask:<dispatch>`` too)."""
+    return function.partition(":")[0].partition(".")[0] or "?"
+
+
+def fit_label(text: str, chars: int) -> str:
+    """``text`` cut to ``chars`` characters (with an ellipsis); '' when fewer than 3 fit."""
+    if chars < 3:
+        return ""
+    return label(text if len(text) <= chars else text[: chars - 1] + "…")
+
+
+def _percent(breaks: Any) -> list[str]:
+    return [f"{b * 100:.0f} %" for b in breaks]
+
+
+def flame_graph(data: pd.DataFrame, width: float = 12.8, mean_ms: float | None = None,
+                max_depth: int = 40) -> ggplot:
+    """Icicle flame graph: one rectangle per call-tree node, the root on top, x = share of the
+    request time (or mean ms per request when ``mean_ms`` is given), colour = package.
+
+    Labels (the qualified name, cut to fit) go on boxes wide enough to hold a few characters;
+    ``width`` is the figure width in inches the labels are fitted to.
+    """
+    data = data[(data["width"] >= MIN_FLAME_WIDTH) & (data["depth"] < max_depth)]
+    scale = mean_ms if mean_ms else 1.0
+    packages = data["function"].map(package_of)
+    weights = (data.assign(pkg=packages).groupby("pkg")["self_width"].sum()
+               .sort_values(ascending=False, kind="stable"))
+    named = list(weights.index[: len(PACKAGE_COLORS)])
+    lumped = packages.where(packages.isin(named), "other")
+    order = [*named, *(["other"] if (lumped == "other").any() else [])]
+    palette = dict(zip(named, PACKAGE_COLORS, strict=False)) | {"other": OTHER_COLOR}
+    boxes = data.assign(
+        pkg=_category(lumped.map(label), [label(p) for p in order]),
+        xmin=data["start"] * scale, xmax=(data["start"] + data["width"]) * scale,
+        ymin=-data["depth"] - 0.92, ymax=-data["depth"].astype(float))
+    panel_px = (width - FLAME_MARGIN_IN) * DPI
+    chars = (data["width"] * panel_px / LABEL_CHAR_PX).astype(int) - 1
+    names = data["function"].map(lambda f: f.partition(":")[2] or f)
+    texts = [fit_label(name, n) for name, n in zip(names, chars, strict=True)]
+    labels = boxes.assign(text=texts, x=boxes["xmin"] + 0.002 * scale, y=boxes["ymin"] + 0.46)
+    labels = labels[labels["text"] != ""]
+    chart = _plot(ggplot(boxes), [
+        geom_rect(aes(xmin="xmin", xmax="xmax", ymin="ymin", ymax="ymax", fill="pkg"),
+                  color="white", size=0.15),
+        scale_fill_manual(values={label(k): v for k, v in palette.items()},
+                          limits=[label(p) for p in order]),
+        scale_x_continuous(expand=(0, 0), limits=(0, scale),
+                           **({} if mean_ms else {"labels": _percent})),
+        scale_y_continuous(breaks=[], expand=(0, 0.08)),
+        labs(x="ms per request (mean)" if mean_ms else "share of the request time", y=""),
+        _theme(),
+        theme(legend_position="bottom", panel_grid_major_y=element_blank(),
+              legend_box_margin=0),
+    ])
+    if len(labels):
+        chart += geom_text(labels, aes(x="x", y="y", label="text"), ha="left", va="center",
+                           size=7, color="#1d2127")
+    return chart
+
+
+def function_changes(data: pd.DataFrame) -> ggplot:
+    """Diverging bars: change of each function's time per request between two versions
+    (``delta_ms``; slower to the right in red, faster to the left in green), biggest on top."""
+    names = [label(f) for f in data["function"]]
+    data = data.assign(
+        name=_category(pd.Series(names, index=data.index), list(reversed(dict.fromkeys(names)))),
+        direction=["slower" if d > 0 else "faster" for d in data["delta_ms"]])
+    return _plot(ggplot(data, aes("name", "delta_ms", fill="direction")), [
+        geom_col(width=0.7),
+        geom_hline(yintercept=0, color="#8a9099", size=0.4),
+        scale_fill_manual(values={"slower": "#d04a3a", "faster": "#3d9a50"}, guide=None),
+        coord_flip(),
+        labs(x="", y="change in ms per request"),
+        _theme(legend=False),
+    ])
+
+
+def outlier_timeline(data: pd.DataFrame, colors: Mapping[str, str] | None = None) -> ggplot:
+    """Dots: each outlier at its time (x) on its endpoint's row (y); the dot's area is how many
+    times slower than the endpoint's median it was (``ratio``)."""
+    endpoints = list(dict.fromkeys(data["endpoint"].map(label)))
+    data = data.assign(endpoint=_category(data["endpoint"].map(label), list(reversed(endpoints))),
+                       started_at=pd.to_datetime(data["started_at"]))
+    palette = {label(k): v for k, v in (colors or {}).items()}
+    return _plot(ggplot(data, aes("started_at", "endpoint", size="ratio", color="endpoint")), [
+        geom_point(alpha=0.7),
+        scale_color_manual(values={e: palette.get(e, ACCENT) for e in endpoints}, guide=None),
+        scale_size_area(max_size=6, name="× median"),
+        scale_x_datetime(date_labels="%b %d"),
+        labs(x="", y=""),
+        _theme(),
+    ])
+
+
+# -- the benchmark harness ------------------------------------------------------------------------
+
+def run_history(data: pd.DataFrame) -> ggplot:
+    """Small multiples: an endpoint's (or test's) median per benchmark run, oldest run first;
+    runs the harness flagged as regressions are red."""
+    order = list(dict.fromkeys(data["name"].map(label)))
+    data = data.assign(name=_category(data["name"].map(label), order),
+                       flag=data["regression"].map(lambda r: "regression" if r else "ok"))
+    runs = data[["run", "commit"]].drop_duplicates().sort_values("run")
+    step = max(1, len(runs) // 6)
+    shown = runs.iloc[::step]
+    chart = _plot(ggplot(data, aes("run", "median_ms")), [
+        geom_point(aes(color="flag"), size=1.6),
+        scale_color_manual(values={"ok": ACCENT, "regression": "#d04a3a"}, guide=None),
+        scale_x_continuous(breaks=shown["run"].tolist(),
+                           labels=[label(c) for c in shown["commit"]]),
+        facet_wrap("name", scales="free_y", ncol=3),
+        labs(x="", y="median ms"),
+        _theme(legend=False),
+        theme(axis_text_x=element_text(size=7), strip_text=element_text(size=8, ha="left")),
+    ])
+    if data["run"].nunique() >= 2:
+        chart += geom_line(aes(group="name"), color=ACCENT, size=0.6)
+    return chart
+
+
+def verdict_ratios(data: pd.DataFrame) -> ggplot:
+    """Ratio of medians (head / baseline) with its confidence interval per endpoint or test,
+    largest on top; regressions red. Log scale: ×2 and ×0.5 are equally far from ×1."""
+    names = list(dict.fromkeys(data["name"].map(label)))
+    data = data.assign(name=_category(data["name"].map(label), list(reversed(names))),
+                       flag=data["verdict"].map(lambda v: v if v == "regression" else "ok"))
+    return _plot(ggplot(data, aes(y="name")), [
+        geom_vline(xintercept=1.0, color="#8a9099", size=0.4),
+        geom_segment(aes(x="ci_low", xend="ci_high", yend="name", color="flag"), size=0.8),
+        geom_point(aes(x="ratio", color="flag"), size=2),
+        scale_color_manual(values={"ok": ACCENT, "regression": "#d04a3a"}, guide=None),
+        scale_x_log10(),
+        labs(x="median after / median before (log scale), 95 % interval", y=""),
+        _theme(legend=False),
+    ])
+
+
 #: name -> chart function; a ChartSpec names its chart by key so it can cross processes.
 CHARTS: dict[str, Callable[..., ggplot]] = {
     "requests_per_day": requests_per_day,
@@ -289,6 +449,11 @@ CHARTS: dict[str, Callable[..., ggplot]] = {
     "median_heatmap": median_heatmap,
     "status_per_day": status_per_day,
     "ratio_heatmap": ratio_heatmap,
+    "flame_graph": flame_graph,
+    "function_changes": function_changes,
+    "outlier_timeline": outlier_timeline,
+    "run_history": run_history,
+    "verdict_ratios": verdict_ratios,
 }
 
 

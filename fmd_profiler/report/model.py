@@ -1,7 +1,8 @@
 """The records between page builders, the chart renderer and the templates.
 
 A page builder returns a :class:`Page`: its path in the site, a template, plain data for the
-template and its :class:`Section` blocks, each carrying the :class:`ChartSpec` of its charts. A
+template and its :class:`Section` blocks, each carrying the :class:`ChartSpec` of its charts and
+the :class:`Download` files it links to (profile exports). A
 chart spec names a chart function and holds its DataFrame; its :attr:`ChartSpec.key` is a hash of
 both, so identical charts are drawn once and cached images stay valid while the data is the same.
 """
@@ -51,6 +52,15 @@ class ChartSpec:
 
 
 @dataclass(frozen=True)
+class Download:
+    """A file the site carries beside its pages; ``path`` is relative to the site root."""
+
+    path: str
+    data: bytes
+    media_type: str
+
+
+@dataclass(frozen=True)
 class Section:
     """A block of a page: rendered by ``templates/<template>`` with ``context``.
 
@@ -63,6 +73,7 @@ class Section:
     template: str
     context: Mapping[str, Any] = field(default_factory=dict)
     charts: tuple[ChartSpec, ...] = ()
+    downloads: tuple[Download, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -89,3 +100,6 @@ class Page:
 
     def all_charts(self) -> list[ChartSpec]:
         return [*self.charts, *(c for s in self.sections for c in s.charts)]
+
+    def all_downloads(self) -> list[Download]:
+        return [d for s in self.sections for d in s.downloads]

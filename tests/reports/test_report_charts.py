@@ -41,6 +41,22 @@ def frames() -> dict[str, tuple[pd.DataFrame, dict[str, object]]]:
         "ratio_heatmap": (pd.DataFrame({"endpoint": ["a", "b"], "pair": ["1 → 2"] * 2,
                                         "ratio": [1.4, 0.9], "verdict": ["slower",
                                                                          "unchanged"]}), {}),
+        # A root, a wide child with a label and a mathtext-looking name, a sliver too thin to draw.
+        "flame_graph": (pd.DataFrame({"function": ["flask:<dispatch>", "app:$view$", "x:y"],
+                                      "depth": [0, 1, 1], "start": [0.0, 0.0, 0.9995],
+                                      "width": [1.0, 0.9995, 0.0005],
+                                      "self_width": [0.0, 0.9995, 0.0005]}),
+                        {"width": 6.0, "mean_ms": 12.5}),
+        "function_changes": (pd.DataFrame({"function": ["app:slow", "<b>x</b>"],
+                                           "delta_ms": [2.5, -0.5]}), {}),
+        "outlier_timeline": (pd.DataFrame({"started_at": [datetime(2026, 11, 1)],
+                                           "endpoint": ["$a$"], "ratio": [4.0]}),
+                             {"colors": {"$a$": "#123456"}}),
+        "run_history": (pd.DataFrame({"name": ["a"], "run": [0], "commit": ["abc1234"],
+                                      "median_ms": [1.5], "regression": [False]}), {}),
+        "verdict_ratios": (pd.DataFrame({"name": ["test t", "endpoint e"], "ratio": [1.4, 0.9],
+                                         "ci_low": [1.2, 0.8], "ci_high": [1.6, 1.1],
+                                         "verdict": ["regression", "ok"]}), {}),
     }
 
 

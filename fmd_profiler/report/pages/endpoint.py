@@ -2,8 +2,8 @@
 
 Each section builder takes ``(con, options, endpoint_row)`` and returns a
 :class:`~fmd_profiler.report.model.Section` or None when it has nothing to show; the page lists
-them in :data:`ENDPOINT_SECTIONS` order. The profiler's function table and flame graph and the
-outliers plug in here as further builders with their own templates.
+them in :data:`ENDPOINT_SECTIONS` order; the profiler's sections come from
+:mod:`~fmd_profiler.report.pages.profile`.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Any
 from fmd_profiler.report import queries
 from fmd_profiler.report.model import ChartSpec, Page, Section
 from fmd_profiler.report.options import ReportOptions
+from fmd_profiler.report.pages.profile import profile_section, slow_requests_section
 
 SectionBuilder = Callable[[Any, ReportOptions, dict[str, Any]], "Section | None"]
 
@@ -102,10 +103,12 @@ def status_section(con: Any, options: ReportOptions, row: dict[str, Any]) -> Sec
 
 ENDPOINT_SECTIONS: tuple[SectionBuilder, ...] = (
     timing_section,
+    profile_section,
     _box_section("versions", "Per version", "version", "version"),
     _box_section("users", "Per user", "user", "user"),
     _box_section("ips", "Per IP address", "ip", "IP address"),
     status_section,
+    slow_requests_section,
 )
 
 

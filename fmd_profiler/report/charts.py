@@ -411,7 +411,7 @@ def run_history(data: pd.DataFrame) -> ggplot:
         scale_color_manual(values={"ok": ACCENT, "regression": "#d04a3a"}, guide=None),
         scale_x_continuous(breaks=shown["run"].tolist(),
                            labels=[label(c) for c in shown["commit"]]),
-        facet_wrap("name", scales="free_y", ncol=3),
+        facet_wrap("name", scales="free_y", ncol=min(3, len(order))),
         labs(x="", y="median ms"),
         _theme(legend=False),
         theme(axis_text_x=element_text(size=7), strip_text=element_text(size=8, ha="left")),

@@ -23,6 +23,8 @@ from fmd_profiler.report.stats import Comparison
 MAX_ENDPOINTS = 10
 FUNCTIONS = 15
 CHART_BARS = 8
+#: Bars shorter than this fraction of the longest are left out of the chart (the table has them).
+MIN_BAR = 0.02
 #: A function's total within this fraction of the mean request is "the whole request".
 WHOLE_REQUEST = 1e-3
 
@@ -35,8 +37,7 @@ def function_changes_section(con: Any, options: ReportOptions,
         return None
     first = comparisons[0]
     key = hashlib.sha256(f"{first.before}\0{first.after}".encode()).hexdigest()[:10]
-    return Section(f"functions-{key}",
-                   f"Where the time changed: {first.before} → {first.after}",
+    return Section(f"functions-{key}", "Where the time changed",
                    "section_changes.html", {"blocks": blocks},
                    charts=tuple(b["chart"] for b in blocks if b["chart"] is not None))
 
@@ -55,6 +56,8 @@ def _explain(con: Any, options: ReportOptions, c: Comparison) -> dict[str, Any] 
         row["whole_request"] = (_close(row["before_total_ms"], means[0])
                                 and _close(row["after_total_ms"], means[1]))
     inner = [r for r in rows if not r["whole_request"] and r["delta_total_ms"] != 0]
+    longest = max((abs(r["delta_total_ms"]) for r in inner), default=0.0)
+    inner = [r for r in inner if abs(r["delta_total_ms"]) >= MIN_BAR * longest]
     return {"comparison": c, "path": endpoint_path(c.endpoint), "rows": rows[:FUNCTIONS],
             "mean_before": means[0], "mean_after": means[1],
             "chart": _chart(c, inner[:CHART_BARS])}
@@ -71,7 +74,7 @@ def _chart(c: Comparison, rows: list[dict[str, Any]]) -> ChartSpec | None:
         return None
     data = pd.DataFrame({"function": [r["function"] for r in rows],
                          "delta_ms": [r["delta_total_ms"] for r in rows]})
-    return ChartSpec("function_changes", data, c.endpoint,
+    return ChartSpec("function_changes", data, "Change in time per function",
                      alt=f"Bar chart of the change in time per function of {c.endpoint}",
                      caption="Change in total time per request (the function and what it "
                              "calls); red: slower, green: faster.",

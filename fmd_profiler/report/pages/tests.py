@@ -97,7 +97,7 @@ def _history_chart(con: Any, endpoints: list[str]) -> ChartSpec | None:
          "commit": h["short_sha"] or h["run_id"][:8], "median_ms": h["median_ms"],
          "regression": (h["run_id"], endpoint) in flagged}
         for _, endpoint, history in shown for h in history])
-    rows = -(-len(shown) // 3)
+    rows = -(-len(shown) // 3)  # three panels a row (charts.run_history)
     return ChartSpec("run_history", data, "Median per run",
                      alt="Small multiples of each endpoint's median request duration per run",
                      caption="One panel per endpoint (those that moved most across runs), oldest "

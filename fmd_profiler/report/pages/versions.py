@@ -76,9 +76,11 @@ def build_versions(con: Any, options: ReportOptions) -> Page:
     sections: list[Section] = []
     for before, after in version_pairs(names, options):
         found = compare_versions(con, options, before, after)
-        pairs.append({"before": before, "after": after, "comparisons": found})
-        sections += [s for s in (build(con, options, found) for build in VERSION_SECTIONS)
-                     if s is not None]
+        extra = [s for s in (build(con, options, found) for build in VERSION_SECTIONS)
+                 if s is not None]
+        pairs.append({"before": before, "after": after, "comparisons": found,
+                      "sections": extra})
+        sections += extra
     chart = _ratio_chart(pairs)
     context = {
         "versions": versions,

@@ -66,7 +66,7 @@ def dashboard_urls(app: Flask) -> list[tuple[str, str]]:
 def test_every_route_refuses_a_visitor_without_session(app: Flask) -> None:
     client = app.test_client()
     urls = dashboard_urls(app)
-    assert len(urls) >= 9
+    assert len(urls) >= 10
     for method, url in urls:
         if url == "/dashboard/login":
             continue

@@ -2,7 +2,8 @@
 
 ``python -m benchmarks.report_generation [--requests 100000 1000000] [--endpoints 50]`` writes a
 synthetic store of each size (Zipf-like traffic over ``--endpoints`` endpoints, 14 days, 3
-versions; not timed), then times:
+versions, with the profiler's tables for every endpoint as at level 3: sampled stacks, three
+outliers and two detailed profiles each; not timed), then times:
 
 - ``report_s``: ``python -m fmd_profiler.report`` end to end in this process (queries, every
   chart drawn in the process pool, the site written atomically), and ``report_cpu_s``, the CPU
@@ -45,7 +46,7 @@ def measure(requests: int, *, endpoints: int = 50, jobs: int | None = None,
         started = time.perf_counter()
         store = write_synthetic_store(folder / "bench.duckdb", requests=requests,
                                       endpoints=endpoints, days=14, versions=3,
-                                      end=time.time())
+                                      end=time.time(), profiles=True)
         generate_s = time.perf_counter() - started
         out = folder / "report"
         args = ["--db", str(store.database), "--out", str(out)]

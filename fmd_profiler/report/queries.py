@@ -112,12 +112,18 @@ def time_span(con: Any, options: ReportOptions, endpoint: str) -> tuple[Any, Any
 
 
 def duration_over_time(con: Any, options: ReportOptions, endpoint: str, unit: str) -> Any:
-    """p50 and p95 of duration per ``unit`` ('hour' or 'day') bucket of local time."""
+    """p50 and p95 of duration per ``unit`` ('hour' or 'day') bucket of local time, and the
+    requests of each status class (columns 2xx, 3xx, 4xx, 5xx, other)."""
     if unit not in {"hour", "day"}:
         raise ValueError(f"unit must be 'hour' or 'day', not {unit!r}")
     return _df(con, f"""
         SELECT date_trunc('{unit}', local_at) AS bucket, count(*) AS hits,
-               quantile_cont(duration_ms, 0.5) AS p50, quantile_cont(duration_ms, 0.95) AS p95
+               quantile_cont(duration_ms, 0.5) AS p50, quantile_cont(duration_ms, 0.95) AS p95,
+               count(*) FILTER (WHERE status BETWEEN 200 AND 299) AS "2xx",
+               count(*) FILTER (WHERE status BETWEEN 300 AND 399) AS "3xx",
+               count(*) FILTER (WHERE status BETWEEN 400 AND 499) AS "4xx",
+               count(*) FILTER (WHERE status BETWEEN 500 AND 599) AS "5xx",
+               count(*) FILTER (WHERE status IS NULL OR status < 200 OR status > 599) AS other
         FROM ({SCOPED}) r WHERE endpoint = $endpoint
         GROUP BY ALL ORDER BY bucket""", options, endpoint=endpoint)
 
@@ -146,12 +152,13 @@ def user_version_median(con: Any, options: ReportOptions, endpoint: str, top: in
         endpoint=endpoint)
 
 
-def status_counts(con: Any, options: ReportOptions, endpoint: str) -> Any:
-    """Requests per status code and local day."""
-    return _df(con, f"""
-        SELECT CAST(local_at AS DATE) AS day, status, count(*) AS hits
+def status_totals(con: Any, options: ReportOptions, endpoint: str) -> list[dict[str, Any]]:
+    """Requests per status code, most frequent first."""
+    return rows(con, f"""
+        SELECT status, count(*) AS hits
         FROM ({SCOPED}) r WHERE endpoint = $endpoint
-        GROUP BY ALL ORDER BY day, status""", options, endpoint=endpoint)
+        GROUP BY status ORDER BY hits DESC, status""",
+        {**options.params(), "endpoint": endpoint})
 
 
 def exceptions(con: Any, options: ReportOptions, endpoint: str) -> list[dict[str, Any]]:

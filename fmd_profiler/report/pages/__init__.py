@@ -28,7 +28,7 @@ from fmd_profiler.report.pages.paths import (
     VERSIONS,
     endpoint_path,
 )
-from fmd_profiler.report.pages.requests import build_request, request_refs
+from fmd_profiler.report.pages.requests import build_requests, request_refs
 from fmd_profiler.report.pages.tests import build_tests, has_tests_page
 from fmd_profiler.report.pages.versions import build_versions, has_versions_page
 
@@ -42,6 +42,9 @@ class PageKind:
     available: Callable[[Any, ReportOptions], bool]
     build: Callable[[Any, ReportOptions], Page]
 
+
+#: Request pages built together (a few queries for each batch).
+REQUEST_BATCH = 200
 
 #: In navigation order.
 SITE_PAGES: tuple[PageKind, ...] = (
@@ -67,10 +70,9 @@ def iter_pages(con: Any, options: ReportOptions,
     for kind in SITE_PAGES:
         if kind.path in present:
             yield kind.build(con, options)
-    for ref in request_refs(con, options):
-        page = build_request(con, options, ref)
-        if page is not None:
-            yield page
+    refs = request_refs(con, options)
+    for start in range(0, len(refs), REQUEST_BATCH):
+        yield from build_requests(con, options, refs[start:start + REQUEST_BATCH])
 
 
 def download_page(con: Any, options: ReportOptions, path: str) -> str | None:
@@ -95,8 +97,8 @@ def build_page(con: Any, options: ReportOptions, path: str) -> Page | None:
         if path == kind.path:
             return kind.build(con, options) if kind.available(con, options) else None
     if path.startswith(REQUEST_DIR + "/"):
-        ref = next((r for r in request_refs(con, options) if r.path == path), None)
-        return build_request(con, options, ref) if ref is not None else None
+        found = [r for r in request_refs(con, options) if r.path == path][:1]
+        return next(iter(build_requests(con, options, found)), None)
     for row in endpoint_rows(con, options):
         if row["path"] == path:
             return build_endpoint(con, options, row)

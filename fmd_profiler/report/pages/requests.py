@@ -47,15 +47,22 @@ def request_refs(con: Any, options: ReportOptions) -> list[RequestRef]:
     return [RequestRef(r["request_id"], r["kind"], r["endpoint"]) for r in found]
 
 
-def build_request(con: Any, options: ReportOptions, ref: RequestRef) -> Page | None:
-    if ref.kind == "outlier":
-        detail = profile_queries.outlier_detail(con, ref.request_id)
-        title = "Outlier"
-    else:
-        detail = profile_queries.request_profile(con, ref.request_id, kind="detail")
-        title = "Detailed profile"
-    if detail is None:
-        return None
+def build_requests(con: Any, options: ReportOptions, refs: list[RequestRef]) -> list[Page]:
+    """The pages of ``refs`` (a few queries for all of them, not a few per page)."""
+    outliers = profile_queries.outlier_details(
+        con, [r.request_id for r in refs if r.kind == "outlier"])
+    details = profile_queries.request_profiles(
+        con, [r.request_id for r in refs if r.kind == "detail"], kind="detail")
+    pages = []
+    for ref in refs:
+        detail = (outliers if ref.kind == "outlier" else details).get(ref.request_id)
+        if detail is not None:
+            pages.append(_request_page(ref, detail))
+    return pages
+
+
+def _request_page(ref: RequestRef, detail: dict[str, Any]) -> Page:
+    title = "Outlier" if ref.kind == "outlier" else "Detailed profile"
     context = {
         # A detailed profile has no request data: the template reads the same keys for both.
         "request": {**dict.fromkeys(OUTLIER_ONLY), **detail},

@@ -368,10 +368,19 @@ def flame_graph(data: pd.DataFrame, width: float = 12.8, mean_ms: float | None =
     return chart
 
 
+def short_function(function: str) -> str:
+    """``pkg.mod:Class.method`` -> ``mod:Class.method``: the module's last part is enough
+    beside a table with the full names, and long names would be cut."""
+    module, sep, qualname = function.partition(":")
+    return f"{module.rpartition('.')[2]}{sep}{qualname}"
+
+
 def function_changes(data: pd.DataFrame) -> ggplot:
     """Diverging bars: change of each function's time per request between two versions
     (``delta_ms``; slower to the right in red, faster to the left in green), biggest on top."""
-    names = [label(f) for f in data["function"]]
+    names = [label(short_function(f)) for f in data["function"]]
+    if len(set(names)) < len(names):  # two modules' functions of one name: say which
+        names = [label(f) for f in data["function"]]
     data = data.assign(
         name=_category(pd.Series(names, index=data.index), list(reversed(dict.fromkeys(names)))),
         direction=["slower" if d > 0 else "faster" for d in data["delta_ms"]])

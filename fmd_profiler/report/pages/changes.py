@@ -44,12 +44,13 @@ def function_changes_section(con: Any, options: ReportOptions,
 
 def _explain(con: Any, options: ReportOptions, c: Comparison) -> dict[str, Any] | None:
     window = options.window
-    means = []
+    means: list[float] = []
     for version in (c.before, c.after):
         cover = profile_queries.coverage(con, window, endpoint=c.endpoint, version=version)
-        means.append(cover.get(c.endpoint, {}).get("mean_ms"))
-    if None in means:
-        return None  # one side was never profiled: nothing to compare
+        mean = cover.get(c.endpoint, {}).get("mean_ms")
+        if mean is None:
+            return None  # one side was never profiled: nothing to compare
+        means.append(mean)
     rows = profile_queries.function_changes(con, c.endpoint, c.before, c.after, window,
                                             limit=FUNCTIONS + 4)
     for row in rows:

@@ -24,6 +24,7 @@ from fmd_profiler.context import test_header_enabled
 from fmd_profiler.dashboard import init_dashboard
 from fmd_profiler.errors import SetupError
 from fmd_profiler.hooks import RequestHooks, list_routes
+from fmd_profiler.levels import may_profile
 from fmd_profiler.profiling.observer import attach_profiler
 from fmd_profiler.runtime import Runtime, install_sigterm_handler, runtime_for
 from fmd_profiler.version import detect_version
@@ -79,7 +80,7 @@ class Profiler:
                              accept_test_header=test_header_enabled())
         app.wsgi_app = hooks.wrap(app.wsgi_app)  # type: ignore[method-assign,assignment]
         hooks.install(app)
-        if _may_profile(config):
+        if may_profile(config):
             # Levels 2-3 and exact mode; the dashboard can then move endpoints between levels
             # at run time (below level 2 the observer returns at once). A process started with
             # every endpoint at level 1 or 0 never pays for the profiler's hooks.
@@ -102,11 +103,6 @@ class Profiler:
         except KeyError:
             raise SetupError(f"fmd_profiler is not enabled on the Flask app {app.name!r}; call "
                              "profiler.init_app(app) first") from None
-
-
-def _may_profile(config: Config) -> bool:
-    return (config.monitor_level >= 2 or config.exact_mode
-            or any(level >= 2 for level in config.monitor_levels.values()))
 
 
 def _routes_of(app_ref: weakref.ref[Flask], runtime: Runtime) -> list[Any] | None:

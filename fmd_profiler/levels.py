@@ -19,6 +19,17 @@ OWN_BLUEPRINT_PREFIX = "fmd_profiler_"
 DASHBOARD_BLUEPRINT = "fmd_profiler_dashboard"
 
 
+def may_profile(config: Config) -> bool:
+    """Whether a process started with ``config`` attaches the profiler (levels 2-3, exact mode).
+
+    A process whose every endpoint starts at level 0 or 1 never pays for the profiler's hooks,
+    so raising an endpoint to 2 or 3 later (from the dashboard) records only its timing until
+    the processes restart.
+    """
+    return (config.monitor_level >= 2 or config.exact_mode
+            or any(level >= 2 for level in config.monitor_levels.values()))
+
+
 def is_own_or_static(endpoint: str) -> bool:
     """Endpoints not monitored unless named in MONITOR_LEVELS: static files and our own pages."""
     return endpoint == STATIC_ENDPOINT or (endpoint.startswith(OWN_BLUEPRINT_PREFIX)

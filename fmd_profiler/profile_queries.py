@@ -117,11 +117,12 @@ def function_table(con: Any, endpoint: str, window: Window = ALL_TIME, *,
 
 
 def _function_rows(con: Any, stacks: list[WeightedStack], mean_ms: float | None,
-                   exact: dict[int, dict[str, Any]], exact_requests: int) -> list[dict[str, Any]]:
+                   exact: dict[int, dict[str, Any]], exact_requests: int,
+                   names: dict[int, tuple[str, str, int]] | None = None) -> list[dict[str, Any]]:
     scale = _scale(stacks, mean_ms)
     total = sum(s.weight for s in stacks)
     weights = function_weights(stacks)
-    names = frame_names(con, weights)
+    names = frame_names(con, weights) if names is None else names
     out: list[dict[str, Any]] = []
     for frame_id in set(weights) | set(exact):
         w = weights.get(frame_id)
@@ -190,9 +191,9 @@ def flame_graph(con: Any, endpoint: str, window: Window = ALL_TIME, *,
     return _flame_rows(con, stacks, mean.get("mean_ms"))
 
 
-def _flame_rows(con: Any, stacks: list[WeightedStack], mean_ms: float | None
-                ) -> list[dict[str, Any]]:
-    names = _names_of(con, stacks)
+def _flame_rows(con: Any, stacks: list[WeightedStack], mean_ms: float | None,
+                names: dict[int, tuple[str, str, int]] | None = None) -> list[dict[str, Any]]:
+    names = _names_of(con, stacks) if names is None else names
     per_request = mean_ms if mean_ms is not None else sum(s.weight for s in stacks)
     boxes: list[FlameBox] = flame_layout(stacks, lambda f: names.get(f, UNKNOWN)[0])
     return [{"frame_id": b.frame_id, "function": names.get(b.frame_id, UNKNOWN)[0],
@@ -316,17 +317,26 @@ def outlier_detail(con: Any, request_id: str) -> dict[str, Any] | None:
     """One outlier: the columns of :func:`outlier_list` plus ``args`` and ``headers`` (dicts,
     secrets redacted), ``functions`` (as :func:`function_table`, for this request alone) and
     ``flame`` (as :func:`flame_graph`). None when unknown."""
-    found = rows(con, "SELECT * EXCLUDE (host, pid) FROM outliers WHERE request_id = $id "
-                      "ORDER BY started_at LIMIT 1", {"id": request_id})
-    if not found:
-        return None
-    detail = found[0]
-    detail["args"] = json.loads(detail["args"] or "{}")
-    detail["headers"] = json.loads(detail["headers"] or "{}")
-    profile = request_profile(con, request_id, kind="outlier")
-    detail["functions"] = profile["functions"] if profile else []
-    detail["flame"] = profile["flame"] if profile else []
-    return detail
+    return outlier_details(con, [request_id]).get(request_id)
+
+
+def outlier_details(con: Any, request_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """:func:`outlier_detail` of many outliers with three queries; unknown ids are left out."""
+    found = rows(con, """
+        SELECT * EXCLUDE (host, pid) FROM outliers
+        WHERE request_id IN (SELECT unnest($ids::VARCHAR[]))
+        QUALIFY row_number() OVER (PARTITION BY request_id ORDER BY started_at) = 1
+        ORDER BY request_id""", {"ids": sorted(set(request_ids))})
+    profiles = request_profiles(con, [d["request_id"] for d in found], kind="outlier")
+    out = {}
+    for detail in found:
+        detail["args"] = json.loads(detail["args"] or "{}")
+        detail["headers"] = json.loads(detail["headers"] or "{}")
+        profile = profiles.get(detail["request_id"])
+        detail["functions"] = profile["functions"] if profile else []
+        detail["flame"] = profile["flame"] if profile else []
+        out[detail["request_id"]] = detail
+    return out
 
 
 def request_profile_list(con: Any, window: Window = ALL_TIME, *, endpoint: str | None = None,
@@ -350,21 +360,36 @@ def request_profile(con: Any, request_id: str, *, kind: str | None = None
     """One request's profile: ``request_id``, ``kind``, ``endpoint``, ``version``,
     ``started_at``, ``duration_ms``, ``functions`` (as :func:`function_table`, scaled to this
     request's duration) and ``flame`` (as :func:`flame_graph`). None when unknown."""
+    return request_profiles(con, [request_id], kind=kind).get(request_id)
+
+
+def request_profiles(con: Any, request_ids: Iterable[str], *, kind: str | None = None
+                     ) -> dict[str, dict[str, Any]]:
+    """:func:`request_profile` of many requests with two queries; unknown ids are left out.
+    A request profiled both ways (``kind`` None) shows the kind of its heaviest stack."""
     found = con.execute("""
-        SELECT p.kind, p.endpoint, p.version, p.started_at, p.duration_ms, st.frames,
-               p.weight_ms, p.samples
+        SELECT p.request_id, p.kind, p.endpoint, p.version, p.started_at, p.duration_ms,
+               st.frames, p.weight_ms, p.samples
         FROM request_profiles p JOIN profile_stacks st USING (stack_id)
-        WHERE p.request_id = $id AND ($kind::VARCHAR IS NULL OR p.kind = $kind)
-        ORDER BY p.weight_ms DESC, st.frames""", {"id": request_id, "kind": kind}).fetchall()
-    if not found:
-        return None
-    first = found[0]
-    stacks = [WeightedStack(tuple(r[5]), r[6], int(r[7])) for r in found
-              if r[0] == first[0]]
-    return {"request_id": request_id, "kind": first[0], "endpoint": first[1],
-            "version": first[2], "started_at": first[3], "duration_ms": first[4],
-            "functions": _function_rows(con, stacks, first[4], {}, 0),
-            "flame": _flame_rows(con, stacks, first[4])}
+        WHERE p.request_id IN (SELECT unnest($ids::VARCHAR[]))
+          AND ($kind::VARCHAR IS NULL OR p.kind = $kind)
+        ORDER BY p.request_id, p.weight_ms DESC, st.frames""",
+                        {"ids": sorted(set(request_ids)), "kind": kind}).fetchall()
+    by_request: dict[str, list[tuple[Any, ...]]] = {}
+    for row in found:
+        by_request.setdefault(row[0], []).append(row)
+    names = frame_names(con, (f for row in found for f in row[6]))
+    out = {}
+    for request_id, found_rows in by_request.items():
+        first = found_rows[0]
+        stacks = [WeightedStack(tuple(r[6]), r[7], int(r[8])) for r in found_rows
+                  if r[1] == first[1]]
+        out[request_id] = {
+            "request_id": request_id, "kind": first[1], "endpoint": first[2],
+            "version": first[3], "started_at": first[4], "duration_ms": first[5],
+            "functions": _function_rows(con, stacks, first[5], {}, 0, names),
+            "flame": _flame_rows(con, stacks, first[5], names)}
+    return out
 
 
 # -- exact mode --------------------------------------------------------------------------------

@@ -29,9 +29,9 @@ from fmd_profiler.dashboard.auth import (
     csrf_ok,
     new_session,
 )
-from fmd_profiler.dashboard.cache import PageCache, data_version
+from fmd_profiler.dashboard.cache import BuiltPage, PageCache, data_version
 from fmd_profiler.errors import ProfilerError
-from fmd_profiler.levels import DASHBOARD_BLUEPRINT
+from fmd_profiler.levels import DASHBOARD_BLUEPRINT, may_profile
 from fmd_profiler.store import Database, StoreLocation
 
 log = logging.getLogger("fmd_profiler")
@@ -170,6 +170,10 @@ def make_blueprint(config: Config, location: StoreLocation, client_ip: Any) -> B
             abort(404)
         return _page(dash, path)
 
+    @bp.route("/profiles/<name>")
+    def profile_file(name: str) -> Any:
+        return _download(dash, f"profiles/{name}")
+
     @bp.route("/charts/<key>.png")
     def chart(key: str) -> Any:
         png = dash.renderer.cache.get(key)
@@ -256,9 +260,13 @@ def _live(session: Session) -> dict[str, Any]:
             "is_admin": session.role == ADMIN}
 
 
-def _page(dash: Dashboard, path: str) -> Response:
+def _has_data(dash: Dashboard) -> bool:
+    return dash.location.database.exists() or dash.location.spool_dir.exists()
+
+
+def _built(dash: Dashboard, path: str) -> BuiltPage | None:
+    """The page model at ``path`` (as in the static site), from the cache while still valid."""
     from fmd_profiler.report.pages import build_page, navigation
-    from fmd_profiler.report.site import SiteContext, render_page
 
     options = dash.options()
 
@@ -267,12 +275,19 @@ def _page(dash: Dashboard, path: str) -> Response:
             page = build_page(con, options, path)
             return None if page is None else (page, navigation(con, options))
 
-    if not dash.location.database.exists() and not dash.location.spool_dir.exists():
+    return dash.pages.get(path, data_version(dash.location), build)
+
+
+def _page(dash: Dashboard, path: str) -> Response:
+    from fmd_profiler.report.site import SiteContext, render_page
+
+    if not _has_data(dash):
         return _plain("No data recorded yet: the dashboard fills as soon as the app serves "
                       "requests.", 200)
-    built = dash.pages.get(path, data_version(dash.location), build)
+    built = _built(dash, path)
     if built is None:
         abort(404)
+    options = dash.options()
     pngs = dash.renderer.render(built.page.all_charts())
     files = {key: f"charts/{key}.png" for key in pngs}
     site = SiteContext(options=options, nav=built.nav,
@@ -280,6 +295,24 @@ def _page(dash: Dashboard, path: str) -> Response:
                        .replace(tzinfo=None), live=_live(g.fmd_session))
     html = render_page(built.page, site, files, dash.renderer.failed)
     return Response(html, mimetype="text/html")
+
+
+def _download(dash: Dashboard, path: str) -> Response:
+    """A file an endpoint page links to (a profile export), from that page's model."""
+    from fmd_profiler.report.pages import download_page
+
+    if not _has_data(dash):
+        abort(404)
+    with Database(dash.location).read(ingest_first=False) as con:
+        owner = download_page(con, dash.options(), path)
+    built = _built(dash, owner) if owner is not None else None
+    found = next((d for d in built.page.all_downloads() if d.path == path),
+                 None) if built is not None else None
+    if found is None:
+        abort(404)
+    response = Response(found.data, content_type=found.media_type)
+    response.headers["Content-Disposition"] = "attachment"
+    return response
 
 
 def _settings_page(dash: Dashboard, done: str | None, error: str | None,
@@ -301,6 +334,8 @@ def _settings_page(dash: Dashboard, done: str | None, error: str | None,
         "message": MESSAGES.get(done or ""),
         "error": error,
         "retention_days": dash.config.retention_days,
+        # Levels 2-3 need the profiler's hooks, attached only at start-up (see may_profile).
+        "profiler_attached": may_profile(dash.config),
     }
     page = Page("settings", "Settings", "settings.html", context)
     site = SiteContext(options=options, nav=nav, generated_at=utc_now(),

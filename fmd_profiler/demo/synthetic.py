@@ -14,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from fmd_profiler.schema import REQUESTS, ROUTES
+from fmd_profiler.demo.synthetic_profiles import SyntheticProfiles
+from fmd_profiler.schema import REQUESTS, ROUTES, SEGMENT_TABLES
 from fmd_profiler.store import Database, SegmentWriter, StoreLocation
 
 BATCH = 200_000
@@ -37,7 +38,7 @@ def endpoint_names(count: int) -> list[str]:
 
 def write_synthetic_store(database: Path, *, requests: int, endpoints: int = 50,
                           unused: int = 3, days: int = 14, versions: int = 3, users: int = 40,
-                          end: float, seed: int = 7) -> SyntheticStore:
+                          end: float, seed: int = 7, profiles: bool = False) -> SyntheticStore:
     """Write ``requests`` requests ending at ``end`` (epoch seconds) into a new store."""
     rng = np.random.default_rng(seed)
     names = endpoint_names(endpoints + unused)
@@ -50,14 +51,20 @@ def write_synthetic_store(database: Path, *, requests: int, endpoints: int = 50,
         weights = 1.0 / np.arange(1, endpoints + 1) ** 0.9
         weights /= weights.sum()
         base_ms = np.exp(rng.uniform(np.log(2.0), np.log(400.0), endpoints))
+        profiled = SyntheticProfiles(used, np.random.default_rng(seed + 1)) if profiles else None
         for start in range(0, requests, BATCH):
             count = min(BATCH, requests - start)
-            writer.write(REQUESTS, _batch(rng, count, used, weights, base_ms, version_names,
-                                          users, days, end))
+            batch = _batch(rng, count, used, weights, base_ms, version_names, users, days, end)
+            writer.write(REQUESTS, batch.rows)
+            if profiled is not None:
+                profiled.add(batch.which, batch.version, batch.started, batch.duration, base_ms,
+                             batch.slower)
+        if profiled is not None:
+            profiled.write(writer, version_names)
     finally:
         writer.close()
     database_ = Database(location)
-    while location.pending_segments(REQUESTS.name) or location.pending_segments(ROUTES.name):
+    while any(location.pending_segments(table) for table in SEGMENT_TABLES):
         if database_.ingest(timeout=30.0) is None:
             raise TimeoutError(f"the store {database} stayed locked")
     return SyntheticStore(database, requests, tuple(used), tuple(never), tuple(version_names))
@@ -68,9 +75,21 @@ def _write_routes(writer: SegmentWriter, names: list[str], now: float) -> None:
     writer.write(ROUTES, rows)
 
 
+@dataclass(frozen=True)
+class _Batch:
+    """Generated requests: the rows to store and the arrays the profiles are derived from."""
+
+    rows: list[tuple[object, ...]]
+    which: np.ndarray  # endpoint index
+    version: np.ndarray  # version index
+    started: np.ndarray  # epoch seconds
+    duration: np.ndarray  # ms
+    slower: np.ndarray  # 1.4 where the version made the endpoint slower, else 1.0
+
+
 def _batch(rng: np.random.Generator, count: int, endpoints: list[str], weights: np.ndarray,
            base_ms: np.ndarray, versions: list[str], users: int, days: int,
-           end: float) -> list[tuple[object, ...]]:
+           end: float) -> _Batch:
     which = rng.choice(len(endpoints), size=count, p=weights)
     # A daily load curve: more traffic in the (UTC) afternoon than at night.
     day = rng.integers(0, days, size=count)
@@ -91,9 +110,10 @@ def _batch(rng: np.random.Generator, count: int, endpoints: list[str], weights: 
     endpoint_arr = np.array(endpoints, dtype=object)[which]
     rule = [f"/{e.replace('.', '/')}/<int:id>" for e in endpoint_arr]
     version_arr = np.array(versions, dtype=object)[version]
-    return list(zip(
+    rows = list(zip(
         endpoint_arr.tolist(), rule, ["GET"] * count, status.tolist(), duration.tolist(),
         cpu.tolist(), started.tolist(), version_arr.tolist(),
         [f"user{u}" for u in user_rank.tolist()], [f"10.1.0.{i}" for i in ip.tolist()],
         ["RuntimeError" if s == 500 else None for s in status.tolist()], [None] * count,
         strict=True))
+    return _Batch(rows, which, version, started, duration, slower)

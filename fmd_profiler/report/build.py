@@ -2,11 +2,14 @@
 
 Pages are built while the read session is open (they hold small DataFrames, not rows); the
 session is closed before charts are drawn in worker processes, so a long report never keeps the
-store's readers' lock. A progress bar shows on a terminal and stays silent in CI logs.
+store's readers' lock. Charts whose data did not change since the report already in ``out``
+are taken from it instead of being drawn again (their file name is the hash of chart and data).
+A progress bar shows on a terminal and stays silent in CI logs.
 """
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -14,11 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fmd_profiler.report.model import Page
+from fmd_profiler.report.model import CHART_DIR, Page
 from fmd_profiler.report.options import ReportOptions, utc_now
 from fmd_profiler.report.pages import iter_pages, navigation
 from fmd_profiler.report.render import ChartCache, ChartRenderer
-from fmd_profiler.report.site import SiteContext, write_site
+from fmd_profiler.report.site import MARKER, SiteContext, write_site
 from fmd_profiler.report.summary import build_summary, dump_summary
 
 
@@ -28,6 +31,7 @@ class ReportResult:
     pages: int
     charts: int
     failed_charts: int
+    reused_charts: int = 0  # taken from the previous report in the same folder
 
 
 def build_report(open_session: Callable[[], AbstractContextManager[Any]], options: ReportOptions,
@@ -37,7 +41,9 @@ def build_report(open_session: Callable[[], AbstractContextManager[Any]], option
     show = sys.stderr.isatty() if show_progress is None else show_progress
     step = _Bar(show)
     # Unbounded: a report needs every chart at once (the dashboard's cache is bounded).
-    renderer = ChartRenderer(processes=processes, cache=ChartCache(max_bytes=None))
+    cache = ChartCache(max_bytes=None)
+    previous = previous_charts(out, cache)
+    renderer = ChartRenderer(processes=processes, cache=cache)
     try:
         with renderer.drawing() as drawing:
             with open_session() as con:
@@ -49,7 +55,8 @@ def build_report(open_session: Callable[[], AbstractContextManager[Any]], option
                     step(1, 1)
                 summary = build_summary(con, options.window)
             specs = [spec for page in pages for spec in page.all_charts()]
-            step(0, len({s.key for s in specs}) + len(pages))  # charts, then writing
+            to_draw = {s.key for s in specs} - previous
+            step(0, len(to_draw) + len(pages))  # charts, then writing
             drawing.wait(progress=lambda n: step(n, 0))
         pngs = renderer.collect(specs)
         site = SiteContext(options=options, nav=nav, generated_at=utc_now())
@@ -58,7 +65,28 @@ def build_report(open_session: Callable[[], AbstractContextManager[Any]], option
                            progress=lambda n: step(n, 0))
     finally:
         step.close()
-    return ReportResult(index, len(pages), len(pngs), len(renderer.failed))
+    return ReportResult(index, len(pages), len(pngs), len(renderer.failed),
+                        len(previous & {s.key for s in specs}))
+
+
+def previous_charts(out: Path, cache: ChartCache) -> set[str]:
+    """Put the charts of the report already in ``out`` into ``cache``; returns their keys.
+
+    Only a folder this module wrote (it has the report marker) is read; a chart file is named
+    by its key, and the key is a hash of everything the image depends on.
+    """
+    folder = out / CHART_DIR
+    if not (out / MARKER).is_file() or not folder.is_dir():
+        return set()
+    keys = set()
+    for path in folder.glob("*.png"):
+        if _KEY.fullmatch(path.stem):
+            cache.put(path.stem, path.read_bytes())
+            keys.add(path.stem)
+    return keys
+
+
+_KEY = re.compile(r"[0-9a-f]{24}")
 
 
 class _Bar:

@@ -19,23 +19,31 @@ from typing import Any
 import pandas as pd
 from plotnine import (
     aes,
+    coord_flip,
     element_blank,
     element_line,
     element_rect,
     element_text,
+    facet_grid,
+    facet_wrap,
     geom_col,
+    geom_hline,
     geom_line,
     geom_point,
     geom_rect,
     geom_segment,
     geom_text,
     geom_tile,
+    geom_vline,
     ggplot,
     labs,
+    scale_color_manual,
     scale_fill_gradient,
     scale_fill_gradient2,
     scale_fill_manual,
     scale_linetype_manual,
+    scale_shape_manual,
+    scale_size_area,
     scale_x_continuous,
     scale_x_datetime,
     scale_x_log10,
@@ -48,7 +56,7 @@ from plotnine.exceptions import PlotnineWarning
 log = logging.getLogger("fmd_profiler")
 
 #: Bump when a chart's look changes, so cached images are redrawn.
-STYLE_VERSION = 6
+STYLE_VERSION = 7
 DPI = 100
 MAX_LEGEND_ENTRIES = 12
 MAX_LABEL = 42
@@ -60,6 +68,8 @@ STATUS_COLORS = {"2xx": "#3d9a50", "3xx": "#4b7fc4", "4xx": "#e0a030", "5xx": "#
                  "other": "#999999"}
 #: A duration is never drawn below this on log scales (log10(0) has no place on an axis).
 MIN_MS = 0.001
+DURATION_PANEL = "duration (ms)"
+REQUESTS_PANEL = "requests"
 
 
 def label(text: object) -> str:
@@ -145,6 +155,8 @@ def boxes(data: pd.DataFrame, colors: Mapping[str, str] | None = None,
     """Horizontal box plots from quantile columns p05/p25/p50/p75/p95, first row on top.
 
     Whiskers are the 5th and 95th percentiles; ``colors`` (group -> colour) overrides ``fill``.
+    With a ``dim`` column the groups of each dimension (version, user, ...) get a panel of
+    their own on one shared duration axis, so they compare at a glance and cost one figure.
     """
     n = len(data)
     names = [label(g) for g in data["grp"]]
@@ -153,6 +165,12 @@ def boxes(data: pd.DataFrame, colors: Mapping[str, str] | None = None,
         colour=[(colors or {}).get(g, fill) for g in data["grp"]],
         **{c: data[c].clip(lower=MIN_MS) for c in ("p05", "p25", "p50", "p75", "p95")})
     data = data.assign(ymin=data["y"] - 0.32, ymax=data["y"] + 0.32)
+    facets: list[Any] = []
+    if "dim" in data:
+        data = data.assign(dim=_category(data["dim"], list(dict.fromkeys(data["dim"]))))
+        # Every panel gets the breaks and labels of all rows and shows those in its range.
+        facets = [facet_grid("dim ~ .", scales="free_y", space="free_y"),
+                  theme(strip_text_y=element_text(angle=-90, size=8.5))]
     return _plot(ggplot(data), [
         geom_segment(aes(x="p05", xend="p95", y="y", yend="y"), color="#8a9099"),
         geom_rect(aes(xmin="p25", xmax="p75", ymin="ymin", ymax="ymax", fill="colour"),
@@ -161,10 +179,11 @@ def boxes(data: pd.DataFrame, colors: Mapping[str, str] | None = None,
                            color="#1d2127"),
         scale_fill_manual(values={c: c for c in set(data["colour"])}, guide=None),
         scale_y_continuous(breaks=list(range(n - 1, -1, -1)), labels=names,
-                                 limits=(-0.6, n - 0.4)),
+                           **({"expand": (0, 0.6)} if facets else {"limits": (-0.6, n - 0.4)})),
         scale_x_log10(),
         labs(x="duration (ms, log scale)", y=""),
         _theme(legend=False),
+        *facets,
     ])
 
 
@@ -189,70 +208,59 @@ def share_heatmap(data: pd.DataFrame) -> ggplot:
 # -- one endpoint --------------------------------------------------------------------------------
 
 def duration_over_time(data: pd.DataFrame, unit: str = "day") -> ggplot:
-    """Lines: p50 (solid) and p95 (dashed) of duration per time bucket.
+    """Two panels on one time axis: p50 (solid) and p95 (dashed) of duration per bucket, and
+    the requests per bucket stacked by status class (``2xx`` ... ``other`` columns).
 
-    Line types instead of a legend: a legend costs plotnine ~40 ms per chart, and the chart
-    title names the two lines.
+    One figure instead of two charts: latency and load line up, and plotnine's fixed cost per
+    figure (~0.1 s) is paid once. Line types instead of a legend (a legend costs ~40 ms; the
+    title names the lines); the status legend only when there is more than one class.
     """
-    long = data.melt(id_vars=["bucket"], value_vars=["p50", "p95"], var_name="quantile",
-                     value_name="ms")
-    long = long.assign(bucket=pd.to_datetime(long["bucket"]))
-    chart = _plot(ggplot(long, aes("bucket", "ms", linetype="quantile")), [
-        scale_linetype_manual(values={"p50": "solid", "p95": "dashed"}),
+    bucket = pd.to_datetime(data["bucket"])
+    lines = (data.assign(bucket=bucket)
+             .melt(id_vars=["bucket"], value_vars=["p50", "p95"], var_name="quantile",
+                   value_name="value")
+             .assign(panel=DURATION_PANEL))
+    classes = [c for c in STATUS_COLORS if c in data and data[c].sum() > 0]
+    bars = (data.assign(bucket=bucket)
+            .melt(id_vars=["bucket"], value_vars=classes, var_name="cls", value_name="value")
+            .assign(panel=REQUESTS_PANEL))
+    bars = bars[bars["value"] > 0].assign(cls=lambda b: _category(b["cls"], classes))
+    panels = [DURATION_PANEL, REQUESTS_PANEL]
+    lines = lines.assign(panel=_category(lines["panel"], panels))
+    bars = bars.assign(panel=_category(bars["panel"], panels))
+    chart = _plot(ggplot(mapping=aes("bucket", "value")), [
+        geom_col(bars, aes(fill="cls")),
+        scale_fill_manual(values=STATUS_COLORS, limits=classes,
+                          guide=None if len(classes) < 2 else "legend"),
+        scale_linetype_manual(values={"p50": "solid", "p95": "dashed"}, guide=None),
         scale_x_datetime(date_labels="%b %d %H:00" if unit == "hour" else "%b %d"),
-        labs(x="", y="duration (ms)"),
-        _theme(legend=False),
+        facet_grid("panel ~ .", scales="free_y"),
+        labs(x="", y=""),
+        _theme(),
+        theme(strip_text_y=element_text(angle=-90, size=8.5)),
     ])
     if len(data) >= 2:  # a line needs two points
-        chart += geom_line(color=ACCENT, size=0.9)
+        chart += geom_line(lines, aes(linetype="quantile"), color=ACCENT, size=0.9)
     if len(data) <= 60:
-        chart += geom_point(aes(shape="quantile"), color=ACCENT, size=1.4)
+        chart += geom_point(lines, aes(shape="quantile"), color=ACCENT, size=1.4)
+        chart += scale_shape_manual(values={"p50": "o", "p95": "s"}, guide=None)
     return chart
 
 
 def weekday_hour_heatmap(data: pd.DataFrame) -> ggplot:
-    """Tiles: requests per weekday (y) and hour (x)."""
+    """Tiles: requests per weekday (y) and hour (x), darker = busier.
+
+    No colour bar (it costs a quarter of the chart's time): the caption gives the busiest
+    tile's count, which is what the scale would say.
+    """
     data = data.assign(day=_category(data["weekday"].map(lambda d: WEEKDAYS[int(d) - 1]),
                                      list(reversed(WEEKDAYS))))
     return _plot(ggplot(data, aes("hour", "day", fill="hits")), [
         geom_tile(color="white"),
-        scale_fill_gradient(low="#eef4fb", high="#0b4f8a", name="requests"),
+        scale_fill_gradient(low="#eef4fb", high="#0b4f8a", guide=None),
         scale_x_continuous(breaks=[0, 3, 6, 9, 12, 15, 18, 21], limits=(-0.5, 23.5)),
         labs(x="hour of day", y=""),
-        _theme(),
-    ])
-
-
-def median_heatmap(data: pd.DataFrame) -> ggplot:
-    """Tiles: median duration per user (y) and version (x).
-
-    The figures are in the table beside it; text on tiles costs plotnine ~10 ms per tile.
-    """
-    versions = list(dict.fromkeys(data["version"].map(label)))
-    users = sorted(set(data["grp"].map(label)), reverse=True)
-    data = data.assign(version=_category(data["version"].map(label), versions),
-                       grp=_category(data["grp"].map(label), users))
-    return _plot(ggplot(data, aes("version", "grp", fill="median_ms")), [
-        geom_tile(color="white"),
-        scale_fill_gradient(low="#fdf3e7", high="#d0803a", name="median ms"),
-        labs(x="version", y=""),
-        _theme(),
-    ])
-
-
-def status_per_day(data: pd.DataFrame) -> ggplot:
-    """Stacked bars: requests per day by status class."""
-    classes = data["status"].map(lambda s: f"{int(s) // 100}xx" if 200 <= s < 600 else "other")
-    data = (data.assign(cls=classes, day=pd.to_datetime(data["day"]))
-            .groupby(["day", "cls"], as_index=False)["hits"].sum())
-    present = [c for c in STATUS_COLORS if c in set(data["cls"])]
-    data = data.assign(cls=_category(data["cls"], present))
-    return _plot(ggplot(data, aes("day", "hits", fill="cls")), [
-        geom_col(),
-        scale_fill_manual(values=STATUS_COLORS, limits=present),
-        scale_x_datetime(date_labels="%b %d"),
-        labs(x="", y="requests"),
-        _theme(),
+        _theme(legend=False),
     ])
 
 
@@ -278,6 +286,174 @@ def ratio_heatmap(data: pd.DataFrame) -> ggplot:
     ])
 
 
+# -- the profiler ---------------------------------------------------------------------------------
+
+#: Package colours of flame graphs, heaviest package first: Tableau's light tints, on which
+#: the dark labels stay readable.
+PACKAGE_COLORS = ("#a0cbe8", "#ffbe7d", "#8cd17d", "#ff9d9a", "#86bcb6", "#f1ce63", "#d4a6c8",
+                  "#fabfd2", "#d7b5a6")
+OTHER_COLOR = "#c8ccd2"
+#: Flame boxes narrower than this (share of the request) are not drawn: under a pixel wide.
+MIN_FLAME_WIDTH = 0.001
+#: Width of one character of a 7-point label, in pixels at :data:`DPI`.
+LABEL_CHAR_PX = 5.6
+#: Figure width not taken by the plot panel (axis and margins), in inches.
+FLAME_MARGIN_IN = 0.5
+
+
+def package_of(function: str) -> str:
+    """``pkg.mod:Class.method`` -> ``pkg`` (synthetic nodes such as ``flask:<dispatch>`` too)."""
+    return function.partition(":")[0].partition(".")[0] or "?"
+
+
+def fit_label(text: str, chars: int) -> str:
+    """``text`` cut to ``chars`` characters (with an ellipsis); '' when fewer than 3 fit."""
+    if chars < 3:
+        return ""
+    return label(text if len(text) <= chars else text[: chars - 1] + "…")
+
+
+def _percent(breaks: Any) -> list[str]:
+    return [f"{b * 100:.0f} %" for b in breaks]
+
+
+def _milliseconds(breaks: Any) -> list[str]:
+    return [f"{b:g} ms" for b in breaks]
+
+
+def flame_graph(data: pd.DataFrame, width: float = 12.8, mean_ms: float | None = None,
+                max_depth: int = 40) -> ggplot:
+    """Icicle flame graph: one rectangle per call-tree node, the root on top, x = share of the
+    request time (or mean ms per request when ``mean_ms`` is given), colour = package.
+    Deeper than ``max_depth`` levels are cut off (the exports have them).
+
+    Labels (the qualified name, cut to fit) go on boxes wide enough to hold a few characters;
+    ``width`` is the figure width in inches the labels are fitted to.
+    """
+    data = data[(data["width"] >= MIN_FLAME_WIDTH) & (data["depth"] < max_depth)]
+    scale = mean_ms if mean_ms else 1.0
+    packages = data["function"].map(package_of)
+    weights = (data.assign(pkg=packages).groupby("pkg")["self_width"].sum()
+               .sort_values(ascending=False, kind="stable"))
+    named = list(weights.index[: len(PACKAGE_COLORS)])
+    lumped = packages.where(packages.isin(named), "other")
+    order = [*named, *(["other"] if (lumped == "other").any() else [])]
+    palette = dict(zip(named, PACKAGE_COLORS, strict=False)) | {"other": OTHER_COLOR}
+    boxes = data.assign(
+        pkg=_category(lumped.map(label), [label(p) for p in order]),
+        xmin=data["start"] * scale, xmax=(data["start"] + data["width"]) * scale,
+        ymin=-data["depth"] - 0.92, ymax=-data["depth"].astype(float))
+    panel_px = (width - FLAME_MARGIN_IN) * DPI
+    chars = (data["width"] * panel_px / LABEL_CHAR_PX).astype(int) - 1
+    names = data["function"].map(lambda f: f.partition(":")[2] or f)
+    texts = [fit_label(name, n) for name, n in zip(names, chars, strict=True)]
+    labels = boxes.assign(text=texts, x=boxes["xmin"] + 0.002 * scale, y=boxes["ymin"] + 0.46)
+    labels = labels[labels["text"] != ""]
+    chart = _plot(ggplot(boxes), [
+        geom_rect(aes(xmin="xmin", xmax="xmax", ymin="ymin", ymax="ymax", fill="pkg"),
+                  color="white", size=0.15),
+        scale_fill_manual(values={label(k): v for k, v in palette.items()},
+                          limits=[label(p) for p in order]),
+        scale_x_continuous(expand=(0, 0), limits=(0, scale),
+                           labels=_milliseconds if mean_ms else _percent),
+        scale_y_continuous(breaks=[], expand=(0, 0.08)),
+        labs(x="", y=""),
+        _theme(),
+        theme(legend_position="bottom", panel_grid_major_y=element_blank(),
+              axis_title=element_blank(), legend_box_spacing=0, legend_margin=4),
+    ])
+    if len(labels):
+        chart += geom_text(labels, aes(x="x", y="y", label="text"), ha="left", va="center",
+                           size=7, color="#1d2127")
+    return chart
+
+
+def short_function(function: str) -> str:
+    """``pkg.mod:Class.method`` -> ``mod:Class.method``: the module's last part is enough
+    beside a table with the full names, and long names would be cut."""
+    module, sep, qualname = function.partition(":")
+    return f"{module.rpartition('.')[2]}{sep}{qualname}"
+
+
+def function_changes(data: pd.DataFrame) -> ggplot:
+    """Diverging bars: change of each function's time per request between two versions
+    (``delta_ms``; slower to the right in red, faster to the left in green), biggest on top."""
+    names = [label(short_function(f)) for f in data["function"]]
+    if len(set(names)) < len(names):  # two modules' functions of one name: say which
+        names = [label(f) for f in data["function"]]
+    data = data.assign(
+        name=_category(pd.Series(names, index=data.index), list(reversed(dict.fromkeys(names)))),
+        direction=["slower" if d > 0 else "faster" for d in data["delta_ms"]])
+    return _plot(ggplot(data, aes("name", "delta_ms", fill="direction")), [
+        geom_col(width=0.7),
+        geom_hline(yintercept=0, color="#8a9099", size=0.4),
+        scale_fill_manual(values={"slower": "#d04a3a", "faster": "#3d9a50"}, guide=None),
+        coord_flip(),
+        labs(x="", y="change in ms per request"),
+        _theme(legend=False),
+    ])
+
+
+def outlier_timeline(data: pd.DataFrame, colors: Mapping[str, str] | None = None) -> ggplot:
+    """Dots: each outlier at its time (x) on its endpoint's row (y); the dot's area is how many
+    times slower than the endpoint's median it was (``ratio``)."""
+    endpoints = list(dict.fromkeys(data["endpoint"].map(label)))
+    data = data.assign(endpoint=_category(data["endpoint"].map(label), list(reversed(endpoints))),
+                       started_at=pd.to_datetime(data["started_at"]))
+    palette = {label(k): v for k, v in (colors or {}).items()}
+    return _plot(ggplot(data, aes("started_at", "endpoint", size="ratio", color="endpoint")), [
+        geom_point(alpha=0.7),
+        scale_color_manual(values={e: palette.get(e, ACCENT) for e in endpoints}, guide=None),
+        scale_size_area(max_size=6, name="× median"),
+        scale_x_datetime(date_labels="%b %d"),
+        labs(x="", y=""),
+        _theme(),
+    ])
+
+
+# -- the benchmark harness ------------------------------------------------------------------------
+
+def run_history(data: pd.DataFrame) -> ggplot:
+    """Small multiples: an endpoint's (or test's) median per benchmark run, oldest run first;
+    runs the harness flagged as regressions are red."""
+    order = list(dict.fromkeys(data["name"].map(label)))
+    data = data.assign(name=_category(data["name"].map(label), order),
+                       flag=data["regression"].map(lambda r: "regression" if r else "ok"))
+    runs = data[["run", "commit"]].drop_duplicates().sort_values("run")
+    step = max(1, len(runs) // 6)
+    shown = runs.iloc[::step]
+    chart = _plot(ggplot(data, aes("run", "median_ms")), [
+        geom_point(aes(color="flag"), size=1.6),
+        scale_color_manual(values={"ok": ACCENT, "regression": "#d04a3a"}, guide=None),
+        scale_x_continuous(breaks=shown["run"].tolist(),
+                           labels=[label(c) for c in shown["commit"]]),
+        facet_wrap("name", scales="free_y", ncol=min(3, len(order))),
+        labs(x="", y="median ms"),
+        _theme(legend=False),
+        theme(axis_text_x=element_text(size=7), strip_text=element_text(size=8, ha="left")),
+    ])
+    if data["run"].nunique() >= 2:
+        chart += geom_line(aes(group="name"), color=ACCENT, size=0.6)
+    return chart
+
+
+def verdict_ratios(data: pd.DataFrame) -> ggplot:
+    """Ratio of medians (head / baseline) with its confidence interval per endpoint or test,
+    largest on top; regressions red. Log scale: ×2 and ×0.5 are equally far from ×1."""
+    names = list(dict.fromkeys(data["name"].map(label)))
+    data = data.assign(name=_category(data["name"].map(label), list(reversed(names))),
+                       flag=data["verdict"].map(lambda v: v if v == "regression" else "ok"))
+    return _plot(ggplot(data, aes(y="name")), [
+        geom_vline(xintercept=1.0, color="#8a9099", size=0.4),
+        geom_segment(aes(x="ci_low", xend="ci_high", yend="name", color="flag"), size=0.8),
+        geom_point(aes(x="ratio", color="flag"), size=2),
+        scale_color_manual(values={"ok": ACCENT, "regression": "#d04a3a"}, guide=None),
+        scale_x_log10(),
+        labs(x="median after / median before (log scale), 95 % interval", y=""),
+        _theme(legend=False),
+    ])
+
+
 #: name -> chart function; a ChartSpec names its chart by key so it can cross processes.
 CHARTS: dict[str, Callable[..., ggplot]] = {
     "requests_per_day": requests_per_day,
@@ -286,9 +462,12 @@ CHARTS: dict[str, Callable[..., ggplot]] = {
     "share_heatmap": share_heatmap,
     "duration_over_time": duration_over_time,
     "weekday_hour_heatmap": weekday_hour_heatmap,
-    "median_heatmap": median_heatmap,
-    "status_per_day": status_per_day,
     "ratio_heatmap": ratio_heatmap,
+    "flame_graph": flame_graph,
+    "function_changes": function_changes,
+    "outlier_timeline": outlier_timeline,
+    "run_history": run_history,
+    "verdict_ratios": verdict_ratios,
 }
 
 

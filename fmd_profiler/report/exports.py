@@ -3,7 +3,8 @@ speedscope's JSON file format.
 
 ``--folded DIR`` writes one ``<endpoint>.folded`` file per profiled endpoint; ``--speedscope
 FILE`` writes one file with a "sampled" profile per endpoint. Both carry the window's total time
-per stack in integer microseconds, scaled to the measured durations of the profiled requests.
+per stack in integer microseconds, scaled to the measured durations of the profiled requests. The
+HTML report links the same files per endpoint (:func:`folded_bytes`, :func:`speedscope_bytes`).
 """
 
 from __future__ import annotations
@@ -32,23 +33,33 @@ def endpoint_file_name(endpoint: str) -> str:
     return clean[:120] + ".folded"
 
 
+def speedscope_file_name(endpoint: str) -> str:
+    """The speedscope file of one endpoint, named like its folded file."""
+    return endpoint_file_name(endpoint).removesuffix(".folded") + ".speedscope.json"
+
+
+def folded_bytes(con: Any, endpoint: str, window: Window = ALL_TIME) -> bytes:
+    lines = profile_queries.folded(con, endpoint, window)
+    return ("\n".join(lines) + "\n").encode() if lines else b""
+
+
 def write_folded(con: Any, folder: Path, window: Window = ALL_TIME) -> list[Path]:
     """One folded-stack file per profiled endpoint; returns the paths written."""
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     for endpoint in profile_queries.stacks_by_endpoint(con, window):
-        lines = profile_queries.folded(con, endpoint, window)
         path = folder / endpoint_file_name(endpoint)
-        write_atomic(path, ("\n".join(lines) + "\n").encode() if lines else b"")
+        write_atomic(path, folded_bytes(con, endpoint, window))
         written.append(path)
     return written
 
 
-def speedscope_document(con: Any, window: Window = ALL_TIME, *,
-                        name: str = "fmd_profiler") -> dict[str, Any]:
-    """A speedscope file: shared frames and one "sampled" profile per endpoint (µs)."""
-    by_endpoint = profile_queries.stacks_by_endpoint(con, window)
-    cover = profile_queries.coverage(con, window)
+def speedscope_document(con: Any, window: Window = ALL_TIME, *, name: str = "fmd_profiler",
+                        endpoint: str | None = None) -> dict[str, Any]:
+    """A speedscope file: shared frames and one "sampled" profile per endpoint (µs), or only
+    ``endpoint``'s."""
+    by_endpoint = profile_queries.stacks_by_endpoint(con, window, endpoint=endpoint)
+    cover = profile_queries.coverage(con, window, endpoint=endpoint)
     names = profile_queries.frame_names(con, (f for stacks in by_endpoint.values()
                                               for s in stacks for f in s.frames))
     frames: list[dict[str, Any]] = []
@@ -78,6 +89,12 @@ def speedscope_document(con: Any, window: Window = ALL_TIME, *,
                          "weights": weights})
     return {"$schema": SPEEDSCOPE_SCHEMA, "shared": {"frames": frames}, "profiles": profiles,
             "name": name, "activeProfileIndex": 0, "exporter": "fmd_profiler"}
+
+
+def speedscope_bytes(con: Any, endpoint: str, window: Window = ALL_TIME) -> bytes:
+    """``endpoint``'s speedscope file."""
+    document = speedscope_document(con, window, name=endpoint, endpoint=endpoint)
+    return json.dumps(document, separators=(",", ":")).encode()
 
 
 def write_speedscope(con: Any, path: Path, window: Window = ALL_TIME) -> int:

@@ -1,9 +1,12 @@
 """The records between page builders, the chart renderer and the templates.
 
 A page builder returns a :class:`Page`: its path in the site, a template, plain data for the
-template and its :class:`Section` blocks, each carrying the :class:`ChartSpec` of its charts. A
+template and its :class:`Section` blocks, each carrying the :class:`ChartSpec` of its charts and
+the :class:`Download` files it links to (profile exports). A
 chart spec names a chart function and holds its DataFrame; its :attr:`ChartSpec.key` is a hash of
-both, so identical charts are drawn once and cached images stay valid while the data is the same.
+both (and of the package and chart style versions), so identical charts are drawn once and
+cached images - in the dashboard's memory, or in the previous report of the same folder - stay
+valid while the data is the same.
 """
 
 from __future__ import annotations
@@ -36,10 +39,12 @@ class ChartSpec:
         """A content hash: same chart, same data, same size -> same key."""
         import pandas as pd
 
+        from fmd_profiler import __version__
         from fmd_profiler.report.charts import STYLE_VERSION
 
         digest = hashlib.sha256()
-        digest.update(json.dumps([STYLE_VERSION, self.kind, dict(self.options), self.width,
+        digest.update(json.dumps([__version__, STYLE_VERSION, self.kind, dict(self.options),
+                                  self.width,
                                   self.height, list(map(str, self.data.columns))],
                                  sort_keys=True, default=str).encode())
         digest.update(pd.util.hash_pandas_object(self.data, index=False).values.tobytes())
@@ -48,6 +53,15 @@ class ChartSpec:
     @property
     def filename(self) -> str:
         return f"{CHART_DIR}/{self.key}.png"
+
+
+@dataclass(frozen=True)
+class Download:
+    """A file the site carries beside its pages; ``path`` is relative to the site root."""
+
+    path: str
+    data: bytes
+    media_type: str
 
 
 @dataclass(frozen=True)
@@ -63,6 +77,7 @@ class Section:
     template: str
     context: Mapping[str, Any] = field(default_factory=dict)
     charts: tuple[ChartSpec, ...] = ()
+    downloads: tuple[Download, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -89,3 +104,6 @@ class Page:
 
     def all_charts(self) -> list[ChartSpec]:
         return [*self.charts, *(c for s in self.sections for c in s.charts)]
+
+    def all_downloads(self) -> list[Download]:
+        return [d for s in self.sections for d in s.downloads]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from fmd_profiler.profile_queries import STARTED_IN
 from fmd_profiler.queries import WINDOWED_REQUESTS, rows
 from fmd_profiler.report.options import ReportOptions
 
@@ -111,12 +112,18 @@ def time_span(con: Any, options: ReportOptions, endpoint: str) -> tuple[Any, Any
 
 
 def duration_over_time(con: Any, options: ReportOptions, endpoint: str, unit: str) -> Any:
-    """p50 and p95 of duration per ``unit`` ('hour' or 'day') bucket of local time."""
+    """p50 and p95 of duration per ``unit`` ('hour' or 'day') bucket of local time, and the
+    requests of each status class (columns 2xx, 3xx, 4xx, 5xx, other)."""
     if unit not in {"hour", "day"}:
         raise ValueError(f"unit must be 'hour' or 'day', not {unit!r}")
     return _df(con, f"""
         SELECT date_trunc('{unit}', local_at) AS bucket, count(*) AS hits,
-               quantile_cont(duration_ms, 0.5) AS p50, quantile_cont(duration_ms, 0.95) AS p95
+               quantile_cont(duration_ms, 0.5) AS p50, quantile_cont(duration_ms, 0.95) AS p95,
+               count(*) FILTER (WHERE status BETWEEN 200 AND 299) AS "2xx",
+               count(*) FILTER (WHERE status BETWEEN 300 AND 399) AS "3xx",
+               count(*) FILTER (WHERE status BETWEEN 400 AND 499) AS "4xx",
+               count(*) FILTER (WHERE status BETWEEN 500 AND 599) AS "5xx",
+               count(*) FILTER (WHERE status IS NULL OR status < 200 OR status > 599) AS other
         FROM ({SCOPED}) r WHERE endpoint = $endpoint
         GROUP BY ALL ORDER BY bucket""", options, endpoint=endpoint)
 
@@ -145,12 +152,13 @@ def user_version_median(con: Any, options: ReportOptions, endpoint: str, top: in
         endpoint=endpoint)
 
 
-def status_counts(con: Any, options: ReportOptions, endpoint: str) -> Any:
-    """Requests per status code and local day."""
-    return _df(con, f"""
-        SELECT CAST(local_at AS DATE) AS day, status, count(*) AS hits
+def status_totals(con: Any, options: ReportOptions, endpoint: str) -> list[dict[str, Any]]:
+    """Requests per status code, most frequent first."""
+    return rows(con, f"""
+        SELECT status, count(*) AS hits
         FROM ({SCOPED}) r WHERE endpoint = $endpoint
-        GROUP BY ALL ORDER BY day, status""", options, endpoint=endpoint)
+        GROUP BY status ORDER BY hits DESC, status""",
+        {**options.params(), "endpoint": endpoint})
 
 
 def exceptions(con: Any, options: ReportOptions, endpoint: str) -> list[dict[str, Any]]:
@@ -200,3 +208,90 @@ def rank_sums(con: Any, options: ReportOptions, before: str, after: str) -> list
         FROM ranked JOIN ties USING (endpoint)
         GROUP BY endpoint ORDER BY endpoint""",
         {**options.params(), "before": before, "after": after})
+
+
+# -- the profiler's requests --------------------------------------------------------------------
+
+#: Outliers and detailed profiles in the report's window and endpoints.
+_OUTLIERS_IN_SCOPE = f"""
+    SELECT * FROM outliers
+    WHERE {STARTED_IN.format(col='started_at')}
+      AND ($endpoints::VARCHAR[] IS NULL OR list_contains($endpoints::VARCHAR[], endpoint))
+"""
+
+
+def _scope(options: ReportOptions) -> dict[str, Any]:
+    """The parameters of :data:`_OUTLIERS_IN_SCOPE` (no time zone: nothing is shown per day)."""
+    return {**options.window.params(),
+            "endpoints": list(options.endpoints) if options.endpoints is not None else None}
+
+
+def profiled_requests(con: Any, options: ReportOptions, *, newest_outliers: int,
+                      outliers_per_endpoint: int, details_per_endpoint: int
+                      ) -> list[dict[str, Any]]:
+    """The requests that get a page: the newest outliers overall, and each endpoint's newest
+    outliers and detailed profiles - in the order and with the limits of
+    :func:`~fmd_profiler.profile_queries.outlier_list` and
+    :func:`~fmd_profiler.profile_queries.request_profile_list`, so every listed request has a
+    page. Columns: request_id, kind ('outlier' or 'detail'), endpoint."""
+    return rows(con, f"""
+        WITH o AS (
+            SELECT request_id, 'outlier' AS kind, endpoint, started_at,
+                   row_number() OVER (PARTITION BY endpoint
+                                      ORDER BY started_at DESC, request_id) AS n_endpoint,
+                   row_number() OVER (ORDER BY started_at DESC, request_id) AS n_all
+            FROM ({_OUTLIERS_IN_SCOPE}) s),
+        d AS (
+            SELECT request_id, 'detail' AS kind, endpoint, started_at,
+                   row_number() OVER (PARTITION BY endpoint
+                                      ORDER BY started_at DESC, request_id) AS n_endpoint
+            FROM (SELECT DISTINCT request_id, endpoint, started_at FROM request_profiles
+                  WHERE kind = 'detail' AND {STARTED_IN.format(col='started_at')}
+                    AND ($endpoints::VARCHAR[] IS NULL
+                         OR list_contains($endpoints::VARCHAR[], endpoint))) s)
+        SELECT request_id, kind, endpoint FROM (
+            SELECT request_id, kind, endpoint, started_at FROM o
+            WHERE n_endpoint <= $per_endpoint OR n_all <= $newest
+            UNION ALL
+            SELECT request_id, kind, endpoint, started_at FROM d WHERE n_endpoint <= $details)
+        ORDER BY started_at DESC, request_id, kind""",
+        {**_scope(options), "per_endpoint": outliers_per_endpoint, "newest": newest_outliers,
+         "details": details_per_endpoint})
+
+
+def outlier_counts(con: Any, options: ReportOptions) -> list[dict[str, Any]]:
+    """Per endpoint with outliers: outliers, newest, and the largest duration / median ratio.
+    Columns: endpoint, outliers, last_seen, max_ratio, max_ms. Most outliers first."""
+    return rows(con, f"""
+        SELECT endpoint, count(*) AS outliers, max(started_at) AS last_seen,
+               max(duration_ms / nullif(baseline_ms, 0)) AS max_ratio,
+               max(duration_ms) AS max_ms
+        FROM ({_OUTLIERS_IN_SCOPE}) s GROUP BY endpoint
+        ORDER BY outliers DESC, endpoint""", _scope(options))
+
+
+def outlier_times(con: Any, options: ReportOptions, limit: int) -> Any:
+    """The newest ``limit`` outliers for a timeline: started_at, endpoint, ratio (duration /
+    the endpoint's median when it was flagged)."""
+    return con.execute(f"""
+        SELECT started_at, endpoint, duration_ms / nullif(baseline_ms, 0) AS ratio
+        FROM ({_OUTLIERS_IN_SCOPE}) s
+        ORDER BY started_at DESC, request_id LIMIT {int(limit)}""", _scope(options)).df()
+
+
+def has_outliers(con: Any, options: ReportOptions) -> bool:
+    found = con.execute(f"SELECT EXISTS ({_OUTLIERS_IN_SCOPE})", _scope(options)).fetchone()
+    return bool(found and found[0])
+
+
+def has_benchmark_runs(con: Any) -> bool:
+    found = con.execute("SELECT EXISTS (SELECT 1 FROM bench_runs)").fetchone()
+    return bool(found and found[0])
+
+
+def regression_flags(con: Any) -> set[tuple[str, str]]:
+    """(run_id, endpoint) of every endpoint a benchmark run flagged as a regression."""
+    found = con.execute("""
+        SELECT run_id, name FROM bench_verdicts
+        WHERE kind = 'endpoint' AND verdict = 'regression' ORDER BY run_id, name""").fetchall()
+    return {(run_id, name) for run_id, name in found}

@@ -144,6 +144,8 @@ def write_site(out: Path, pages: list[Page], site: SiteContext, pngs: Mapping[st
                     chart_files[spec.key] = spec.filename
         for page in pages:
             _write(folder / page.path, render_page(page, site, chart_files).encode("utf-8"))
+            for download in page.all_downloads():
+                _write(folder / download.path, download.data)
             if progress:
                 progress(1)
         for name, data in (extra_files or {}).items():

@@ -1,4 +1,5 @@
-"""Helpers of the report tests: hostile rows, and a small parser for the tables of a page."""
+"""Helpers of the report tests: hostile rows, benchmark runs, and a small parser for the tables
+of a page."""
 
 from __future__ import annotations
 
@@ -6,14 +7,24 @@ import html.parser
 from dataclasses import dataclass
 from pathlib import Path
 
+from fmd_profiler.benchmark.storage import store_payload
+from fmd_profiler.demo.profile_rows import DISPATCH, Outlier, ProfileRows, make_frame
+from fmd_profiler.profiling.redact import REDACTED
 from fmd_profiler.schema import REQUESTS
-from fmd_profiler.store import SegmentWriter, StoreLocation
+from fmd_profiler.store import Database, SegmentWriter, StoreLocation
+from tests.test_benchmark_storage import run_payload
 
 HOSTILE_ENDPOINT = '<script>alert("endpoint")</script>'
 HOSTILE_RULE = '/x/<script>alert("rule")</script>'
 HOSTILE_USERS = ('<img src=x onerror=alert("user")>', "$\\frac{1}{0}$ mathtext")
 HOSTILE_IP = '"><script>alert("ip")</script>'
 HOSTILE_EXCEPTION = "<b>boom</b>"
+HOSTILE_FUNCTION = 'app.views:<script>alert("function")</script>'
+HOSTILE_FILE = '/srv/<img src=x onerror=alert("file")>.py'
+HOSTILE_URL = '/x/<script>alert("url")</script>?q=<img src=x onerror=alert("arg")>'
+HOSTILE_HEADER = '<script>alert("header")</script>'
+HOSTILE_TEST = 'tests/test_x.py::test_<script>alert("test")</script>'
+HOSTILE_REQUEST_ID = "hostile-outlier-1"
 SCRIPT_MARKERS = ('<script>alert', '<img src=x', '<b>boom')
 
 
@@ -28,8 +39,46 @@ def write_hostile_rows(database: Path, end: float, count: int = 40) -> None:
     writer = SegmentWriter(StoreLocation(database), host="hostile", pid=2)
     try:
         writer.write(REQUESTS, rows)
+        hostile_profile(end).write(writer)
     finally:
         writer.close()
+
+
+def hostile_profile(end: float) -> ProfileRows:
+    """Stacks, an outlier and a detailed profile whose names, paths, URL and headers try to
+    become markup (or matplotlib mathtext), for the hostile endpoint."""
+    view = make_frame(HOSTILE_FUNCTION, HOSTILE_FILE, 3)
+    mathtext = make_frame("app.views:$\\frac{1}{0}$", HOSTILE_FILE, 9)
+    stacks = [([DISPATCH, view], 30.0), ([DISPATCH, view, mathtext], 70.0)]
+    profile = ProfileRows()
+    bucket = end - end % 60 - 3600
+    profile.add_samples(HOSTILE_ENDPOINT, "v<0>", bucket, stacks)
+    profile.add_requests(HOSTILE_ENDPOINT, "v<0>", bucket, 10, 100.0)
+    profile.add_outlier(Outlier(
+        HOSTILE_REQUEST_ID, HOSTILE_ENDPOINT, "v<0>", end - 1800, 95.0, 40.0, 10.0, 25.0, "GET",
+        HOSTILE_URL, {"q": '<img src=x onerror=alert("arg")>', "token": REDACTED},
+        {"User-Agent": HOSTILE_HEADER, "Authorization": REDACTED}), stacks)
+    profile.add_request_profile("hostile-detail-1", "detail", HOSTILE_ENDPOINT, "v<1>",
+                                end - 900, 12.0, stacks)
+    return profile
+
+
+#: Benchmark runs of the session store: (run id, commit, per-round endpoint medians).
+BENCH_RUNS = (("run-1", 0, 10.0), ("run-2", 1, 10.2), ("run-3", 2, 14.0))
+
+
+def write_benchmark_runs(database: Path, end: float) -> None:
+    """Three runs of one branch, stored as the harness stores them; the last one is 40 %
+    slower on one endpoint, so its verdict against the run before is a regression."""
+    for run_id, n, ms in BENCH_RUNS:
+        rounds = 8
+        payload = run_payload(
+            run_id, started_at=end - 3600 * (3 - n), rounds=rounds,
+            test_ms={HOSTILE_TEST: [2.0 + 0.01 * r for r in range(rounds)],
+                     "tests/test_api.py::test_list": [5.0 + 0.01 * r for r in range(rounds)]},
+            endpoint_ms={"api.view_00": [ms + 0.01 * r for r in range(rounds)],
+                         "search.view_03": [3.0 + 0.01 * r for r in range(rounds)]})
+        store_payload(Database(StoreLocation(database)), payload)
 
 
 @dataclass

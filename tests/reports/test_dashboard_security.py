@@ -66,7 +66,7 @@ def dashboard_urls(app: Flask) -> list[tuple[str, str]]:
 def test_every_route_refuses_a_visitor_without_session(app: Flask) -> None:
     client = app.test_client()
     urls = dashboard_urls(app)
-    assert len(urls) >= 9
+    assert len(urls) >= 10
     for method, url in urls:
         if url == "/dashboard/login":
             continue
@@ -218,3 +218,20 @@ def test_no_secret_means_no_sessions(tmp_path: Path) -> None:
     assert client.get("/dashboard/").status_code == 503
     app.secret_key = "the app's own secret"  # falls back to the app's secret
     assert client.get("/dashboard/login").status_code == 200
+
+
+def test_settings_say_when_raised_levels_need_a_restart(tmp_path: Path) -> None:
+    note = "records only its timing (level 1) until the app restarts"
+    timing_only = create_app(DATABASE=str(tmp_path / "l1.duckdb"), PASSWORD=ADMIN_PASSWORD,
+                             SECRET_KEY=SECRET, MONITOR_LEVEL=1)
+    profiled = create_app(DATABASE=str(tmp_path / "l2.duckdb"), PASSWORD=ADMIN_PASSWORD,
+                          SECRET_KEY=SECRET, MONITOR_LEVEL=1, MONITOR_LEVELS={"compute": 2})
+    for app, shown in ((timing_only, True), (profiled, False)):
+        client = app.test_client()
+        client.get("/api/items")
+        app.extensions["fmd_profiler"].runtime.flush(ingest=True)
+        sign_in(client, "admin", ADMIN_PASSWORD)
+        try:
+            assert (note in client.get("/dashboard/settings").text) is shown
+        finally:
+            app.extensions["fmd_profiler"].runtime.stop()

@@ -55,18 +55,38 @@ def test_static_report_renders_offline(browser: Browser, site: Path) -> None:
     endpoint = browser.evaluate("document.querySelector('#endpoints a').href")
     browser.open(endpoint)
     assert browser.evaluate("document.images.length") >= 3
-    assert browser.evaluate(
-        "Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)")
+    assert all_images_loaded(browser)
+    assert browser.evaluate("document.querySelector('#profile img') !== null")  # flame graph
+    # The function table sorts: "Total ms" descending puts the whole request (100 %) first.
+    assert browser.evaluate("""(() => {
+        const table = document.getElementById('functions');
+        const header = Array.from(table.tHead.rows[0].cells)
+            .find(c => c.textContent === 'Total ms');
+        header.click(); header.click();
+        return table.tBodies[0].rows[0].cells[4].textContent;
+    })()""") == "100.0 %"
+    for page in ("outliers.html", "tests.html"):
+        browser.open((site / page).as_uri())
+        assert all_images_loaded(browser) and browser.evaluate("document.images.length") >= 1
+    browser.open((site / "outliers.html").as_uri())
+    browser.open(browser.evaluate("document.querySelector('#outliers a[href^=\"requests/\"]')"
+                                  ".href"))
+    assert browser.evaluate("document.querySelector('h1').textContent").startswith("Outlier")
     assert browser.problems() == []
     assert_local(browser.requested_urls())
 
 
+def all_images_loaded(browser: Browser) -> bool:
+    return bool(browser.evaluate(
+        "Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)"))
+
+
 def test_signed_in_dashboard_renders(browser: Browser, tmp_path: Path) -> None:
     app = create_app(DATABASE=str(tmp_path / "live.duckdb"), PASSWORD="open sesame",
-                     SECRET_KEY="browser-test-secret")
+                     SECRET_KEY="browser-test-secret", MONITOR_LEVEL=3, DETAIL_SAMPLE_RATE=0.5)
     client = app.test_client()
     for i in range(30):
-        client.get("/split?ms=1", headers={"X-User": f"user{i % 4}"})
+        client.get("/split?ms=20", headers={"X-User": f"user{i % 4}"})
         client.get("/api/items")
     state = app.extensions["fmd_profiler"]
     state.runtime.flush(ingest=True)
@@ -86,8 +106,14 @@ def test_signed_in_dashboard_renders(browser: Browser, tmp_path: Path) -> None:
             assert browser.evaluate("document.querySelector('h1').textContent") == "Overview"
             assert browser.evaluate(
                 "Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)")
-            browser.open(browser.evaluate("document.querySelector('#endpoints a').href"))
+            browser.open(browser.evaluate(
+                "document.querySelector('#endpoints a[href*=\"/split-\"]').href"))
             assert browser.evaluate("document.querySelector('nav.toc') !== null")
+            assert browser.evaluate("document.querySelector('#profile img') !== null")
+            assert all_images_loaded(browser)
+            browser.open(browser.evaluate("document.querySelector('#slow a').href"))
+            assert browser.evaluate("document.querySelector('h1').textContent").startswith(
+                "Detailed profile of split")
             browser.open(f"{url}/dashboard/settings")
             assert browser.evaluate("document.querySelectorAll('form.inline').length") > 1
             assert browser.problems() == []

@@ -30,17 +30,31 @@ def frames() -> dict[str, tuple[pd.DataFrame, dict[str, object]]]:
         "boxes": (boxes, {"colors": {"a": "#123456"}}),
         "share_heatmap": (pd.DataFrame({"version": ["1", "1", "2"], "endpoint": ["a", "b", "a"],
                                         "share": [0.25, 0.75, 1.0]}), {}),
+        # One bucket: no line, only points; one status class: no legend.
         "duration_over_time": (pd.DataFrame({"bucket": [datetime(2026, 11, 1)], "hits": [3],
-                                             "p50": [1.0], "p95": [2.0]}), {}),
+                                             "p50": [1.0], "p95": [2.0], "2xx": [3], "3xx": [0],
+                                             "4xx": [0], "5xx": [0], "other": [0]}), {}),
         "weekday_hour_heatmap": (pd.DataFrame({"weekday": [1, 7], "hour": [0, 23],
                                                "hits": [1, 2], "median_ms": [1.0, 2.0]}), {}),
-        "median_heatmap": (pd.DataFrame({"grp": ["u1", "u2"], "version": ["1", "2"],
-                                         "median_ms": [1.0, 2.0]}), {}),
-        "status_per_day": (pd.DataFrame({"day": DAYS, "status": [200, 404, 500],
-                                         "hits": [10, 2, 1]}), {}),
         "ratio_heatmap": (pd.DataFrame({"endpoint": ["a", "b"], "pair": ["1 → 2"] * 2,
                                         "ratio": [1.4, 0.9], "verdict": ["slower",
                                                                          "unchanged"]}), {}),
+        # A root, a wide child with a label and a mathtext-looking name, a sliver too thin to draw.
+        "flame_graph": (pd.DataFrame({"function": ["flask:<dispatch>", "app:$view$", "x:y"],
+                                      "depth": [0, 1, 1], "start": [0.0, 0.0, 0.9995],
+                                      "width": [1.0, 0.9995, 0.0005],
+                                      "self_width": [0.0, 0.9995, 0.0005]}),
+                        {"width": 6.0, "mean_ms": 12.5}),
+        "function_changes": (pd.DataFrame({"function": ["app:slow", "<b>x</b>"],
+                                           "delta_ms": [2.5, -0.5]}), {}),
+        "outlier_timeline": (pd.DataFrame({"started_at": [datetime(2026, 11, 1)],
+                                           "endpoint": ["$a$"], "ratio": [4.0]}),
+                             {"colors": {"$a$": "#123456"}}),
+        "run_history": (pd.DataFrame({"name": ["a"], "run": [0], "commit": ["abc1234"],
+                                      "median_ms": [1.5], "regression": [False]}), {}),
+        "verdict_ratios": (pd.DataFrame({"name": ["test t", "endpoint e"], "ratio": [1.4, 0.9],
+                                         "ci_low": [1.2, 0.8], "ci_high": [1.6, 1.1],
+                                         "verdict": ["regression", "ok"]}), {}),
     }
 
 
@@ -54,6 +68,21 @@ def test_chart_draws_without_warnings(kind: str, caplog: pytest.LogCaptureFixtur
     with caplog.at_level(logging.INFO, logger="fmd_profiler"):
         png = render_png(kind, data, options, 6.0, 3.0)
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 2000
+    assert [r.getMessage() for r in caplog.records] == []
+
+
+def test_box_plots_get_a_panel_per_grouping_and_over_time_a_status_legend(
+        caplog: pytest.LogCaptureFixture) -> None:
+    boxes, _ = frames()["boxes"]
+    grouped = pd.concat([boxes.assign(dim="version"), boxes.head(2).assign(dim="user")])
+    hours = [datetime(2026, 11, 1, h) for h in range(3)]
+    over_time = pd.DataFrame({"bucket": hours, "hits": [3, 4, 5], "p50": [1.0, 2, 3],
+                              "p95": [2.0, 3, 4], "2xx": [3, 3, 4], "3xx": [0, 0, 0],
+                              "4xx": [0, 1, 0], "5xx": [0, 0, 1], "other": [0, 0, 0]})
+    with caplog.at_level(logging.INFO, logger="fmd_profiler"):
+        for kind, data, options in (("boxes", grouped, {}),
+                                    ("duration_over_time", over_time, {"unit": "hour"})):
+            assert render_png(kind, data, options, 6.0, 4.0)[:4] == b"\x89PNG"
     assert [r.getMessage() for r in caplog.records] == []
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -160,3 +161,24 @@ def test_json_alone_writes_no_site(tmp_path: Path, store: SyntheticStore,
     summary = json.loads(capsys.readouterr().out)
     assert summary["requests"] == store.requests + 40
     assert not (tmp_path / "reports").exists()
+
+
+def test_a_report_over_the_last_one_reuses_its_unchanged_charts(tmp_path: Path,
+                                                                store: SyntheticStore) -> None:
+    from fmd_profiler.report.build import build_report
+    from fmd_profiler.report.options import ReportOptions
+
+    out = tmp_path / "again"
+    options = ReportOptions(endpoints=(store.endpoints[0],), now=datetime(2026, 1, 1))
+    first = build_report(lambda: open_source(str(store.database)), options, out)
+    charts = {p.name: p.read_bytes() for p in (out / "charts").iterdir()}
+    second = build_report(lambda: open_source(str(store.database)), options, out)
+    assert first.reused_charts == 0 < first.charts
+    assert second.reused_charts == second.charts == first.charts
+    assert {p.name: p.read_bytes() for p in (out / "charts").iterdir()} == charts
+    # Another endpoint: its charts are drawn; only the tests page's (not limited to endpoints)
+    # are the same.
+    other = ReportOptions(endpoints=(store.endpoints[1],), now=datetime(2026, 1, 1))
+    third = build_report(lambda: open_source(str(store.database)), other, out)
+    tests_page = (out / "tests.html").read_text()
+    assert third.reused_charts == tests_page.count("<img ") == 2 < third.charts

@@ -2,8 +2,8 @@
 
 Each section builder takes ``(con, options, endpoint_row)`` and returns a
 :class:`~fmd_profiler.report.model.Section` or None when it has nothing to show; the page lists
-them in :data:`ENDPOINT_SECTIONS` order. The profiler's function table and flame graph and the
-outliers plug in here as further builders with their own templates.
+them in :data:`ENDPOINT_SECTIONS` order; the profiler's sections come from
+:mod:`~fmd_profiler.report.pages.profile`.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Any
 from fmd_profiler.report import queries
 from fmd_profiler.report.model import ChartSpec, Page, Section
 from fmd_profiler.report.options import ReportOptions
+from fmd_profiler.report.pages.profile import profile_section, slow_requests_section
 
 SectionBuilder = Callable[[Any, ReportOptions, dict[str, Any]], "Section | None"]
 
@@ -32,80 +33,89 @@ def timing_section(con: Any, options: ReportOptions, row: dict[str, Any]) -> Sec
         return None
     unit = "hour" if last - first <= HOURLY_UP_TO else "day"
     over_time = queries.duration_over_time(con, options, row["endpoint"], unit)
+    weekday = queries.weekday_hour(con, options, row["endpoint"])
     charts = [
         ChartSpec("duration_over_time", over_time,
-                  f"Median (solid) and p95 (dashed) duration per {unit}",
-                  alt=f"Line chart of median and 95th percentile duration per {unit}",
-                  options={"unit": unit}),
-        ChartSpec("weekday_hour_heatmap", queries.weekday_hour(con, options, row["endpoint"]),
+                  f"Duration and requests per {unit}",
+                  alt=f"Line chart of median and 95th percentile duration per {unit} above a "
+                      f"bar chart of requests per {unit} by status class",
+                  caption="Duration: median (solid) and 95th percentile (dashed). Requests: "
+                          "stacked by status class.",
+                  options={"unit": unit}, height=3.6),
+        ChartSpec("weekday_hour_heatmap", weekday,
                   "Requests by weekday and hour", alt="Heatmap of requests per weekday and hour",
-                  caption=f"Hours in {options.timezone}.", height=2.6),
+                  caption=f"Darker is busier; the darkest tile had {int(weekday['hits'].max()):,} "
+                          f"requests. Hours in {options.timezone}.", height=2.6),
     ]
     return Section("timing", "Over time", "section_charts.html", {}, tuple(charts))
 
 
-def _box_section(key: str, title: str, by: str, what: str) -> SectionBuilder:
-    """A section of box plots and a table of duration per ``by`` (the busiest groups)."""
+#: What the groups section compares: (grouping of queries.duration_boxes, heading, noun).
+GROUPS = (("version", "Per version", "version"), ("user", "Per user", "user"),
+          ("ip", "Per IP address", "IP address"))
+HEAT_LEVELS = 6
 
-    def build(con: Any, options: ReportOptions, row: dict[str, Any]) -> Section | None:
+
+def groups_section(con: Any, options: ReportOptions, row: dict[str, Any]) -> Section | None:
+    """Duration per version, per user and per IP address: one chart of box plots (a panel per
+    grouping, one duration axis), a table per grouping and a user x version table of medians."""
+    import pandas as pd
+
+    tables, frames = [], []
+    for by, heading, what in GROUPS:
         boxes = queries.duration_boxes(con, options, by, row["endpoint"], top=options.top_n)
         if len(boxes) < 2:
-            return None  # one box compares nothing
-        chart = ChartSpec("boxes", boxes, f"Duration per {what}",
-                          alt=f"Box plots of duration per {what}",
-                          caption=f"The {len(boxes)} busiest {what}s. Boxes: 25th-75th "
-                                  "percentile, bar: median, whiskers: 5th-95th percentile.",
-                          height=0.9 + 0.3 * len(boxes))
-        charts = [chart]
-        matrix = None
-        if by == "user":
-            medians = queries.user_version_median(con, options, row["endpoint"], options.top_n)
-            if medians["version"].nunique() >= 2:
-                charts.append(ChartSpec(
-                    "median_heatmap", medians[["grp", "version", "median_ms"]],
-                    "Median duration per user and version",
-                    alt="Heatmap of median duration per user and version",
-                    width=min(6.4, 3.5 + 0.8 * medians["version"].nunique()),
-                    height=0.9 + 0.3 * medians["grp"].nunique()))
-                matrix = _matrix(medians)
-        return Section(key, title, "section_boxes.html",
-                       {"rows": _records(boxes), "what": what, "matrix": matrix},
-                       tuple(charts))
-
-    return build
+            continue  # one box compares nothing
+        tables.append({"heading": heading, "what": what, "rows": _records(boxes)})
+        frames.append(boxes.assign(dim=what))
+    if not frames:
+        return None
+    data = pd.concat(frames, ignore_index=True)
+    names = " and ".join(", ".join(f"{t['what']}s" for t in tables).rsplit(", ", 1))
+    chart = ChartSpec("boxes", data, f"Duration per {names}",
+                      alt=f"Box plots of duration per {names}",
+                      caption=f"The busiest {options.top_n} of each. Boxes: 25th-75th "
+                              "percentile, bar: median, whiskers: 5th-95th percentile.",
+                      height=0.9 + 0.28 * len(data) + 0.2 * len(frames))
+    matrix = None
+    medians = queries.user_version_median(con, options, row["endpoint"], options.top_n)
+    if medians["version"].nunique() >= 2:
+        matrix = _matrix(medians)
+    return Section("groups", "Per version, user and IP address", "section_boxes.html",
+                   {"tables": tables, "matrix": matrix}, (chart,))
 
 
 def _matrix(medians: Any) -> dict[str, Any]:
-    """user x version medians as table rows, versions in the order they appeared."""
+    """user x version medians as table rows (value, heat level 0-5), versions in the order
+    they appeared. The heat levels colour the cells: the table is the heatmap."""
     versions = list(dict.fromkeys(medians["version"]))
-    cells: dict[str, dict[str, float]] = {}
+    low, high = float(medians["median_ms"].min()), float(medians["median_ms"].max())
+    cells: dict[str, dict[str, tuple[float, int]]] = {}
     for record in _records(medians):
-        cells.setdefault(record["grp"], {})[record["version"]] = record["median_ms"]
+        value = record["median_ms"]
+        level = (int((value - low) / (high - low) * (HEAT_LEVELS - 1) + 0.5)
+                 if high > low else 0)
+        cells.setdefault(record["grp"], {})[record["version"]] = (value, level)
     return {"versions": versions, "rows": sorted(cells.items())}
 
 
 def status_section(con: Any, options: ReportOptions, row: dict[str, Any]) -> Section | None:
-    statuses = queries.status_counts(con, options, row["endpoint"])
-    if statuses.empty:
+    """Requests per status code and the exceptions raised (the status classes over time are
+    drawn in the timing section's chart)."""
+    statuses = queries.status_totals(con, options, row["endpoint"])
+    if not statuses:
         return None
-    totals = (statuses.groupby("status", as_index=False)["hits"].sum()
-              .sort_values(["hits", "status"], ascending=[False, True]))
-    charts: tuple[ChartSpec, ...] = ()
-    if (totals["status"] // 100).nunique() > 1:  # one class per day is just the hit count
-        charts = (ChartSpec("status_per_day", statuses, "Status codes per day",
-                            alt="Stacked bar chart of requests per day by status class",
-                            height=2.6),)
-    context = {"statuses": _records(totals),
+    context = {"statuses": statuses,
                "exceptions": queries.exceptions(con, options, row["endpoint"])}
-    return Section("status", "Status codes and errors", "section_status.html", context, charts)
+    return Section("status", "Status codes and errors", "section_status.html", context)
 
 
 ENDPOINT_SECTIONS: tuple[SectionBuilder, ...] = (
     timing_section,
-    _box_section("versions", "Per version", "version", "version"),
-    _box_section("users", "Per user", "user", "user"),
-    _box_section("ips", "Per IP address", "ip", "IP address"),
+    profile_section,
+    groups_section,
     status_section,
+    slow_requests_section,
 )
 
 

@@ -2,8 +2,8 @@
 
 Versions are compared in the order they first served a request (or the two named with
 ``--compare A B``), endpoint by endpoint, with a Mann-Whitney U test computed from SQL ranks
-(:mod:`fmd_profiler.report.stats`). Sections in :data:`VERSION_SECTIONS` add more per comparison
-(the profiler adds the functions whose time changed most).
+(:mod:`fmd_profiler.report.stats`). Sections in :data:`VERSION_SECTIONS` add more per comparison:
+the profiler's functions whose time changed most (:mod:`~fmd_profiler.report.pages.changes`).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Any
 from fmd_profiler.report import queries
 from fmd_profiler.report.model import ChartSpec, Page, Section
 from fmd_profiler.report.options import ReportOptions
+from fmd_profiler.report.pages.changes import function_changes_section
 from fmd_profiler.report.pages.paths import VERSIONS, endpoint_path
 from fmd_profiler.report.stats import Comparison, compare
 
@@ -25,7 +26,7 @@ _VERDICT_ORDER = {"slower": 0, "faster": 1, "unchanged": 2, "too few requests": 
 ComparisonSection = Callable[[Any, ReportOptions, list[Comparison]], "Section | None"]
 
 #: Further sections per compared pair; each gets that pair's comparisons.
-VERSION_SECTIONS: tuple[ComparisonSection, ...] = ()
+VERSION_SECTIONS: tuple[ComparisonSection, ...] = (function_changes_section,)
 
 
 def version_pairs(versions: list[str], options: ReportOptions) -> list[tuple[str, str]]:
@@ -75,9 +76,11 @@ def build_versions(con: Any, options: ReportOptions) -> Page:
     sections: list[Section] = []
     for before, after in version_pairs(names, options):
         found = compare_versions(con, options, before, after)
-        pairs.append({"before": before, "after": after, "comparisons": found})
-        sections += [s for s in (build(con, options, found) for build in VERSION_SECTIONS)
-                     if s is not None]
+        extra = [s for s in (build(con, options, found) for build in VERSION_SECTIONS)
+                 if s is not None]
+        pairs.append({"before": before, "after": after, "comparisons": found,
+                      "sections": extra})
+        sections += extra
     chart = _ratio_chart(pairs)
     context = {
         "versions": versions,

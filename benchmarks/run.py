@@ -47,11 +47,11 @@ class Plan:
 
     @property
     def latency_rounds(self) -> int:
-        return 3 if self.quick else 7
+        return 3 if self.quick else 5
 
     @property
     def latency_requests(self) -> int:
-        return 200 if self.quick else 1000
+        return 200 if self.quick else 800
 
     @property
     def throughput_rounds(self) -> int:

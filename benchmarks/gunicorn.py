@@ -47,6 +47,7 @@ def serve(contender: Contender, root: Path, work: Path, folder: Path, *, workers
         process = subprocess.Popen(
             [env_python(contender.env, work), "-m", "gunicorn", "-b", f"127.0.0.1:{port}",
              "-w", str(workers), "--threads", str(threads), "--graceful-timeout", "30",
+             "--reuse-port",
              "benchmarks.served:app"], cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
             if not wait_listening(port, process):

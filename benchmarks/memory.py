@@ -24,7 +24,7 @@ def rss_mb():
 
 app = build_app(BY_NAME[sys.argv[1]], Path(sys.argv[2]))
 total = int(sys.argv[3])
-paths = ["/api/items", "/api/items/7", "/compute", "/nope"]
+paths = ["/api/items", "/api/items/7", "/flaky", "/nope"]
 environs = [EnvironBuilder(path=p, environ_base={"REMOTE_ADDR": "127.0.0.1"}).get_environ()
             for p in paths]
 samples = []

@@ -31,6 +31,9 @@ from fmd_profiler.writer import Source, Writer
 
 log = logging.getLogger("fmd_profiler")
 
+#: How often a process reports its counters when nothing was dropped.
+STATS_EVERY_S = 60.0
+
 
 @dataclass(frozen=True)
 class Route:
@@ -61,6 +64,7 @@ class Runtime:
         self._routes_signature: object = None
         self._levels_mtime: float | None = None
         self._stats_signature: tuple[int, int] | None = None
+        self._stats_at = 0.0
         self._pending_routes: list[tuple[object, ...]] = []
         self._pending_stats: list[tuple[object, ...]] = []
         self._version = "unversioned"
@@ -182,17 +186,25 @@ class Runtime:
                                 for r in routes]
 
     def _count_stats(self) -> None:
+        """A process_stats row when rows were dropped, else at most once a minute: a segment
+        per flush just to say "still recording" would cost more than it tells."""
         writer = self._writer
         dropped = self.requests.dropped + (writer.dropped.get(REQUESTS.name, 0) if writer else 0)
-        signature = (self.requests.recorded + len(self.requests), dropped)
-        if signature == self._stats_signature:
+        recorded = self.requests.recorded + len(self.requests)
+        now = self.clock.perf()
+        previous = self._stats_signature
+        if previous is not None and recorded == previous[0] and dropped == previous[1]:
             return
-        if dropped and (self._stats_signature is None or dropped > self._stats_signature[1]):
+        new_drops = dropped and (previous is None or dropped > previous[1])
+        if not new_drops and previous is not None and now - self._stats_at < STATS_EVERY_S:
+            return
+        if new_drops:
             log.warning("fmd_profiler: %d request rows dropped so far in process %d: the buffer "
                         "(MAX_BUFFERED_ROWS=%d) was full", dropped, os.getpid(),
                         self.config.max_buffered_rows)
-        self._stats_signature = signature
-        self._pending_stats = [(self.clock.wall(), self._version, signature[0], dropped)]
+        self._stats_signature = (recorded, dropped)
+        self._stats_at = now
+        self._pending_stats = [(self.clock.wall(), self._version, recorded, dropped)]
 
     def _take_routes(self) -> list[tuple[object, ...]]:
         rows, self._pending_routes = self._pending_routes, []

@@ -27,18 +27,24 @@ PAGE = """<!doctype html><title>{{ title }}</title>
 {% endfor %}</table>"""
 
 class Catalogue:
-    """A small SQLite table shared by the request threads (sqlite3 objects need a lock)."""
+    """A small SQLite table the request threads read concurrently, each through its own
+    connection, as a connection pool would give them (one shared connection would need a lock,
+    and a lock every request queues on is not what a database-backed endpoint looks like)."""
 
     def __init__(self) -> None:
-        self._con = sqlite3.connect(":memory:", check_same_thread=False)
-        self._con.execute("CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT, price REAL)")
-        self._con.executemany("INSERT INTO items VALUES (?, ?, ?)",
-                              [(i, f"item {i}", i * 1.25) for i in range(500)])
-        self._lock = threading.Lock()
+        self._uri = f"file:fmd-demo-{id(self)}?mode=memory&cache=shared"
+        self._anchor = sqlite3.connect(self._uri, uri=True, check_same_thread=False)
+        self._anchor.execute("CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT, price REAL)")
+        self._anchor.executemany("INSERT INTO items VALUES (?, ?, ?)",
+                                 [(i, f"item {i}", i * 1.25) for i in range(500)])
+        self._anchor.commit()  # the shared in-memory database lives as long as this connection
+        self._local = threading.local()
 
     def query(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
-        with self._lock:
-            return self._con.execute(sql, params).fetchall()
+        con = getattr(self._local, "con", None)
+        if con is None:
+            con = self._local.con = sqlite3.connect(self._uri, uri=True)
+        return con.execute(sql, params).fetchall()
 
 
 def spin(seconds: float) -> int:

@@ -133,3 +133,24 @@ def test_a_switch_interval_set_by_the_app_meanwhile_is_left_alone() -> None:
         assert sys.getswitchinterval() == 0.001
     finally:
         sys.setswitchinterval(before)
+
+
+def test_the_interval_is_lowered_only_while_at_most_one_request_runs(clock: FakeClock) -> None:
+    before = sys.getswitchinterval()
+    sampler = Sampler(StackTable(), lambda *a: None, interval_s=0.01, clock=clock,
+                      switch_interval_s=0.0002)
+    first, second = (Slot("view", "1", 2, thread_id, 0.0) for thread_id in (1, 2))
+    try:
+        sampler.add(first)
+        sampler.adjust_switch_interval()
+        assert sys.getswitchinterval() == pytest.approx(0.0002)  # alone: sample it precisely
+        sampler.add(second)
+        sampler.adjust_switch_interval()
+        assert sys.getswitchinterval() == before  # two busy threads must not ping-pong
+        sampler.remove(first)
+        sampler.adjust_switch_interval()
+        assert sys.getswitchinterval() == pytest.approx(0.0002)
+    finally:
+        sampler.remove(second)
+        sampler._set_lowered(False)
+    assert sys.getswitchinterval() == before

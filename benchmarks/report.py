@@ -86,7 +86,7 @@ def _throughput(results: dict[str, ThroughputResult]) -> list[str]:
     lines += [
         f"gunicorn `-w {first.workers} --threads {first.threads} --reuse-port` on 127.0.0.1, "
         f"`wrk -t1 -c{first.connections}` for {first.seconds:.0f} s per workload after a 2 s "
-        f"warm-up, {first.rounds} round(s), servers interleaved. *mix*: the demo's realistic "
+        f"warm-up of each server, {first.rounds} round(s), servers interleaved. *mix*: the demo's realistic "
         "rotation (`benchmarks/mix.lua`: 3 JSON lists, 2 item lookups, a template page and a "
         "call-heavy endpoint per 7 requests); `/api/items` alone is the worst case for any "
         "per-request cost (about 0.1 ms of application time).",
@@ -203,7 +203,8 @@ def _memory(result: dict[str, Any]) -> list[str]:
         "## Memory of one process",
         "",
         f"RSS of a process serving {n:,} requests (WSGI calls on cheap endpoints, so the "
-        "profiler's share is as large as it gets), sampled every tenth of the run.",
+        "profiler's share is as large as it gets), sampled every tenth of the run (the app "
+        f"without profiler, the reference level, serves {max(n // 5, 10_000):,}).",
         "",
         "| contender | RSS after 10 % | after 50 % | at the end | growth over the last 90 % |",
         "| --- | --- | --- | --- | --- |",

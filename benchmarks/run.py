@@ -47,11 +47,11 @@ class Plan:
 
     @property
     def latency_rounds(self) -> int:
-        return 3 if self.quick else 5
+        return 3 if self.quick else 4
 
     @property
     def latency_requests(self) -> int:
-        return 200 if self.quick else 800
+        return 200 if self.quick else 500
 
     @property
     def throughput_rounds(self) -> int:
@@ -59,7 +59,7 @@ class Plan:
 
     @property
     def throughput_seconds(self) -> float:
-        return 4 if self.quick else 10
+        return 4 if self.quick else 6
 
     @property
     def ingest_rows(self) -> int:

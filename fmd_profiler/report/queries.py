@@ -279,6 +279,14 @@ def outlier_times(con: Any, options: ReportOptions, limit: int) -> Any:
         ORDER BY started_at DESC, request_id LIMIT {int(limit)}""", _scope(options)).df()
 
 
+def endpoint_names(con: Any) -> list[str]:
+    """Every endpoint of the store, routes and requests alike, whatever the window: the set
+    endpoint colours are assigned over, so that a name has one colour on every page."""
+    found = con.execute("SELECT endpoint FROM routes UNION SELECT endpoint FROM requests "
+                        "ORDER BY 1").fetchall()
+    return [row[0] for row in found if row[0] is not None]
+
+
 def has_outliers(con: Any, options: ReportOptions) -> bool:
     found = con.execute(f"SELECT EXISTS ({_OUTLIERS_IN_SCOPE})", _scope(options)).fetchone()
     return bool(found and found[0])

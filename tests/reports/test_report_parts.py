@@ -30,11 +30,18 @@ def test_endpoint_paths_are_safe_and_distinct() -> None:
     assert endpoint_path("api.items").startswith("endpoints/api.items-")
 
 
-def test_colours_are_stable_and_configurable() -> None:
+def test_colours_are_stable_distinct_and_configurable() -> None:
     assert stable_color("api.items") == stable_color("api.items")
     assert stable_color("api.items") != stable_color("api.item")
-    colors = endpoint_colors(["a", "b"], {"a": "#ff0000"})
-    assert colors == {"a": "#ff0000", "b": stable_color("b")}
+    names = [f"endpoint_{i}" for i in range(12)]
+    colors = endpoint_colors(names, {})
+    assert len(set(colors.values())) == 12  # no two endpoints of a store look alike
+    assert endpoint_colors(list(reversed(names)), {}) == colors  # order does not matter
+    configured = endpoint_colors(names, {"endpoint_3": "#ff0000"})
+    assert configured["endpoint_3"] == "#ff0000"
+    assert len(set(configured.values())) == 12
+    many = endpoint_colors([f"e{i}" for i in range(40)], {})
+    assert len(set(many.values())) == 40  # past the palette: colours from the hash
 
 
 def test_chart_labels_cannot_start_mathtext() -> None:

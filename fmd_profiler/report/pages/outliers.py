@@ -50,7 +50,7 @@ def build_outliers(con: Any, options: ReportOptions) -> Page:
     for row in counts:
         row["path"] = endpoint_path(row["endpoint"])
     times = queries.outlier_times(con, options, TIMELINE_LIMIT)
-    colors = endpoint_colors(list(dict.fromkeys(times["endpoint"])), options.colors)
+    colors = endpoint_colors(queries.endpoint_names(con), options.colors)
     chart = ChartSpec(
         "outlier_timeline", times, "When outliers happened",
         alt="Dot plot of outliers over time, one row per endpoint",

@@ -19,7 +19,7 @@ def endpoint_rows(con: Any, options: ReportOptions) -> list[dict[str, Any]]:
         wanted = set(options.endpoints)
         summary = [row for row in summary if row["endpoint"] in wanted]
     recent = queries.recent_hits(con, options)
-    colors = endpoint_colors([r["endpoint"] for r in summary], options.colors)
+    colors = endpoint_colors(queries.endpoint_names(con), options.colors)
     for row in summary:
         name = row["endpoint"]
         row["hits_24h"], row["hits_7d"] = recent.get(name, (0, 0))

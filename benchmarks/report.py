@@ -86,9 +86,10 @@ def _throughput(results: dict[str, ThroughputResult]) -> list[str]:
     lines += [
         f"gunicorn `-w {first.workers} --threads {first.threads} --reuse-port` on 127.0.0.1, "
         f"`wrk -t1 -c{first.connections}` for {first.seconds:.0f} s per workload after a 2 s "
-        f"warm-up of each server, {first.rounds} round(s), servers interleaved. *mix*: the demo's realistic "
-        "rotation (`benchmarks/mix.lua`: 3 JSON lists, 2 item lookups, a template page and a "
-        "call-heavy endpoint per 7 requests); `/api/items` alone is the worst case for any "
+        f"warm-up of each server, {first.rounds} round(s), servers interleaved. *mix*: the "
+        "demo's realistic rotation (`benchmarks/mix.lua`: 3 JSON lists, 2 item lookups, a "
+        "template page and a call-heavy endpoint per 7 requests); `/api/items` alone is the "
+        "worst case for any "
         "per-request cost (about 0.1 ms of application time).",
         "",
         "| contender | " + " | ".join(f"{w}: requests/s (ratio) | {w}: p99"

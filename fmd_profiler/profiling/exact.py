@@ -53,6 +53,8 @@ class ExactProfiler:
         self._keys: list[ExactKey | None] = [None]  # tag -> key
         self._lock = threading.Lock()
         self._inflight = 0
+        self._entered = 0  # tagged requests begun so far
+        self._pulled_at: tuple[int, int] | None = None  # (entered, inflight) at the last pull
         self._seen: dict[tuple[int, str], tuple[int, int, float, float]] = {}
         self._modules: dict[str, str] = {}
         self._last_pull = 0.0
@@ -78,6 +80,7 @@ class ExactProfiler:
         yappi.start(builtins=False, profile_threads=True)
         self.running = True
         self._last_pull = now
+        self._pulled_at = None
         return True
 
     def stop(self) -> list[ExactRow]:
@@ -107,6 +110,7 @@ class ExactProfiler:
                     self._keys.append(key)
                     self._tags[key] = tag
             self._inflight += 1
+            self._entered += 1
         self._tag.set(tag)
         return tag
 
@@ -124,10 +128,15 @@ class ExactProfiler:
         with self._lock:
             if self._inflight and not force and now - self._last_pull < MAX_STALE_S:
                 return []
+            if not force and self._pulled_at == (self._entered, 0):
+                # Nothing tagged ran since a pull that saw no request in flight: walking
+                # yappi's whole table for no change cost an idle server 5 % of a core.
+                return []
             if self._inflight:
                 log.info("fmd_profiler: exact-mode statistics pulled with %d requests in flight; "
                          "their calls so far may be missing", self._inflight)
             self._last_pull = now
+            self._pulled_at = (self._entered, self._inflight)
             return self._collect()
 
     def _collect(self) -> list[ExactRow]:

@@ -43,6 +43,12 @@ def serve(contender: Contender, root: Path, work: Path, folder: Path, *, workers
     port = free_port()
     env = child_env(root) | {"BENCH_CONTENDER": contender.name, "BENCH_WORKDIR": str(folder)}
     log_path = folder / "gunicorn.log"
+    if contender.kind == "fmd":
+        # Flask-MonitoringDashboard creates its tables when the app starts; two workers booting
+        # on a new database race, one dies (table "User" already exists) and gunicorn stops.
+        # Create them once first, as on any deployment after its first.
+        subprocess.run([env_python(contender.env, work), "-c", "import benchmarks.served"],
+                       cwd=root, env=env, capture_output=True, timeout=300, check=False)
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
             [env_python(contender.env, work), "-m", "gunicorn", "-b", f"127.0.0.1:{port}",
@@ -61,6 +67,17 @@ def serve(contender: Contender, root: Path, work: Path, folder: Path, *, workers
                 except subprocess.TimeoutExpired:
                     process.kill()
                     process.wait()
+
+
+def log_summary(folder: Path) -> str:
+    """The lines of a server's log that say why it failed (errors and gunicorn's reason)."""
+    try:
+        lines = (folder / "gunicorn.log").read_text(errors="replace").splitlines()
+    except OSError:
+        return "no log"
+    telling = [line.strip() for line in lines
+               if "Error" in line or "Exception" in line or "Reason:" in line]
+    return " / ".join(dict.fromkeys(telling[-3:])) or "nothing in its log"
 
 
 def folder_for(work: Path, kind: str, contender: Contender, suffix: str = "") -> Path:

@@ -1,20 +1,25 @@
 """Requests per second under a real server: gunicorn on 127.0.0.1 and wrk, contenders interleaved.
 
-Each round starts every contender's gunicorn in turn (rotating the order), warms it up, runs wrk
-for a fixed time and stops the server with SIGTERM, once with the demo app's realistic mix
-(``mix.lua``: JSON list and item lookups, a template page, a call-heavy endpoint) and once with
-the cheapest endpoint alone (the worst case for any per-request cost). Ratios are to the
-no-profiler server of the same round; p99 latency comes from wrk's ``--latency`` report.
+Every contender's gunicorn is started and warmed up first (lazy starts and the first ingestion
+into DuckDB are one-time costs, not throughput), then stays up, idle but for its own background
+threads, while the others are timed. Each round runs wrk for a fixed time against every server in
+turn (rotating the order), once with the demo app's realistic mix (``mix.lua``: JSON list and item
+lookups, a template page, a call-heavy endpoint) and once with the cheapest endpoint alone (the
+worst case for any per-request cost). Short runs interleaved this way see the same machine
+weather; ratios are to the no-profiler server of the same round; p99 latency comes from wrk's
+``--latency`` report. The servers are stopped with SIGTERM at the end.
 gunicorn runs with ``--reuse-port`` so the kernel spreads wrk's keep-alive connections over the
 workers (without it one worker can end up with most of them, and the figure halves at random).
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shutil
 import statistics
 import subprocess
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +29,8 @@ from benchmarks.contenders import BARE, Contender
 MIX = Path(__file__).with_name("mix.lua")
 #: name -> (path, wrk script or None)
 WORKLOADS = {"mix": ("/", MIX), "/api/items": ("/api/items", None)}
+#: Pause before each timed run: longer than the writer's 1 s flush interval.
+SETTLE_S = 1.2
 
 
 @dataclass
@@ -77,13 +84,17 @@ def run_wrk(url: str, seconds: float, connections: int,
     if script is not None:
         argv += ["-s", str(script)]
     done = subprocess.run([*argv, url], capture_output=True, text=True, timeout=seconds + 60)
+    if done.returncode != 0 or not done.stdout.strip():
+        raise ValueError(f"wrk exited with {done.returncode}: "
+                         f"{(done.stderr or done.stdout).strip()[-300:] or 'no output'}")
     return parse_wrk(done.stdout)
 
 
 def measure(contenders: list[Contender], root: Path, work: Path, *, rounds: int,
-            seconds: float, workers: int = 2, threads: int = 4,
-            connections: int = 64) -> dict[str, ThroughputResult]:
-    """One result per workload; each round starts each contender's server once for all."""
+            seconds: float, workers: int = 2, threads: int = 4, connections: int = 64,
+            warmup_s: float = 2.0) -> dict[str, ThroughputResult]:
+    """One result per workload. Every contender's server is started and warmed up first; then
+    each round runs every workload against every server in turn (the order rotating)."""
     results = {name: ThroughputResult(rounds, seconds, workers, threads, connections)
                for name in WORKLOADS}
     if shutil.which("wrk") is None:
@@ -91,36 +102,42 @@ def measure(contenders: list[Contender], root: Path, work: Path, *, rounds: int,
             result.skipped = ("wrk is not installed (Debian: apt-get install wrk; make bench "
                               "does it)")
         return results
-    failures: dict[str, str] = {}
-    for r in range(rounds):
-        order = contenders[r % len(contenders):] + contenders[:r % len(contenders)]
-        for contender in order:
-            if contender.name in failures:
-                continue
+    with contextlib.ExitStack() as all_servers:
+        servers: dict[str, tuple[str, contextlib.ExitStack]] = {}
+
+        def fail(contender: Contender, why: str) -> None:
+            for result in results.values():
+                result.failures[contender.name] = why
+            if contender.name in servers:  # a stalled server must not take CPU from the rest
+                servers.pop(contender.name)[1].close()
+
+        for contender in contenders:
+            own = all_servers.enter_context(contextlib.ExitStack())
+            folder = gunicorn.folder_for(work, "throughput", contender)
             try:
-                figures = _one_server(contender, root, work, seconds, workers, threads,
-                                      connections)
-            except RuntimeError as exc:
-                failures[contender.name] = str(exc)
-                for result in results.values():
-                    result.failures[contender.name] = str(exc)
-                continue
-            for name, (rps, p99) in figures.items():
-                results[name].rps.setdefault(contender.name, []).append(rps)
-                results[name].p99_ms.setdefault(contender.name, []).append(p99)
+                url = own.enter_context(gunicorn.serve(contender, root, work, folder,
+                                                       workers=workers, threads=threads))
+                servers[contender.name] = (url, own)
+                for path, script in WORKLOADS.values():  # lazy starts, first ingestion, caches
+                    run_wrk(url + path, warmup_s, connections, script)
+            except (RuntimeError, ValueError, subprocess.TimeoutExpired) as exc:
+                fail(contender, f"{exc}; the server's log: {gunicorn.log_summary(folder)}")
+        for r in range(rounds):
+            order = contenders[r % len(contenders):] + contenders[:r % len(contenders)]
+            for name, (path, script) in WORKLOADS.items():
+                for contender in order:
+                    if contender.name not in servers:
+                        continue
+                    # Let the last server's writer flush what it buffered before timing the next.
+                    time.sleep(SETTLE_S)
+                    try:
+                        rps, p99 = run_wrk(servers[contender.name][0] + path, seconds,
+                                           connections, script)
+                    except (ValueError, subprocess.TimeoutExpired) as exc:
+                        folder = gunicorn.folder_for(work, "throughput", contender)
+                        fail(contender, f"wrk failed on {name}: {exc}; the server's log: "
+                                        f"{gunicorn.log_summary(folder)}")
+                        continue
+                    results[name].rps.setdefault(contender.name, []).append(rps)
+                    results[name].p99_ms.setdefault(contender.name, []).append(p99)
     return results
-
-
-def _one_server(contender: Contender, root: Path, work: Path, seconds: float, workers: int,
-                threads: int, connections: int) -> dict[str, tuple[float, float]]:
-    folder = gunicorn.folder_for(work, "throughput", contender)
-    figures = {}
-    with gunicorn.serve(contender, root, work, folder, workers=workers, threads=threads) as url:
-        try:
-            for i, (name, (path, script)) in enumerate(WORKLOADS.items()):
-                if i == 0:  # warm-up: lazy starts, first ingestion, caches
-                    run_wrk(url + path, 2, connections, script)
-                figures[name] = run_wrk(url + path, seconds, connections, script)
-        except (ValueError, subprocess.TimeoutExpired) as exc:
-            raise RuntimeError(f"wrk failed: {exc}") from None
-    return figures

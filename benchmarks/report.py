@@ -86,9 +86,10 @@ def _throughput(results: dict[str, ThroughputResult]) -> list[str]:
     lines += [
         f"gunicorn `-w {first.workers} --threads {first.threads} --reuse-port` on 127.0.0.1, "
         f"`wrk -t1 -c{first.connections}` for {first.seconds:.0f} s per workload and server, "
-        f"{first.rounds} round(s); every server started and warmed up first, then timed in "
-        "turn (the order rotating each round), so each round's servers see the same machine "
-        "load. *mix*: the "
+        f"{first.rounds} round(s). Contenders are timed in groups of three servers up at once "
+        "(the app without profiler and two others, warmed up first), in turn, the order "
+        "rotating each round, each timed run after a second of untimed load; every ratio is to "
+        "the no-profiler run of the same round and group. *mix*: the "
         "demo's realistic rotation (`benchmarks/mix.lua`: 3 JSON lists, 2 item lookups, a "
         "template page and a call-heavy endpoint per 7 requests); `/api/items` alone is the "
         "worst case for any "

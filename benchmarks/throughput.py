@@ -1,15 +1,19 @@
 """Requests per second under a real server: gunicorn on 127.0.0.1 and wrk, contenders interleaved.
 
-Every contender's gunicorn is started and warmed up first (lazy starts and the first ingestion
-into DuckDB are one-time costs, not throughput), then stays up, idle but for its own background
-threads, while the others are timed. Each round runs wrk for a fixed time against every server in
-turn (rotating the order), once with the demo app's realistic mix (``mix.lua``: JSON list and item
-lookups, a template page, a call-heavy endpoint) and once with the cheapest endpoint alone (the
-worst case for any per-request cost). Short runs interleaved this way see the same machine
-weather; ratios are to the no-profiler server of the same round; p99 latency comes from wrk's
-``--latency`` report. The servers are stopped with SIGTERM at the end.
-gunicorn runs with ``--reuse-port`` so the kernel spreads wrk's keep-alive connections over the
-workers (without it one worker can end up with most of them, and the figure halves at random).
+The contenders are measured in small groups: the app without profiler and two others, whose
+gunicorns are started and warmed up together (lazy starts and the first ingestion into DuckDB
+are one-time costs, not throughput) and stay up while each round runs wrk for a fixed time
+against each of them in turn (rotating the order), once with the demo app's realistic mix
+(``mix.lua``: JSON list and item lookups, a template page, a call-heavy endpoint) and once with
+the cheapest endpoint alone (the worst case for any per-request cost). Short runs interleaved this
+way see the same machine weather, and every ratio is to the no-profiler run of the same round and
+group. Each timed run follows a second of untimed load and a group is small, so no server waits
+long: on this machine kind the kernel (DAMON reclaim) pages out what an idle process has not
+touched for a few seconds, and with nine servers up a server's first seconds after waiting ran
+at half speed. p99 latency comes from wrk's ``--latency`` report. The servers are stopped with
+SIGTERM at the end of their group. gunicorn runs with ``--reuse-port`` so the kernel spreads
+wrk's keep-alive connections over the workers (without it one worker can end up with most of
+them, and the figure halves at random).
 """
 
 from __future__ import annotations
@@ -29,8 +33,12 @@ from benchmarks.contenders import BARE, Contender
 MIX = Path(__file__).with_name("mix.lua")
 #: name -> (path, wrk script or None)
 WORKLOADS = {"mix": ("/", MIX), "/api/items": ("/api/items", None)}
+#: Contenders per group besides the app without profiler.
+GROUP_SIZE = 2
 #: Pause before each timed run: longer than the writer's 1 s flush interval.
 SETTLE_S = 1.2
+#: Untimed load right before each timed run.
+REWARM_S = 1.0
 
 
 @dataclass
@@ -41,12 +49,19 @@ class ThroughputResult:
     threads: int
     connections: int
     rps: dict[str, list[float]] = field(default_factory=dict)
+    #: for each contender, the no-profiler figure of the same round and group, run by run
+    baseline_rps: dict[str, list[float]] = field(default_factory=dict)
     p99_ms: dict[str, list[float]] = field(default_factory=dict)
     failures: dict[str, str] = field(default_factory=dict)
     skipped: str | None = None
 
+    def add(self, name: str, rps: float, p99: float, baseline: float) -> None:
+        self.rps.setdefault(name, []).append(rps)
+        self.p99_ms.setdefault(name, []).append(p99)
+        self.baseline_rps.setdefault(name, []).append(baseline)
+
     def ratio(self, name: str) -> float | None:
-        pairs = list(zip(self.rps.get(name, []), self.rps.get(BARE.name, []), strict=False))
+        pairs = list(zip(self.rps.get(name, []), self.baseline_rps.get(name, []), strict=False))
         return statistics.median(a / b for a, b in pairs) if pairs else None
 
     def median_rps(self, name: str) -> float | None:
@@ -93,8 +108,7 @@ def run_wrk(url: str, seconds: float, connections: int,
 def measure(contenders: list[Contender], root: Path, work: Path, *, rounds: int,
             seconds: float, workers: int = 2, threads: int = 4, connections: int = 64,
             warmup_s: float = 2.0) -> dict[str, ThroughputResult]:
-    """One result per workload. Every contender's server is started and warmed up first; then
-    each round runs every workload against every server in turn (the order rotating)."""
+    """One result per workload; the contenders are timed in groups with the bare app."""
     results = {name: ThroughputResult(rounds, seconds, workers, threads, connections)
                for name in WORKLOADS}
     if shutil.which("wrk") is None:
@@ -102,16 +116,27 @@ def measure(contenders: list[Contender], root: Path, work: Path, *, rounds: int,
             result.skipped = ("wrk is not installed (Debian: apt-get install wrk; make bench "
                               "does it)")
         return results
+    others = [c for c in contenders if c != BARE]
+    for i in range(0, len(others), GROUP_SIZE):
+        _measure_group([BARE, *others[i:i + GROUP_SIZE]], results, root, work, rounds=rounds,
+                       seconds=seconds, workers=workers, threads=threads,
+                       connections=connections, warmup_s=warmup_s)
+    return results
+
+
+def _measure_group(group: list[Contender], results: dict[str, ThroughputResult], root: Path,
+                   work: Path, *, rounds: int, seconds: float, workers: int, threads: int,
+                   connections: int, warmup_s: float) -> None:
     with contextlib.ExitStack() as all_servers:
         servers: dict[str, tuple[str, contextlib.ExitStack]] = {}
 
         def fail(contender: Contender, why: str) -> None:
             for result in results.values():
-                result.failures[contender.name] = why
+                result.failures.setdefault(contender.name, why)
             if contender.name in servers:  # a stalled server must not take CPU from the rest
                 servers.pop(contender.name)[1].close()
 
-        for contender in contenders:
+        for contender in group:
             own = all_servers.enter_context(contextlib.ExitStack())
             folder = gunicorn.folder_for(work, "throughput", contender)
             try:
@@ -123,21 +148,24 @@ def measure(contenders: list[Contender], root: Path, work: Path, *, rounds: int,
             except (RuntimeError, ValueError, subprocess.TimeoutExpired) as exc:
                 fail(contender, f"{exc}; the server's log: {gunicorn.log_summary(folder)}")
         for r in range(rounds):
-            order = contenders[r % len(contenders):] + contenders[:r % len(contenders)]
+            order = group[r % len(group):] + group[:r % len(group)]
             for name, (path, script) in WORKLOADS.items():
+                figures: dict[str, tuple[float, float]] = {}
                 for contender in order:
                     if contender.name not in servers:
                         continue
                     # Let the last server's writer flush what it buffered before timing the next.
                     time.sleep(SETTLE_S)
+                    url = servers[contender.name][0] + path
                     try:
-                        rps, p99 = run_wrk(servers[contender.name][0] + path, seconds,
-                                           connections, script)
+                        run_wrk(url, REWARM_S, connections, script)
+                        figures[contender.name] = run_wrk(url, seconds, connections, script)
                     except (ValueError, subprocess.TimeoutExpired) as exc:
                         folder = gunicorn.folder_for(work, "throughput", contender)
                         fail(contender, f"wrk failed on {name}: {exc}; the server's log: "
                                         f"{gunicorn.log_summary(folder)}")
-                        continue
-                    results[name].rps.setdefault(contender.name, []).append(rps)
-                    results[name].p99_ms.setdefault(contender.name, []).append(p99)
-    return results
+                baseline = figures.get(BARE.name)
+                if baseline is None:
+                    continue  # without this round's baseline there is no ratio to take
+                for contender_name, (rps, p99) in figures.items():
+                    results[name].add(contender_name, rps, p99, baseline[0])

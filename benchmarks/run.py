@@ -56,6 +56,10 @@ class Plan:
         return 120 if self.quick else 170
 
     @property
+    def latency_warmup(self) -> int:
+        return 100 if self.quick else 300
+
+    @property
     def throughput_rounds(self) -> int:
         return 1 if self.quick else 3
 
@@ -73,7 +77,7 @@ class Plan:
 
     @property
     def memory_requests(self) -> int:
-        return 50_000 if self.quick else 1_000_000
+        return 20_000 if self.quick else 1_000_000
 
     @property
     def accuracy_scale(self) -> float:
@@ -81,7 +85,7 @@ class Plan:
 
     @property
     def profile_requests(self) -> int:
-        return 3000 if self.quick else 20_000
+        return 1500 if self.quick else 20_000
 
     @property
     def report_sizes(self) -> tuple[int, ...]:
@@ -163,7 +167,8 @@ def main(argv: list[str] | None = None) -> int:
         _log("latency: %d contenders, %d rounds x %d requests per endpoint", len(chosen),
              plan.latency_rounds, plan.latency_requests)
         figures["latency"] = latency.measure(chosen, ROOT, WORK, rounds=plan.latency_rounds,
-                                             requests=plan.latency_requests)
+                                             requests=plan.latency_requests,
+                                             warmup=plan.latency_warmup)
     if "throughput" in sections:
         _log("throughput: gunicorn + wrk, %d round(s) of %.0f s", plan.throughput_rounds,
              plan.throughput_seconds)

@@ -48,17 +48,21 @@ def _cols(*spec: tuple[str, str, str]) -> tuple[Column, ...]:
 
 
 _ORIGIN = (("host", "VARCHAR", STR), ("pid", "INTEGER", INT))
+#: What is measured of every request, in the live store and in benchmark runs alike.
+_REQUEST = (
+    ("endpoint", "VARCHAR", STR),
+    ("rule", "VARCHAR", STR),
+    ("method", "VARCHAR", STR),
+    ("status", "SMALLINT", INT),
+    ("duration_ms", "DOUBLE", FLOAT),
+    ("cpu_ms", "DOUBLE", FLOAT),
+    ("started_at", "TIMESTAMP", EPOCH),
+)
 
 REQUESTS = Table(
     "requests",
     _cols(
-        ("endpoint", "VARCHAR", STR),
-        ("rule", "VARCHAR", STR),
-        ("method", "VARCHAR", STR),
-        ("status", "SMALLINT", INT),
-        ("duration_ms", "DOUBLE", FLOAT),
-        ("cpu_ms", "DOUBLE", FLOAT),
-        ("started_at", "TIMESTAMP", EPOCH),
+        *_REQUEST,
         ("version", "VARCHAR", STR),
         ("group_by", "VARCHAR", STR),
         ("ip", "VARCHAR", STR),
@@ -292,13 +296,7 @@ BENCH_REQUESTS = Table(
         ("run_id", "VARCHAR", STR),
         ("test_id", "VARCHAR", STR),
         ("round", "INTEGER", INT),
-        ("endpoint", "VARCHAR", STR),
-        ("rule", "VARCHAR", STR),
-        ("method", "VARCHAR", STR),
-        ("status", "SMALLINT", INT),
-        ("duration_ms", "DOUBLE", FLOAT),
-        ("cpu_ms", "DOUBLE", FLOAT),
-        ("started_at", "TIMESTAMP", EPOCH),
+        *_REQUEST,
     ),
     doc="Every request a test made, raw (the samples behind bench_endpoints).",
 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import signal
 import socket
@@ -58,8 +59,11 @@ def serve(contender: Contender, root: Path, work: Path, folder: Path, *, workers
         try:
             if not wait_listening(port, process):
                 raise RuntimeError("gunicorn did not start: " + log_path.read_text()[-300:])
-            yield f"http://127.0.0.1:{port}"
+            url = f"http://127.0.0.1:{port}"
+            _MASTERS[url] = process.pid
+            yield url
         finally:
+            _MASTERS.pop(f"http://127.0.0.1:{port}", None)
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
                 try:
@@ -67,6 +71,27 @@ def serve(contender: Contender, root: Path, work: Path, folder: Path, *, workers
                 except subprocess.TimeoutExpired:
                     process.kill()
                     process.wait()
+
+
+_MASTERS: dict[str, int] = {}  # base URL -> gunicorn master pid, while it is served
+
+
+def workers_cpu_s(url: str) -> float:
+    """CPU seconds (user + system, every thread) the workers of the server at ``url`` have used.
+
+    Per request, this is steadier than requests/s on a shared machine: time the machine gives to
+    other tenants is not in it.
+    """
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for task in Path(f"/proc/{_MASTERS[url]}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            try:
+                fields = Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue  # a worker that has just exited
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
 
 
 def log_summary(folder: Path) -> str:

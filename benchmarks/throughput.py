@@ -35,10 +35,19 @@ MIX = Path(__file__).with_name("mix.lua")
 WORKLOADS = {"mix": ("/", MIX), "/api/items": ("/api/items", None)}
 #: Contenders per group besides the app without profiler.
 GROUP_SIZE = 2
-#: Pause before each timed run: longer than the writer's 1 s flush interval.
+#: Pause after each timed run: longer than the writer's 1 s flush interval.
 SETTLE_S = 1.2
 #: Untimed load right before each timed run.
 REWARM_S = 1.0
+
+
+@dataclass(frozen=True)
+class Run:
+    """One timed wrk run against one server."""
+
+    rps: float
+    p99_ms: float
+    cpu_us: float  # the server's worker CPU per request, its writer's flush included
 
 
 @dataclass
@@ -52,13 +61,27 @@ class ThroughputResult:
     #: for each contender, the no-profiler figure of the same round and group, run by run
     baseline_rps: dict[str, list[float]] = field(default_factory=dict)
     p99_ms: dict[str, list[float]] = field(default_factory=dict)
+    #: worker CPU per request (µs), and the no-profiler figure of the same round and group
+    cpu_us: dict[str, list[float]] = field(default_factory=dict)
+    baseline_cpu_us: dict[str, list[float]] = field(default_factory=dict)
     failures: dict[str, str] = field(default_factory=dict)
     skipped: str | None = None
 
-    def add(self, name: str, rps: float, p99: float, baseline: float) -> None:
-        self.rps.setdefault(name, []).append(rps)
-        self.p99_ms.setdefault(name, []).append(p99)
-        self.baseline_rps.setdefault(name, []).append(baseline)
+    def add(self, name: str, run: Run, baseline: Run) -> None:
+        self.rps.setdefault(name, []).append(run.rps)
+        self.p99_ms.setdefault(name, []).append(run.p99_ms)
+        self.baseline_rps.setdefault(name, []).append(baseline.rps)
+        self.cpu_us.setdefault(name, []).append(run.cpu_us)
+        self.baseline_cpu_us.setdefault(name, []).append(baseline.cpu_us)
+
+    def median_cpu_us(self, name: str) -> float | None:
+        values = self.cpu_us.get(name, [])
+        return statistics.median(values) if values else None
+
+    def added_cpu_us(self, name: str) -> float | None:
+        pairs = list(zip(self.cpu_us.get(name, []), self.baseline_cpu_us.get(name, []),
+                         strict=False))
+        return statistics.median(a - b for a, b in pairs) if pairs else None
 
     def ratio(self, name: str) -> float | None:
         pairs = list(zip(self.rps.get(name, []), self.baseline_rps.get(name, []), strict=False))
@@ -150,22 +173,27 @@ def _measure_group(group: list[Contender], results: dict[str, ThroughputResult],
         for r in range(rounds):
             order = group[r % len(group):] + group[:r % len(group)]
             for name, (path, script) in WORKLOADS.items():
-                figures: dict[str, tuple[float, float]] = {}
+                figures: dict[str, Run] = {}
                 for contender in order:
                     if contender.name not in servers:
                         continue
-                    # Let the last server's writer flush what it buffered before timing the next.
-                    time.sleep(SETTLE_S)
-                    url = servers[contender.name][0] + path
+                    base = servers[contender.name][0]
                     try:
-                        run_wrk(url, REWARM_S, connections, script)
-                        figures[contender.name] = run_wrk(url, seconds, connections, script)
-                    except (ValueError, subprocess.TimeoutExpired) as exc:
+                        cpu0 = gunicorn.workers_cpu_s(base)
+                        warm_rps, _ = run_wrk(base + path, REWARM_S, connections, script)
+                        rps, p99 = run_wrk(base + path, seconds, connections, script)
+                        # The writer flushes what it buffered within a second: before the next
+                        # server is timed, and into this server's CPU figure.
+                        time.sleep(SETTLE_S)
+                        served = warm_rps * REWARM_S + rps * seconds
+                        cpu_us = (gunicorn.workers_cpu_s(base) - cpu0) / served * 1e6
+                        figures[contender.name] = Run(rps, p99, cpu_us)
+                    except (ValueError, subprocess.TimeoutExpired, OSError) as exc:
                         folder = gunicorn.folder_for(work, "throughput", contender)
                         fail(contender, f"wrk failed on {name}: {exc}; the server's log: "
                                         f"{gunicorn.log_summary(folder)}")
                 baseline = figures.get(BARE.name)
                 if baseline is None:
                     continue  # without this round's baseline there is no ratio to take
-                for contender_name, (rps, p99) in figures.items():
-                    results[name].add(contender_name, rps, p99, baseline[0])
+                for contender_name, run in figures.items():
+                    results[name].add(contender_name, run, baseline)

@@ -193,9 +193,9 @@ class Runtime:
         recorded = self.requests.recorded + len(self.requests)
         now = self.clock.perf()
         previous = self._stats_signature
-        if previous is not None and recorded == previous[0] and dropped == previous[1]:
+        if (recorded, dropped) == previous:
             return
-        new_drops = dropped and (previous is None or dropped > previous[1])
+        new_drops = dropped > (previous[1] if previous else 0)
         if not new_drops and previous is not None and now - self._stats_at < STATS_EVERY_S:
             return
         if new_drops:

@@ -1,10 +1,10 @@
 """The background writer: drains the recorders into spool segments and ingests them now and then.
 
 One daemon thread per process and store. Every flush interval it takes every buffered row and
-writes one segment per table; every few seconds it tries (without waiting) to ingest the spool
-into DuckDB. Nothing here raises into the app: when the store is broken the rows stay in memory up
-to the configured bound (what is dropped beyond it is counted), one warning is logged, and
-writing resumes when the store is back.
+writes one segment per table; every ``INGEST_INTERVAL_S`` (30 s) it tries, without waiting, to
+ingest the spool into DuckDB. Nothing here raises into the app: when the store is broken the rows
+stay in memory up to the configured bound (what is dropped beyond it is counted), one warning is
+logged, and writing resumes when the store is back.
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import functools
 import hashlib
 import logging
 import os
@@ -319,6 +320,7 @@ def insert_rows(con: duckdb.DuckDBPyConnection, table: Table,
     return len(rows)
 
 
+@functools.cache
 def schema_fingerprint() -> str:
     """A digest of every table definition: equal fingerprints, nothing to migrate."""
     ddl = "\n".join(create_table_sql(t) for t in (*SEGMENT_TABLES.values(),

@@ -44,6 +44,7 @@ def serve(contender: Contender, root: Path, work: Path, folder: Path, *, workers
     port = free_port()
     env = child_env(root) | {"BENCH_CONTENDER": contender.name, "BENCH_WORKDIR": str(folder)}
     log_path = folder / "gunicorn.log"
+    url = f"http://127.0.0.1:{port}"
     if contender.kind == "fmd":
         # Flask-MonitoringDashboard creates its tables when the app starts; two workers booting
         # on a new database race, one dies (table "User" already exists) and gunicorn stops.
@@ -59,11 +60,10 @@ def serve(contender: Contender, root: Path, work: Path, folder: Path, *, workers
         try:
             if not wait_listening(port, process):
                 raise RuntimeError("gunicorn did not start: " + log_path.read_text()[-300:])
-            url = f"http://127.0.0.1:{port}"
             _MASTERS[url] = process.pid
             yield url
         finally:
-            _MASTERS.pop(f"http://127.0.0.1:{port}", None)
+            _MASTERS.pop(url, None)
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
                 try:

@@ -95,7 +95,7 @@ def _throughput(results: dict[str, ThroughputResult]) -> list[str]:
         "worst case for any "
         "per-request cost (about 0.1 ms of application time). *Worker CPU per request*: user + "
         "system CPU of the server's worker processes (every thread, the writer's flush "
-        "included) over the warm-up and timed run, divided by the requests served. It is "
+        "included) over the untimed second and the timed run, divided by the requests served. It is "
         "steadier than requests/s here: time the machine gives to other tenants is not in it.",
         "",
         "| contender | " + " | ".join(

@@ -43,57 +43,33 @@ SECTIONS = ("latency", "throughput", "accuracy", "storage", "memory", "report", 
 
 @dataclass(frozen=True)
 class Plan:
+    """How much of each measurement a run does."""
+
     quick: bool
+    # Many short latency rounds: the host's load changes from second to second, and a round's
+    # contenders only see the same load when a round is short.
+    latency_rounds: int
+    latency_requests: int
+    latency_warmup: int
+    throughput_rounds: int
+    throughput_seconds: float
+    throughput_warmup_s: float
+    ingest_rows: int
+    memory_requests: int
+    accuracy_scale: float
+    profile_requests: int
+    report_sizes: tuple[int, ...]
+    harness_rounds: int
 
-    @property
-    def latency_rounds(self) -> int:
-        # Many short rounds: the host's load changes from second to second, and a round's
-        # contenders only see the same load when a round is short.
-        return 4 if self.quick else 12
 
-    @property
-    def latency_requests(self) -> int:
-        return 120 if self.quick else 170
-
-    @property
-    def latency_warmup(self) -> int:
-        return 100 if self.quick else 300
-
-    @property
-    def throughput_rounds(self) -> int:
-        return 1 if self.quick else 3
-
-    @property
-    def throughput_seconds(self) -> float:
-        return 2
-
-    @property
-    def throughput_warmup_s(self) -> float:
-        return 1 if self.quick else 2
-
-    @property
-    def ingest_rows(self) -> int:
-        return 200_000 if self.quick else 1_000_000
-
-    @property
-    def memory_requests(self) -> int:
-        return 20_000 if self.quick else 1_000_000
-
-    @property
-    def accuracy_scale(self) -> float:
-        return 0.2 if self.quick else 1.0
-
-    @property
-    def profile_requests(self) -> int:
-        return 1500 if self.quick else 20_000
-
-    @property
-    def report_sizes(self) -> tuple[int, ...]:
-        return (20_000,) if self.quick else (100_000, 1_000_000)
-
-    @property
-    def harness_rounds(self) -> int:
-        return 3 if self.quick else 5
+FULL = Plan(quick=False, latency_rounds=12, latency_requests=170, latency_warmup=300,
+            throughput_rounds=3, throughput_seconds=2, throughput_warmup_s=2,
+            ingest_rows=1_000_000, memory_requests=1_000_000, accuracy_scale=1.0,
+            profile_requests=20_000, report_sizes=(100_000, 1_000_000), harness_rounds=5)
+QUICK = Plan(quick=True, latency_rounds=4, latency_requests=120, latency_warmup=100,
+             throughput_rounds=1, throughput_seconds=2, throughput_warmup_s=1,
+             ingest_rows=200_000, memory_requests=20_000, accuracy_scale=0.2,
+             profile_requests=1500, report_sizes=(20_000,), harness_rounds=3)
 
 
 def machine_info() -> dict[str, Any]:
@@ -153,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "RESULTS.md"))
     parser.add_argument("--json", help="also write the raw figures as JSON")
     args = parser.parse_args(argv)
-    plan = Plan(quick=args.quick)
+    plan = QUICK if args.quick else FULL
     sections = args.only or list(SECTIONS)
     WORK.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()

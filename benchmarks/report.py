@@ -95,8 +95,9 @@ def _throughput(results: dict[str, ThroughputResult]) -> list[str]:
         "worst case for any "
         "per-request cost (about 0.1 ms of application time). *Worker CPU per request*: user + "
         "system CPU of the server's worker processes (every thread, the writer's flush "
-        "included) over the untimed second and the timed run, divided by the requests served. It is "
-        "steadier than requests/s here: time the machine gives to other tenants is not in it.",
+        "included) over the untimed second and the timed run, divided by the requests "
+        "served. It is steadier than requests/s here: time the machine gives to other tenants "
+        "is not in it.",
         "",
         "| contender | " + " | ".join(
             f"{w}: requests/s (ratio) | {w}: p99 | {w}: worker CPU per request (added)"

@@ -102,6 +102,7 @@ class RequestHooks:
         self.observers: list[RequestObserver] = []
         self._warned: set[str] = set()
         self._app_ref: weakref.ref[Flask] | None = None
+        self.finish = self._make_finish()
 
     # -- wsgi_app wrapper ----------------------------------------------------------------------
 
@@ -181,7 +182,14 @@ class RequestHooks:
             if state is not None:
                 if not state.captured:
                     self._capture(state, req)
-                if not state.finished and _is_streamed(response):
+                # Error pages built from an HTTPException arrive as a ClosingIterator over a
+                # finished body: "streamed" by werkzeug's definition, but complete when wsgi_app
+                # returns. Files (direct_passthrough) go to the server as they are, often to
+                # sendfile: wrapping them would lose that, so a download is timed until it is
+                # handed to the server.
+                if (not state.finished and response.is_streamed
+                        and not response.direct_passthrough
+                        and not isinstance(response.response, ClosingIterator)):
                     # The body is produced after wsgi_app returns: time it until it ends.
                     state.streamed = True
                     response.response = _finish_after(response.response, self.finish, state)
@@ -201,37 +209,37 @@ class RequestHooks:
         except Exception as exc:
             self._internal_error("got_request_exception", exc)
 
-    def _begin(self, state: RequestState, req: Request) -> None:
+    def _begin(self, state: RequestState, req: Request) -> int:
         rule = req.url_rule
         if rule is not None:  # unmatched 404/405s share one bucket: scanners can't blow it up
             state.endpoint = rule.endpoint
             state.rule = rule.rule
-        level = self.runtime.levels.of(state.endpoint)
-        state.level = level
+        level = state.level = self.runtime.levels.of(state.endpoint)
         if level and self.observers:
             state.thread_id = threading.get_ident()
             for observer in self.observers:
                 observer.begin(state)
+        return level
 
     def _capture(self, state: RequestState, req: Request) -> None:
         """Read what the app knows by the end of the request (its user, the client)."""
         state.captured = True
-        if state.level == -1:  # no before_request hook (level 1 only) or it did not run
-            self._begin(state, req)
-        if state.level == 0:
+        level = state.level
+        if level == -1:  # no before_request hook (level 1 only) or it did not run
+            level = self._begin(state, req)
+        if level == 0:
             return
         environ = req.environ
-        state.group_by = self._group_by()
+        group_by = self.profiler.get_group_by or config_module.get_group_by
+        if group_by is not None:
+            state.group_by = self._group_by(group_by)
         state.ip = self.client_ip(environ)
         test_id = current_test.get()
         if test_id is None and self.accept_test_header:
             test_id = environ.get(TEST_ID_HEADER)
         state.test_id = test_id
 
-    def _group_by(self) -> str | None:
-        fn = self.profiler.get_group_by or config_module.get_group_by
-        if fn is None:
-            return None
+    def _group_by(self, fn: Callable[[], object]) -> str | None:
         try:
             value = fn()
             return None if value is None else str(value)[:MAX_GROUP_BY_LENGTH]
@@ -243,31 +251,44 @@ class RequestHooks:
 
     # -- completion ----------------------------------------------------------------------------
 
-    def finish(self, state: RequestState) -> None:
-        """Record the request (once, whatever calls it first)."""
-        if state.finished:
-            return
-        state.finished = True
-        try:
-            clock = self.runtime.clock
-            duration = clock.perf() - state.t0
-            cpu = clock.thread_cpu() - state.c0
-            level = state.level
-            if level == -1:  # never reached the request context (a middleware failed first)
-                level = state.level = self.runtime.levels.of(state.endpoint)
-            if level == 0:
+    def _make_finish(self) -> Callable[[RequestState], None]:
+        """``finish(state)``: record the request (once, whatever calls it first).
+
+        A closure over everything it reads: it runs for every request, and on a loaded server
+        each attribute lookup and call on the request thread shows up in requests/s.
+        """
+        clock = self.runtime.clock
+        perf, cpu = clock.perf, clock.thread_cpu
+        levels_of = self.runtime.levels.of
+        add = self.runtime.requests.add
+        version = self.version
+        observers = self.observers  # the same list add_observer appends to
+        internal_error = self._internal_error
+
+        def finish(state: RequestState) -> None:
+            if state.finished:
                 return
-            status = state.status
-            self.runtime.requests.add((
-                state.endpoint, state.rule, state.method,
-                int(status[:3]) if status else 500,
-                duration * 1000.0, cpu * 1000.0, state.wall0, self.version,
-                state.group_by, state.ip, state.exception, state.test_id))
-            if state.thread_id:
-                for observer in self.observers:
-                    observer.end(state, duration, cpu)
-        except Exception as exc:
-            self._internal_error("finish", exc)
+            state.finished = True
+            try:
+                duration = perf() - state.t0
+                cpu_s = cpu() - state.c0
+                level = state.level
+                if level == -1:  # never reached the request context (a middleware failed first)
+                    level = state.level = levels_of(state.endpoint)
+                if level == 0:
+                    return
+                status = state.status
+                add((state.endpoint, state.rule, state.method,
+                     int(status[:3]) if status else 500,
+                     duration * 1000.0, cpu_s * 1000.0, state.wall0, version,
+                     state.group_by, state.ip, state.exception, state.test_id))
+                if state.thread_id:
+                    for observer in observers:
+                        observer.end(state, duration, cpu_s)
+            except Exception as exc:
+                internal_error("finish", exc)
+
+        return finish
 
     # -- errors ----------------------------------------------------------------------------
 
@@ -280,15 +301,6 @@ class RequestHooks:
         if key not in self._warned:
             self._warned.add(key)
             log.warning(message, *args)
-
-
-def _is_streamed(response: Response) -> bool:
-    # Error pages built from an HTTPException arrive as a ClosingIterator over a finished body:
-    # "streamed" by werkzeug's definition, but complete when wsgi_app returns. Files
-    # (direct_passthrough) go to the server as they are, often to sendfile: wrapping them would
-    # lose that, so a download is timed until it is handed to the server.
-    return (response.is_streamed and not response.direct_passthrough
-            and not isinstance(response.response, ClosingIterator))
 
 
 def _finish_after(body: Iterable[bytes] | Iterable[str], finish: Callable[[RequestState], None],

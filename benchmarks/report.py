@@ -192,7 +192,7 @@ def _ingest(result: dict[str, Any], profile: dict[str, Any] | None = None) -> li
         f"| rows/s written to spool segments (what a worker's writer thread does) | "
         f"{result['segment_rows_per_s']:,.0f} |",
         f"| rows/s ingested into DuckDB | {result['ingest_rows_per_s']:,.0f} |",
-        f"| spool bytes per 1M requests (Parquet, zstd) | "
+        f"| spool segment bytes per 1M requests (before ingestion) | "
         f"{result['spool_bytes_per_1m'] / 1e6:.1f} MB |",
         f"| DuckDB bytes per 1M requests | {result['db_bytes_per_1m'] / 1e6:.1f} MB |",
         f"| JSON summary SQL over them (all endpoints, quantiles) | "

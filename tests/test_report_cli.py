@@ -98,7 +98,7 @@ def test_segments_glob_without_a_database(db_path: Path, clock: FakeClock,
         ("work", "/work/<int:ms>", "GET", 200, 2.0, 1.0, 1_900_000_000.0, "2", None, None, None,
          None))
     app.extensions["fmd_profiler"].runtime.flush(ingest=False)
-    pattern = str(db_path) + ".spool/requests/*.parquet"
+    pattern = str(db_path) + ".spool/requests/*.seg"
     result = summary(capsys, "--db", pattern)
     assert result["requests"] == 1
 

@@ -65,7 +65,7 @@ def test_ingest_moves_segments_into_the_database(location: StoreLocation) -> Non
 def test_a_segment_is_never_ingested_twice(location: StoreLocation, tmp_path: Path) -> None:
     writer = SegmentWriter(location)
     path = writer.write(REQUESTS, [request_row() for _ in range(3)])
-    kept = tmp_path / "copy.parquet"
+    kept = tmp_path / "copy.seg"
     shutil.copy(path, kept)
     Database(location).ingest()
     # A crash between commit and unlink leaves the ingested file behind: it must be skipped.
@@ -80,12 +80,12 @@ def test_an_unreadable_segment_is_set_aside(location: StoreLocation,
                                             caplog: pytest.LogCaptureFixture) -> None:
     writer = SegmentWriter(location)
     writer.write(REQUESTS, [request_row()])
-    bad = location.table_dir("requests") / "zz-bad.parquet"
-    bad.write_bytes(b"not parquet at all")
+    bad = location.table_dir("requests") / "zz-bad.seg"
+    bad.write_bytes(b"not a segment at all")
     with caplog.at_level(logging.WARNING, logger="fmd_profiler"):
         result = Database(location).ingest()
     assert result is not None and (result.rows, result.quarantined) == (1, 1)
-    assert (location.quarantine_dir / "zz-bad.parquet").exists()
+    assert (location.quarantine_dir / "zz-bad.seg").exists()
     assert any("unreadable segment" in r.message for r in caplog.records)
 
 

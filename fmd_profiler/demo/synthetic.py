@@ -3,7 +3,7 @@
 Benchmarks and tests need a million requests over fifty endpoints without serving them: this
 module draws them with numpy (Zipf-like endpoint and user popularity, log-normal durations, a
 daily load curve, a few errors, versions in time order with one endpoint slower in each new
-version) and stores them exactly as the request path would: Parquet segments, then ingestion.
+version) and stores them exactly as the request path would: spool segments, then ingestion.
 """
 
 from __future__ import annotations

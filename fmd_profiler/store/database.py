@@ -4,7 +4,8 @@ DuckDB allows one read-write process per file, so every access goes through an `
 ``<database>.lock``: ingestion takes it exclusively for a moment (open, ingest segments, close),
 readers share it. Readers never see a half state: a read session is an in-memory DuckDB with the
 database attached read-only and views that add the segments not yet ingested, so reports are
-current to the last flush and the same code reads a bare folder of segments.
+current to the last flush and the same code reads a bare folder of segments. Segments are decoded
+here (:func:`load_segments`) and handed to DuckDB as one batch of numpy columns per table.
 """
 
 from __future__ import annotations
@@ -32,7 +33,13 @@ from fmd_profiler.schema import (
     Table,
     create_table_sql,
 )
-from fmd_profiler.store.segments import StoreLocation, column_sql, unlink_quietly
+from fmd_profiler.store.segments import (
+    SegmentError,
+    StoreLocation,
+    column_sql,
+    read_segment,
+    unlink_quietly,
+)
 
 log = logging.getLogger("fmd_profiler")
 
@@ -157,20 +164,26 @@ class Database:
             files = self._forget_already_ingested(con, files)
             if not files:
                 continue
+            batch = load_segments(table, files)
+            for path, problem in batch.unreadable:
+                self._quarantine(path, problem)
+                quarantined += 1
+            if not batch.paths:
+                continue
             try:
-                rows += self._ingest_files(con, table, files)
-                done = files
-            except (duckdb.IOException, duckdb.InvalidInputException) as exc:
-                # One unreadable file must not block the rest: retry one by one, set bad ones aside.
-                log.warning("fmd_profiler: a %s segment could not be read (%s); ingesting one by "
-                            "one", table_name, str(exc).splitlines()[0])
+                rows += self._insert_segments(con, table, batch)
+                done = batch.paths
+            except duckdb.Error as exc:
+                # Values DuckDB cannot convert: retry one by one, set the bad ones aside.
+                log.warning("fmd_profiler: %s segments could not be ingested together (%s); "
+                            "ingesting one by one", table_name, str(exc).splitlines()[0])
                 done = []
-                for path in files:
+                for path in batch.paths:
                     try:
-                        rows += self._ingest_files(con, table, [path])
+                        rows += self._insert_segments(con, table, load_segments(table, [path]))
                         done.append(path)
-                    except (duckdb.IOException, duckdb.InvalidInputException):
-                        self._quarantine(path)
+                    except duckdb.Error as one:
+                        self._quarantine(path, str(one).splitlines()[0])
                         quarantined += 1
             for path in done:
                 unlink_quietly(path)
@@ -188,30 +201,30 @@ class Database:
                 unlink_quietly(path)
         return [p for p in files if p.name not in seen]
 
-    def _ingest_files(self, con: duckdb.DuckDBPyConnection, table: Table,
-                      files: Sequence[Path]) -> int:
-        source = "read_parquet($files, union_by_name = true)"
+    def _insert_segments(self, con: duckdb.DuckDBPyConnection, table: Table,
+                         batch: SegmentBatch) -> int:
         cols = ", ".join(table.column_names)
         con.execute("BEGIN TRANSACTION")
         try:
-            if table.key:
-                keys = ", ".join(table.key)
-                updates = ", ".join(f"{c} = excluded.{c}" for c in table.column_names
-                                    if c not in table.key)
-                time_col = next((c.name for c in table.columns if c.sql_type == "TIMESTAMP"),
-                                table.column_names[0])
-                count = con.execute(
-                    f"INSERT INTO {table.name} ({cols}) SELECT {cols} FROM {source} "
-                    f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY {time_col} DESC) = 1 "
-                    f"ON CONFLICT ({keys}) DO UPDATE SET {updates} "
-                    f"WHERE excluded.{time_col} >= {table.name}.{time_col}",
-                    {"files": [str(f) for f in files]}).fetchone()
-            else:
-                count = con.execute(
-                    f"INSERT INTO {table.name} ({cols}) SELECT {cols} FROM {source}",
-                    {"files": [str(f) for f in files]}).fetchone()
+            with _registered(con, "fmd_segments", batch.columns):
+                source = f"(SELECT {select_sql(table)} FROM fmd_segments)"
+                if table.key:
+                    keys = ", ".join(table.key)
+                    updates = ", ".join(f"{c} = excluded.{c}" for c in table.column_names
+                                        if c not in table.key)
+                    time_col = next((c.name for c in table.columns
+                                     if c.sql_type == "TIMESTAMP"), table.column_names[0])
+                    count = con.execute(
+                        f"INSERT INTO {table.name} ({cols}) SELECT {cols} FROM {source} "
+                        f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY {time_col} "
+                        f"DESC) = 1 ON CONFLICT ({keys}) DO UPDATE SET {updates} "
+                        f"WHERE excluded.{time_col} >= {table.name}.{time_col}").fetchone()
+                else:
+                    count = con.execute(
+                        f"INSERT INTO {table.name} ({cols}) SELECT {cols} FROM {source}"
+                    ).fetchone()
             con.execute("INSERT INTO ingested_segments SELECT unnest($names), now()",
-                        {"names": [f.name for f in files]})
+                        {"names": [f.name for f in batch.paths]})
             con.execute("COMMIT")
         except BaseException:
             # DuckDB may already have ended a failed transaction; the first error is the news.
@@ -220,12 +233,13 @@ class Database:
             raise
         return int(count[0]) if count else 0
 
-    def _quarantine(self, path: Path) -> None:
+    def _quarantine(self, path: Path, problem: str) -> None:
         target = self.location.quarantine_dir
         try:
             target.mkdir(parents=True, exist_ok=True)
             os.replace(path, target / path.name)
-            log.warning("fmd_profiler: unreadable segment %s moved to %s", path.name, target)
+            log.warning("fmd_profiler: unreadable segment %s (%s) moved to %s", path.name,
+                        problem, target)
         except OSError:
             pass
 
@@ -287,7 +301,7 @@ class Database:
 
 @contextlib.contextmanager
 def read_segments(paths: Sequence[Path]) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A read session over bare segment files (``<table>/<name>.parquet``), no database file."""
+    """A read session over bare segment files (``<table>/<name>.seg``), no database file."""
     con = duckdb.connect()
     try:
         create_read_views(con, None, {}, paths)
@@ -305,19 +319,62 @@ def insert_rows(con: duckdb.DuckDBPyConnection, table: Table,
     """
     if not rows:
         return 0
-    arrays = {c.name: np.array(values, dtype=object)
+    arrays = {c.name: np.fromiter(values, dtype=object, count=len(rows))
               for c, values in zip(table.columns, zip(*rows, strict=True), strict=True)}
-    select = ", ".join(column_sql(c.name, c.sql_type, c.kind) for c in table.columns)
-    con.register("fmd_rows", arrays)
-    try:
+    with _registered(con, "fmd_rows", arrays):
         con.execute(f"INSERT INTO {table.name} ({', '.join(table.column_names)}) "
-                    f"SELECT {select} FROM fmd_rows")
-    finally:
-        # After a failed INSERT the transaction is aborted and unregister fails too; the
-        # INSERT's error is the one to see (the caller rolls back).
-        with contextlib.suppress(duckdb.Error):
-            con.unregister("fmd_rows")
+                    f"SELECT {select_sql(table)} FROM fmd_rows")
     return len(rows)
+
+
+@dataclass(frozen=True)
+class SegmentBatch:
+    """The decoded rows of some segments of one table, as numpy columns."""
+
+    columns: dict[str, np.ndarray]
+    rows: int
+    paths: list[Path]  # the segments in it
+    unreadable: list[tuple[Path, str]]  # segments left out, and why
+
+
+def load_segments(table: Table, paths: Sequence[Path]) -> SegmentBatch:
+    """Decode ``paths`` into one batch; a file that is gone or damaged is left out."""
+    parts: list[dict[str, np.ndarray]] = []
+    good: list[Path] = []
+    bad: list[tuple[Path, str]] = []
+    total = 0
+    for path in paths:
+        try:
+            columns, n = read_segment(path, table)
+        except FileNotFoundError:
+            continue  # ingested and removed meanwhile
+        except (OSError, SegmentError) as exc:
+            bad.append((path, str(exc)))
+            continue
+        parts.append(columns)
+        good.append(path)
+        total += n
+    columns = {c.name: (np.concatenate([part[c.name] for part in parts]) if parts
+                        else np.empty(0, dtype=object)) for c in table.columns}
+    return SegmentBatch(columns, total, good, bad)
+
+
+def select_sql(table: Table) -> str:
+    """Every column of ``table`` from decoded columns of the same names, in its stored type."""
+    return ", ".join(column_sql(c.name, c.sql_type, c.kind) for c in table.columns)
+
+
+@contextlib.contextmanager
+def _registered(con: duckdb.DuckDBPyConnection, name: str,
+                columns: dict[str, np.ndarray]) -> Iterator[None]:
+    con.register(name, columns)
+    try:
+        yield
+    finally:
+        # After a failed statement the transaction is aborted and unregister fails too; the
+        # statement's error is the one to see (the caller rolls back).
+        with contextlib.suppress(duckdb.Error):
+            con.unregister(name)
 
 
 @functools.cache
@@ -385,10 +442,14 @@ def create_read_views(con: duckdb.DuckDBPyConnection, attached: str | None,
         parts = []
         if attached is not None and table.name in stored_columns:
             parts.append(_select_stored(table, attached, stored_columns[table.name]))
-        files = [str(p) for p in pending.get(table.name, []) + extra_by_table.get(table.name, [])]
+        files = pending.get(table.name, []) + extra_by_table.get(table.name, [])
         if files:
-            listing = ", ".join(f"'{_sql_str(f)}'" for f in files)
-            parts.append(f"SELECT {cols} FROM read_parquet([{listing}], union_by_name = true)")
+            batch = load_segments(table, files)
+            for path, problem in batch.unreadable:  # ingestion sets them aside; here: skip
+                log.warning("fmd_profiler: skipping unreadable segment %s (%s)", path, problem)
+            # The connection keeps the registered columns alive as long as it lives.
+            con.register(f"fmd_pending_{table.name}", batch.columns)
+            parts.append(f"SELECT {select_sql(table)} FROM fmd_pending_{table.name}")
         if not parts:
             parts.append(_select_nothing(table))
         body = " UNION ALL ".join(parts)

@@ -4,7 +4,8 @@ The demo traffic mix at level 3 goes through a real threaded server; then each p
 written as zstd Parquet (compact columns, as a fleet would ship them; DuckDB's own file allocates
 256 kB blocks, which would measure the allocation of seven small tables, not their data) and the
 bytes are scaled to 1M requests and to a minute of traffic (stack rows grow with distinct stacks
-per minute, outliers and detailed profiles are capped per hour). Latency is measured by :mod:`benchmarks.latency`.
+per minute, outliers and detailed profiles are capped per hour). Latency is measured by
+:mod:`benchmarks.latency`.
 """
 
 from __future__ import annotations

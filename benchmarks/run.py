@@ -9,6 +9,7 @@ and the command.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib.util
 import json
 import os
@@ -126,15 +127,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="about 2 minutes, fewer rounds")
     parser.add_argument("--only", action="append", choices=SECTIONS,
                         help="run only this section (repeatable)")
+    parser.add_argument("--contender", action="append", metavar="NAME",
+                        choices=[c.name for c in C.ALL if c != C.BARE],
+                        help="measure only this contender against the app without profiler "
+                             "(repeatable); for a focused, longer comparison with --rounds")
+    parser.add_argument("--rounds", type=int, metavar="N",
+                        help="latency and throughput rounds (default: 12 and 3, quick 4 and 1)")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "RESULTS.md"))
     parser.add_argument("--json", help="also write the raw figures as JSON")
     args = parser.parse_args(argv)
     plan = QUICK if args.quick else FULL
+    if args.rounds is not None:
+        if args.rounds < 1:
+            parser.error(f"--rounds must be at least 1, not {args.rounds}")
+        plan = dataclasses.replace(plan, latency_rounds=args.rounds,
+                                   throughput_rounds=args.rounds)
     sections = args.only or list(SECTIONS)
     WORK.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     failures: dict[str, str] = {}
     chosen = available_contenders(failures)
+    if args.contender:
+        chosen = [c for c in chosen if c == C.BARE or c.name in args.contender]
     figures: dict[str, Any] = {"machine": machine_info(), "quick": plan.quick,
                                "command": "python -m benchmarks.run" + " ".join(
                                    [""] + (argv if argv is not None else sys.argv[1:])),

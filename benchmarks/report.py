@@ -93,11 +93,11 @@ def _throughput(results: dict[str, ThroughputResult]) -> list[str]:
         "demo's realistic rotation (`benchmarks/mix.lua`: 3 JSON lists, 2 item lookups, a "
         "template page and a call-heavy endpoint per 7 requests); `/api/items` alone is the "
         "worst case for any "
-        "per-request cost (about 0.1 ms of application time). *Worker CPU per request*: user + "
-        "system CPU of the server's worker processes (every thread, the writer's flush "
-        "included) over the untimed second and the timed run, divided by the requests "
-        "served. It is steadier than requests/s here: time the machine gives to other tenants "
-        "is not in it.",
+        "per-request cost (about 0.1 ms of application time). *Worker CPU per request*: the "
+        "scheduler's run time (`/proc/<pid>/task/<tid>/schedstat`, nanoseconds) of every "
+        "thread of the server's worker processes (the writer's flush and ingestion included) "
+        "over the untimed second and the timed run, divided by the requests served. It is "
+        "steadier than requests/s here: time the machine gives to other tenants is not in it.",
         "",
         "| contender | " + " | ".join(
             f"{w}: requests/s (ratio) | {w}: p99 | {w}: worker CPU per request (added)"

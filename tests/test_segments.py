@@ -107,3 +107,27 @@ def test_a_bare_folder_of_segments_is_readable(db_path: Path) -> None:
     path = SegmentWriter(location).write(REQUESTS, [request("a")] * 4)
     with read_segments([path]) as con:
         assert rows(con, "SELECT count(*) AS n FROM requests") == [{"n": 4}]
+
+
+def test_a_backlog_is_ingested_in_steps(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from fmd_profiler.store import database
+
+    location = StoreLocation(db_path)
+    writer = SegmentWriter(location)
+    for i in range(5):
+        writer.write(REQUESTS, [request(f"e{i}")] * 100)
+    steps: list[int] = []
+    insert = database.Database._insert_segments
+
+    def counting(self: database.Database, con: object, table: object,
+                 batch: database.SegmentBatch) -> int:
+        steps.append(batch.rows)
+        return insert(self, con, table, batch)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(database, "INGEST_CHUNK_BYTES", 1)  # every segment is a step
+    monkeypatch.setattr(database.Database, "_insert_segments", counting)
+    result = Database(location).ingest()
+    assert result is not None and (result.segments, result.rows) == (5, 500)
+    assert steps == [100] * 5
+    with Database(location).read() as con:
+        assert rows(con, "SELECT count(DISTINCT endpoint) AS n FROM requests") == [{"n": 5}]

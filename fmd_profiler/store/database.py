@@ -45,6 +45,9 @@ log = logging.getLogger("fmd_profiler")
 
 #: Segments ingested per table in one go; a large backlog is worked off over several rounds.
 MAX_SEGMENTS_PER_INGEST = 2000
+#: Segment bytes decoded into memory for one INSERT (~80k request rows): a backlog (a busy server,
+#: a store that was locked for a while) is ingested in steps, not decoded at once.
+INGEST_CHUNK_BYTES = 4 * 1024 * 1024
 #: How long a forgotten segment name is remembered (guards against re-ingesting after a crash).
 INGESTED_NAMES_KEEP_DAYS = 7
 
@@ -161,34 +164,39 @@ class Database:
             if not files:
                 continue
             table = SEGMENT_TABLES[table_name]
-            files = self._forget_already_ingested(con, files)
-            if not files:
-                continue
-            batch = load_segments(table, files)
-            for path, problem in batch.unreadable:
-                self._quarantine(path, problem)
-                quarantined += 1
-            if not batch.paths:
-                continue
-            try:
-                rows += self._insert_segments(con, table, batch)
-                done = batch.paths
-            except duckdb.Error as exc:
-                # Values DuckDB cannot convert: retry one by one, set the bad ones aside.
-                log.warning("fmd_profiler: %s segments could not be ingested together (%s); "
-                            "ingesting one by one", table_name, str(exc).splitlines()[0])
-                done = []
-                for path in batch.paths:
-                    try:
-                        rows += self._insert_segments(con, table, load_segments(table, [path]))
-                        done.append(path)
-                    except duckdb.Error as one:
-                        self._quarantine(path, str(one).splitlines()[0])
-                        quarantined += 1
-            for path in done:
-                unlink_quietly(path)
-            segments += len(done)
+            for chunk in _chunks_by_size(self._forget_already_ingested(con, files)):
+                done, added, set_aside = self._ingest_chunk(con, table, chunk)
+                for path in done:
+                    unlink_quietly(path)
+                segments += len(done)
+                rows += added
+                quarantined += set_aside
         return IngestResult(segments, rows, quarantined)
+
+    def _ingest_chunk(self, con: duckdb.DuckDBPyConnection, table: Table,
+                      files: list[Path]) -> tuple[list[Path], int, int]:
+        """Ingest ``files`` in one statement; returns (ingested files, rows, set aside)."""
+        batch = load_segments(table, files)
+        for path, problem in batch.unreadable:
+            self._quarantine(path, problem)
+        quarantined = len(batch.unreadable)
+        if not batch.paths:
+            return [], 0, quarantined
+        try:
+            return batch.paths, self._insert_segments(con, table, batch), quarantined
+        except duckdb.Error as exc:
+            # Values DuckDB cannot convert: retry one by one, set the bad ones aside.
+            log.warning("fmd_profiler: %s segments could not be ingested together (%s); "
+                        "ingesting one by one", table.name, str(exc).splitlines()[0])
+        done, rows = [], 0
+        for path in batch.paths:
+            try:
+                rows += self._insert_segments(con, table, load_segments(table, [path]))
+                done.append(path)
+            except duckdb.Error as one:
+                self._quarantine(path, str(one).splitlines()[0])
+                quarantined += 1
+        return done, rows, quarantined
 
     def _forget_already_ingested(self, con: duckdb.DuckDBPyConnection,
                                  files: list[Path]) -> list[Path]:
@@ -357,6 +365,22 @@ def load_segments(table: Table, paths: Sequence[Path]) -> SegmentBatch:
     columns = {c.name: (np.concatenate([part[c.name] for part in parts]) if parts
                         else np.empty(0, dtype=object)) for c in table.columns}
     return SegmentBatch(columns, total, good, bad)
+
+
+def _chunks_by_size(paths: list[Path]) -> Iterator[list[Path]]:
+    chunk: list[Path] = []
+    size = 0
+    for path in paths:
+        try:
+            size += path.stat().st_size
+        except OSError:
+            pass  # gone or unreadable: load_segments says which
+        chunk.append(path)
+        if size >= INGEST_CHUNK_BYTES:
+            yield chunk
+            chunk, size = [], 0
+    if chunk:
+        yield chunk
 
 
 def select_sql(table: Table) -> str:

@@ -371,10 +371,8 @@ def _chunks_by_size(paths: list[Path]) -> Iterator[list[Path]]:
     chunk: list[Path] = []
     size = 0
     for path in paths:
-        try:
+        with contextlib.suppress(OSError):  # gone or unreadable: load_segments says which
             size += path.stat().st_size
-        except OSError:
-            pass  # gone or unreadable: load_segments says which
         chunk.append(path)
         if size >= INGEST_CHUNK_BYTES:
             yield chunk

@@ -131,3 +131,18 @@ def test_a_backlog_is_ingested_in_steps(db_path: Path, monkeypatch: pytest.Monke
     assert steps == [100] * 5
     with Database(location).read() as con:
         assert rows(con, "SELECT count(DISTINCT endpoint) AS n FROM requests") == [{"n": 5}]
+
+
+def test_a_value_of_the_wrong_kind_never_blocks_its_table() -> None:
+    class Tenant:  # an object of the app's own class, say a get_group_by that returns it
+        def __str__(self) -> str:
+            return "tenant-7"
+
+    odd = ("a", "/a", "GET", 200, 5.0, object(), STARTED, "1.0", Tenant(), ["10.0.0.1"], None,
+           None)
+    columns, n = decode(encode(REQUESTS, [odd, request("b")], "h", 1), REQUESTS)
+    assert n == 2
+    assert list(columns["group_by"]) == ["tenant-7", None]
+    assert list(columns["ip"]) == ["['10.0.0.1']", "127.0.0.1"]  # unhashable: its text
+    assert list(columns["cpu_ms"]) == [None, 1.0]  # not a number: NULL
+    assert list(columns["endpoint"]) == ["a", "b"]

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from fmd_profiler.schema import EPOCH, FLOAT, INT, INT_LIST, STR, Table
+from fmd_profiler.schema import EPOCH, FLOAT, INT, INT_LIST, STR, Column, Table
 
 SEGMENT_SUFFIX = ".seg"
 #: First bytes of every segment; the digit is the format version.
@@ -88,11 +88,38 @@ class SegmentError(ValueError):
 def encode(table: Table, rows: Sequence[tuple[object, ...]], host: str, pid: int) -> bytes:
     """One segment's bytes. ``rows`` hold every column but ``host`` and ``pid``, in order."""
     data_columns = [c for c in table.columns if c.name not in ORIGIN_COLUMNS]
-    columns: dict[str, tuple[Any, ...]] = {}
-    for column, values in zip(data_columns, zip(*rows, strict=True), strict=True):
-        columns[column.name] = _encode_column(column.kind, values)
-    return MAGIC + marshal.dumps({"table": table.name, "host": host, "pid": pid,
-                                  "rows": len(rows), "columns": columns})
+    values = list(zip(*rows, strict=True))
+    try:
+        return _dump(table, data_columns, values, host, pid, len(rows))
+    except (TypeError, ValueError):
+        # A value the dictionary or marshal cannot take (a list, an object of the app's own
+        # class): store what it reads as, rather than let one row block the table for good.
+        plain = [_plain(c.kind, v) for c, v in zip(data_columns, values, strict=True)]
+        return _dump(table, data_columns, plain, host, pid, len(rows))
+
+
+def _dump(table: Table, data_columns: list[Column], values: list[tuple[Any, ...]], host: str,
+          pid: int, n: int) -> bytes:
+    columns = {c.name: _encode_column(c.kind, v)
+               for c, v in zip(data_columns, values, strict=True)}
+    return MAGIC + marshal.dumps({"table": table.name, "host": host, "pid": pid, "rows": n,
+                                  "columns": columns})
+
+
+def _plain(kind: str, values: tuple[Any, ...]) -> tuple[Any, ...]:
+    """``values`` as the plain Python values their column stores (None where there is none)."""
+    if kind == STR:
+        return tuple(v if v is None or type(v) is str else str(v) for v in values)
+    if kind == INT_LIST:
+        return tuple(_int_list(v) for v in values)
+    return tuple(v if isinstance(v, (int, float)) else None for v in values)
+
+
+def _int_list(value: object) -> list[int] | None:
+    try:
+        return [int(x) for x in value]  # type: ignore[attr-defined]
+    except (TypeError, ValueError):
+        return None
 
 
 def _encode_column(kind: str, values: tuple[Any, ...]) -> tuple[Any, ...]:

@@ -146,3 +146,9 @@ def test_a_value_of_the_wrong_kind_never_blocks_its_table() -> None:
     assert list(columns["ip"]) == ["['10.0.0.1']", "127.0.0.1"]  # unhashable: its text
     assert list(columns["cpu_ms"]) == [None, 1.0]  # not a number: NULL
     assert list(columns["endpoint"]) == ["a", "b"]
+
+
+def test_a_payload_of_the_wrong_shape_is_damage() -> None:
+    payload = {"table": "requests", "host": "h", "pid": 1, "rows": 1, "columns": ["not a dict"]}
+    with pytest.raises(SegmentError, match="damaged segment"):
+        decode(MAGIC + marshal.dumps(payload), REQUESTS)

@@ -10,8 +10,9 @@ The format is built for the writer's cost, because every worker pays it every se
 plus codes (endpoint, method and version repeat on almost every row). When this was written, a
 2,700-row flush with cold caches cost ~0.9 us a row this way against ~3.9 us as a Parquet file
 written through DuckDB, whose fixed cost per file (~2 ms) a worker paid every second; the
-conversion to DuckDB's columns now happens once, at ingestion, in bulk. ``marshal`` only builds plain values (no code runs while loading, unlike
-pickle); the spool folder is as trusted as the database file next to it.
+conversion to DuckDB's columns now happens once, at ingestion, in bulk. ``marshal`` only builds
+plain values (no code runs while loading, unlike pickle); the spool folder is as trusted as the
+database file next to it.
 """
 
 from __future__ import annotations

@@ -1,10 +1,12 @@
 """Storage throughput: rows/s into spool segments, rows/s ingested into DuckDB, bytes per 1M
-requests, and the time of the JSON summary's SQL over them."""
+requests, and the time of the JSON summary's SQL over them; and the CPU a worker's writer thread
+spends per row when it flushes a second's rows (caches cold, as once a second they are)."""
 
 from __future__ import annotations
 
 import random
 import shutil
+import statistics
 import time
 from pathlib import Path
 from typing import Any
@@ -58,6 +60,7 @@ def measure(work: Path, *, rows: int = 1_000_000, per_segment: int = 10_000) -> 
         t4 = time.perf_counter()
     assert sum(r["hits"] for r in summary) == rows
     return {
+        "flush_us_per_row": flush_cost_us(work),
         "rows": rows,
         "segments": len(batches),
         "segment_rows_per_s": rows / (t1 - t0),
@@ -66,3 +69,23 @@ def measure(work: Path, *, rows: int = 1_000_000, per_segment: int = 10_000) -> 
         "db_bytes_per_1m": db_bytes * 1_000_000 / rows,
         "summary_s": t4 - t3,
     }
+
+
+def flush_cost_us(work: Path, *, rows: int = 2_700, flushes: int = 20,
+                  pause_s: float = 0.2) -> float:
+    """Thread CPU per row of writing one segment of ``rows`` rows, one every ``pause_s``.
+
+    2,700 rows is one second of a gunicorn worker serving the cheapest endpoint flat out on this
+    machine kind; the pause lets other work take the caches, as a once-a-second flush finds them.
+    """
+    folder = work / "flush"
+    shutil.rmtree(folder, ignore_errors=True)
+    writer = SegmentWriter(StoreLocation(folder / "fmd_profiler.duckdb"), host="bench", pid=1)
+    per_row = []
+    for batch in synthetic_batches(rows * flushes, rows, seed=11):
+        time.sleep(pause_s)
+        c0 = time.thread_time()
+        writer.write(REQUESTS, batch)
+        per_row.append((time.thread_time() - c0) / rows * 1e6)
+    writer.close()
+    return statistics.median(per_row)

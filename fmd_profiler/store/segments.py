@@ -128,7 +128,7 @@ def _encode_column(kind: str, values: tuple[Any, ...]) -> tuple[Any, ...]:
     if typecode is not None:
         try:
             return (typecode, array(typecode, values).tobytes())
-        except TypeError:  # a None (NULL) among them, or a float in an INT column
+        except (TypeError, OverflowError):  # a None (NULL), a float in an INT column, a huge int
             return ("o", list(values))
     if kind == STR:
         uniques = dict.fromkeys(values)

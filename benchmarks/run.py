@@ -14,6 +14,7 @@ import importlib.util
 import json
 import os
 import platform
+import shlex
 import subprocess
 import sys
 import time
@@ -150,8 +151,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.contender:
         chosen = [c for c in chosen if c == C.BARE or c.name in args.contender]
     figures: dict[str, Any] = {"machine": machine_info(), "quick": plan.quick,
-                               "command": "python -m benchmarks.run" + " ".join(
-                                   [""] + (argv if argv is not None else sys.argv[1:])),
+                               # Quoted, so the line in RESULTS.md can be pasted as it is.
+                               "command": shlex.join(["python", "-m", "benchmarks.run",
+                                                      *(argv if argv is not None
+                                                        else sys.argv[1:])]),
                                "unavailable": failures}
     if "latency" in sections:
         _log("latency: %d contenders, %d rounds x %d requests per endpoint", len(chosen),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import signal
@@ -110,7 +111,9 @@ def send(url: str, count: int, clients: int, *, seconds: float = 120, pace: floa
             try:
                 with urllib.request.urlopen(url + path, timeout=30) as response:
                     pid = json.loads(response.read())["pid"]
-            except OSError:
+            except (OSError, http.client.HTTPException):
+                # A worker killed mid-response (the SIGKILL test) cuts the body short:
+                # http.client says IncompleteRead, which is not an OSError.
                 with load.lock:
                     load.failures += 1
                 continue

@@ -80,7 +80,9 @@ def test_sigkilled_worker_loses_at_most_one_flush_interval(tmp_path: Path) -> No
     # What the victim served in the last flush interval (1 s, plus the time a flush takes)
     # before the kill is all that may be missing.
     window = [t for t in load.by_pid[victim] if killed["at"] - 1.5 <= t <= killed["at"]]
-    assert 0 <= lost <= len(window), (served, stored.get(victim), len(window))
+    # A request cut off by the kill fails at its client yet may have been recorded and
+    # flushed: those are the only rows allowed beyond what the clients saw.
+    assert -load.failures <= lost <= len(window), (served, stored.get(victim), len(window))
     assert stored.get(victim, 0) > 0  # earlier flushes of the killed worker are safe
     for pid, times in load.by_pid.items():
         if pid != victim:  # the survivors and the replacement worker: exact

@@ -11,6 +11,7 @@ class FakeClock:
         self.start = start
         self.elapsed = 0.0
         self.cpu = 0.0
+        self.cpu_reads = 0  # the real thread CPU clock is a system call: tests count them
 
     def wall(self) -> float:
         return self.start + self.elapsed
@@ -19,6 +20,7 @@ class FakeClock:
         return self.elapsed
 
     def thread_cpu(self) -> float:
+        self.cpu_reads += 1
         return self.cpu
 
     def advance(self, seconds: float, cpu: float | None = None) -> None:

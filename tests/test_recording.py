@@ -183,6 +183,18 @@ def test_per_endpoint_levels(db_path: Path, clock: FakeClock) -> None:
     assert levels["health"] == 0  # still listed, so the report can say it is switched off
 
 
+def test_a_request_at_level_zero_reads_the_cpu_clock_once(db_path: Path,
+                                                         clock: FakeClock) -> None:
+    app = make_app(db_path, clock, MONITOR_LEVELS={"health": 0})
+    client = app.test_client()
+    client.get("/items/1")  # the first request starts the runtime: count from the second
+    before = clock.cpu_reads
+    client.get("/items/1")
+    recorded = clock.cpu_reads - before
+    client.get("/health")
+    assert (recorded, clock.cpu_reads - before - recorded) == (2, 1)
+
+
 def test_level_zero_everywhere_records_nothing(db_path: Path, clock: FakeClock) -> None:
     app = make_app(db_path, clock, MONITOR_LEVEL=0)
     app.test_client().get("/items/1")

@@ -188,6 +188,9 @@ class Sampler:
 
     def start(self) -> None:
         self._stop.clear()
+        # The thread starts ticking, not asleep: while `idle` stayed True from __init__, every
+        # monitored request signalled the wake event for nothing (a lock and a notify each).
+        self.idle = False
         self._thread = threading.Thread(target=self._run, name="fmd_profiler-sampler",
                                         daemon=True)
         self._thread.start()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 import types
 
 import pytest
@@ -154,3 +155,22 @@ def test_the_interval_is_lowered_only_while_at_most_one_request_runs(clock: Fake
         sampler.remove(second)
         sampler._set_lowered(False)
     assert sys.getswitchinterval() == before
+
+
+def test_a_running_sampler_is_not_idle_so_requests_do_not_wake_it(clock: FakeClock) -> None:
+    sampler, _ = make(clock, {11: frames((ENTRY, "fmd_profiler.hooks"), (VIEW, "app"))})
+    assert sampler.idle  # not started: the first request wakes it
+    sampler.add(Slot("index", "1.0", 2, thread_id=11, wall0=clock.wall()))
+    sampler.start()
+    try:
+        for _ in range(500):  # bounded: a few passes of 10 ms
+            if sampler.ticks >= 2:
+                break
+            time.sleep(0.01)
+        assert sampler.ticks >= 2
+        assert not sampler.idle
+        sampler._wake.clear()
+        sampler.add(Slot("index", "1.0", 2, thread_id=11, wall0=clock.wall()))
+        assert not sampler._wake.is_set()
+    finally:
+        sampler.stop()

@@ -2,7 +2,7 @@
 
 The demo app's ``/split`` spends its time 60/30/10 in ``split_sixty``, ``split_thirty`` and
 ``split_ten`` (``?ms=`` sets the total). Each contender's app runs under gunicorn on 127.0.0.1
-(one worker, four threads) at the default sampling interval; a client sends a fixed number of
+(one worker, four threads) at its sampling interval; a client sends a fixed number of
 requests at 10 ms and at 2 ms, the server stops with SIGTERM, and the shares of the three
 functions' total time (from :func:`fmd_profiler.profile_queries.function_table`) are compared
 with 60/30/10. The error is the largest of the three differences, in percentage points.

@@ -123,8 +123,9 @@ def _accuracy(result: dict[str, Any]) -> list[str]:
         "## Attribution accuracy",
         "",
         "The demo's `/split` spends its time 60/30/10 in three functions. Each contender served "
-        "it under gunicorn (1 worker, 4 threads, default 10 ms sampling interval) to 4 client "
-        "threads; shares are of the three functions' total time as the report computes it.",
+        "it under gunicorn (1 worker, 4 threads, the default 10 ms sampling interval unless its "
+        "name gives another) to 4 client threads; shares are of the three functions' total time "
+        "as the report computes it.",
         "",
         "| contender | request | requests | shares (60 / 30 / 10) | largest error |",
         "| --- | --- | --- | --- | --- |",

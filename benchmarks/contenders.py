@@ -112,4 +112,7 @@ def env_python(env: str, work: Path) -> str:
 
 
 def child_env(root: Path) -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": str(root), "PYTHONDONTWRITEBYTECODE": "1"}
+    # One hash seed for every contender: with a random one per process, dict and set layouts
+    # differ between the processes compared, and call-heavy code ran a few % apart for it.
+    return {**os.environ, "PYTHONPATH": str(root), "PYTHONDONTWRITEBYTECODE": "1",
+            "PYTHONHASHSEED": "0"}

@@ -4,11 +4,17 @@ Each contender runs in its own process (:mod:`benchmarks.worker`); in every roun
 timed in every contender, in an order that rotates between rounds, and each contender's median is
 divided by the no-profiler median of the same round and endpoint. The summary is the median over
 rounds of those ratios (and of the added microseconds).
+
+In each round every contender's threads run on the same CPU, the next round on the next CPU (on a
+shared VM one virtual CPU can be slower than the other for minutes), and every few rounds each
+contender gets a fresh process (see :data:`ROUNDS_PER_PROCESS`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import select
 import shutil
 import statistics
@@ -25,6 +31,11 @@ ENDPOINTS = {
     "/compute": "call-heavy pure Python",
 }
 REPLY_TIMEOUT_S = 120.0
+#: Each contender's process is replaced after this many rounds. A process keeps a bias of its own
+#: for its whole life (where its memory landed, which CPU it ran on): the same level-1 app measured
+#: 1.02x in one run and 1.075x in the next on call-heavy code, where it adds ~15 us (0.9 ms).
+#: Fresh processes every few rounds let the median over rounds average those biases out.
+ROUNDS_PER_PROCESS = 4
 
 
 @dataclass
@@ -114,26 +125,43 @@ def start_worker(contender: Contender, root: Path, work: Path) -> Worker:
     return worker
 
 
-def measure(contenders: list[Contender], root: Path, work: Path, *, rounds: int,
-            requests: int, warmup: int = 300,
-            endpoints: dict[str, str] = ENDPOINTS) -> LatencyResult:
-    result = LatencyResult(rounds, requests)
-    workers = [start_worker(c, root, work) for c in contenders]
+def pin(pid: int, cpu: int) -> None:
+    """Run every thread of process ``pid`` on ``cpu`` (threads it starts later inherit it)."""
     try:
-        for worker in workers:
-            for path in endpoints:
-                worker.ask({"op": "round", "path": path, "n": warmup})
-        for r in range(rounds):
-            order = workers[r % len(workers):] + workers[:r % len(workers)]
-            for path in endpoints:
+        tids = [int(t) for t in os.listdir(f"/proc/{pid}/task")]
+    except OSError:
+        tids = [pid]
+    for tid in tids:
+        with contextlib.suppress(OSError):  # a thread that has just ended
+            os.sched_setaffinity(tid, {cpu})
+
+
+def measure(contenders: list[Contender], root: Path, work: Path, *, rounds: int,
+            requests: int, warmup: int = 300, endpoints: dict[str, str] = ENDPOINTS,
+            rounds_per_process: int = ROUNDS_PER_PROCESS) -> LatencyResult:
+    result = LatencyResult(rounds, requests)
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    for first in range(0, rounds, rounds_per_process):
+        running = [c for c in contenders if c.name not in result.failures]
+        workers = [start_worker(c, root, work) for c in running]
+        try:
+            for worker in workers:
+                for path in endpoints:
+                    worker.ask({"op": "round", "path": path, "n": warmup})
+            for r in range(first, min(rounds, first + rounds_per_process)):
+                order = workers[r % len(workers):] + workers[:r % len(workers)]
                 for worker in order:
-                    reply = worker.ask({"op": "round", "path": path, "n": requests})
-                    if reply is not None:
-                        result.medians.setdefault(worker.contender.name, {}).setdefault(
-                            path, []).append(reply["median_us"])
-    finally:
-        for worker in workers:
-            worker.stop()
-            if worker.failure:
-                result.failures[worker.contender.name] = worker.failure
+                    if cpus:
+                        pin(worker.process.pid, cpus[r % len(cpus)])
+                for path in endpoints:
+                    for worker in order:
+                        reply = worker.ask({"op": "round", "path": path, "n": requests})
+                        if reply is not None:
+                            result.medians.setdefault(worker.contender.name, {}).setdefault(
+                                path, []).append(reply["median_us"])
+        finally:
+            for worker in workers:
+                worker.stop()
+                if worker.failure:
+                    result.failures[worker.contender.name] = worker.failure
     return result

@@ -5,16 +5,12 @@ timed in every contender, in an order that rotates between rounds, and each cont
 divided by the no-profiler median of the same round and endpoint. The summary is the median over
 rounds of those ratios (and of the added microseconds).
 
-In each round every contender's threads run on the same CPU, the next round on the next CPU (on a
-shared VM one virtual CPU can be slower than the other for minutes), and every few rounds each
-contender gets a fresh process (see :data:`ROUNDS_PER_PROCESS`).
+Every few rounds each contender gets a fresh process (see :data:`ROUNDS_PER_PROCESS`).
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import select
 import shutil
 import statistics
@@ -125,22 +121,10 @@ def start_worker(contender: Contender, root: Path, work: Path) -> Worker:
     return worker
 
 
-def pin(pid: int, cpu: int) -> None:
-    """Run every thread of process ``pid`` on ``cpu`` (threads it starts later inherit it)."""
-    try:
-        tids = [int(t) for t in os.listdir(f"/proc/{pid}/task")]
-    except OSError:
-        tids = [pid]
-    for tid in tids:
-        with contextlib.suppress(OSError):  # a thread that has just ended
-            os.sched_setaffinity(tid, {cpu})
-
-
 def measure(contenders: list[Contender], root: Path, work: Path, *, rounds: int,
             requests: int, warmup: int = 300, endpoints: dict[str, str] = ENDPOINTS,
             rounds_per_process: int = ROUNDS_PER_PROCESS) -> LatencyResult:
     result = LatencyResult(rounds, requests)
-    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
     for first in range(0, rounds, rounds_per_process):
         running = [c for c in contenders if c.name not in result.failures]
         workers = [start_worker(c, root, work) for c in running]
@@ -150,9 +134,6 @@ def measure(contenders: list[Contender], root: Path, work: Path, *, rounds: int,
                     worker.ask({"op": "round", "path": path, "n": warmup})
             for r in range(first, min(rounds, first + rounds_per_process)):
                 order = workers[r % len(workers):] + workers[:r % len(workers)]
-                for worker in order:
-                    if cpus:
-                        pin(worker.process.pid, cpus[r % len(cpus)])
                 for path in endpoints:
                     for worker in order:
                         reply = worker.ask({"op": "round", "path": path, "n": requests})

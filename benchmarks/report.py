@@ -58,9 +58,8 @@ def _latency(result: LatencyResult) -> list[str]:
         "## Added latency per request",
         "",
         f"WSGI calls inside each contender's process (no network), {result.rounds} rounds × "
-        f"{result.requests_per_round} requests per endpoint; per-round medians; in each round "
-        "every contender runs on the same CPU, the next round on the next. Cells: ratio to "
-        "no profiler (added µs).",
+        f"{result.requests_per_round} requests per endpoint; per-round medians; each "
+        "contender's process is replaced every 4 rounds. Cells: ratio to no profiler (added µs).",
         "",
         "| contender | " + " | ".join(f"`{p}` ({d})" for p, d in ENDPOINTS.items()) + " |",
         "| --- | " + " | ".join("---" for _ in ENDPOINTS) + " |",

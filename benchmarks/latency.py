@@ -84,6 +84,7 @@ class Worker:
 class LatencyResult:
     rounds: int
     requests_per_round: int
+    rounds_per_process: int = ROUNDS_PER_PROCESS
     # contender -> endpoint -> list of per-round medians (µs)
     medians: dict[str, dict[str, list[float]]] = field(default_factory=dict)
     failures: dict[str, str] = field(default_factory=dict)
@@ -124,7 +125,7 @@ def start_worker(contender: Contender, root: Path, work: Path) -> Worker:
 def measure(contenders: list[Contender], root: Path, work: Path, *, rounds: int,
             requests: int, warmup: int = 300, endpoints: dict[str, str] = ENDPOINTS,
             rounds_per_process: int = ROUNDS_PER_PROCESS) -> LatencyResult:
-    result = LatencyResult(rounds, requests)
+    result = LatencyResult(rounds, requests, rounds_per_process)
     for first in range(0, rounds, rounds_per_process):
         running = [c for c in contenders if c.name not in result.failures]
         workers = [start_worker(c, root, work) for c in running]

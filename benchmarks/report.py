@@ -59,7 +59,8 @@ def _latency(result: LatencyResult) -> list[str]:
         "",
         f"WSGI calls inside each contender's process (no network), {result.rounds} rounds × "
         f"{result.requests_per_round} requests per endpoint; per-round medians; each "
-        "contender's process is replaced every 4 rounds. Cells: ratio to no profiler (added µs).",
+        f"contender's process is replaced every {result.rounds_per_process} rounds. Cells: ratio "
+        "to no profiler (added µs).",
         "",
         "| contender | " + " | ".join(f"`{p}` ({d})" for p, d in ENDPOINTS.items()) + " |",
         "| --- | " + " | ".join("---" for _ in ENDPOINTS) + " |",

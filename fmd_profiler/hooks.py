@@ -182,14 +182,7 @@ class RequestHooks:
             if state is not None:
                 if not state.captured:
                     self._capture(state, req)
-                # Error pages built from an HTTPException arrive as a ClosingIterator over a
-                # finished body: "streamed" by werkzeug's definition, but complete when wsgi_app
-                # returns. Files (direct_passthrough) go to the server as they are, often to
-                # sendfile: wrapping them would lose that, so a download is timed until it is
-                # handed to the server.
-                if (not state.finished and response.is_streamed
-                        and not response.direct_passthrough
-                        and not isinstance(response.response, ClosingIterator)):
+                if not state.finished and _is_streamed(response):
                     # The body is produced after wsgi_app returns: time it until it ends.
                     state.streamed = True
                     response.response = _finish_after(response.response, self.finish, state)
@@ -303,6 +296,15 @@ class RequestHooks:
         if key not in self._warned:
             self._warned.add(key)
             log.warning(message, *args)
+
+
+def _is_streamed(response: Response) -> bool:
+    # Error pages built from an HTTPException arrive as a ClosingIterator over a finished body:
+    # "streamed" by werkzeug's definition, but complete when wsgi_app returns. Files
+    # (direct_passthrough) go to the server as they are, often to sendfile: wrapping them would
+    # lose that, so a download is timed until it is handed to the server.
+    return (response.is_streamed and not response.direct_passthrough
+            and not isinstance(response.response, ClosingIterator))
 
 
 def _finish_after(body: Iterable[bytes] | Iterable[str], finish: Callable[[RequestState], None],

@@ -1,11 +1,10 @@
-"""Added latency per request: contenders interleaved round by round, ratios to the same round.
+"""Added latency per request: contenders interleaved within each round, ratios to the same round.
 
-Each contender runs in its own process (:mod:`benchmarks.worker`); in every round each endpoint is
-timed in every contender, in an order that rotates between rounds, and each contender's median is
-divided by the no-profiler median of the same round and endpoint. The summary is the median over
-rounds of those ratios (and of the added microseconds).
-
-Every few rounds each contender gets a fresh process (see :data:`ROUNDS_PER_PROCESS`).
+Each contender runs in its own process (:mod:`benchmarks.worker`), a fresh one every round (see
+:data:`ROUNDS_PER_PROCESS`). In a round each endpoint is timed in every contender in short
+sub-blocks taken in turn, in an order that rotates (see :data:`SUB_BLOCKS`); each contender's
+median over its sub-blocks is divided by the no-profiler median of the same round and endpoint.
+The summary is the median over rounds of those ratios (and of the added microseconds).
 """
 
 from __future__ import annotations
@@ -28,10 +27,15 @@ ENDPOINTS = {
 }
 REPLY_TIMEOUT_S = 120.0
 #: Each contender's process is replaced after this many rounds. A process keeps a bias of its own
-#: for its whole life (where its memory landed, which CPU it ran on): the same level-1 app measured
-#: 1.02x in one run and 1.075x in the next on call-heavy code, where it adds ~15 us (0.9 ms).
-#: Fresh processes every few rounds let the median over rounds average those biases out.
-ROUNDS_PER_PROCESS = 4
+#: for its whole life (where its memory landed): the same level-1 app measured 1.02x in one run
+#: and 1.075x in the next on call-heavy code, where it adds ~15 us (0.9 ms), while in one process
+#: level 2 against level 1 (switched per block) differs by under 1 %. The median over rounds
+#: averages those biases out only when each round has processes of its own.
+ROUNDS_PER_PROCESS = 1
+#: A round's requests per endpoint are taken in this many sub-blocks per contender, in turn. This
+#: host has slow spells of a few seconds (every process, the bare app too, runs ~1.5x slower);
+#: with one block per contender a spell lands on some contenders of a round and not on others.
+SUB_BLOCKS = 5
 
 
 @dataclass
@@ -85,6 +89,7 @@ class LatencyResult:
     rounds: int
     requests_per_round: int
     rounds_per_process: int = ROUNDS_PER_PROCESS
+    sub_blocks: int = SUB_BLOCKS
     # contender -> endpoint -> list of per-round medians (µs)
     medians: dict[str, dict[str, list[float]]] = field(default_factory=dict)
     failures: dict[str, str] = field(default_factory=dict)
@@ -106,41 +111,54 @@ class LatencyResult:
         return statistics.median(base) if base else None
 
 
-def start_worker(contender: Contender, root: Path, work: Path) -> Worker:
-    folder = work / "latency" / contender.name.replace(" ", "_").replace("/", "_")
-    shutil.rmtree(folder, ignore_errors=True)
-    process = subprocess.Popen(
-        [env_python(contender.env, work), "-m", "benchmarks.worker", contender.name, str(folder)],
-        cwd=root, env=child_env(root), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True)
-    worker = Worker(contender, process)
-    assert process.stdout is not None
-    ready, _, _ = select.select([process.stdout], [], [], REPLY_TIMEOUT_S)
-    line = process.stdout.readline() if ready else ""
-    if not line:
-        worker.failure = f"did not start: {worker._stderr_tail()}"
-    return worker
+def start_workers(contenders: list[Contender], root: Path, work: Path) -> list[Worker]:
+    """Start every contender's process at once (imports overlap), then wait until each is ready."""
+    workers = []
+    for contender in contenders:
+        folder = work / "latency" / contender.name.replace(" ", "_").replace("/", "_")
+        shutil.rmtree(folder, ignore_errors=True)
+        process = subprocess.Popen(
+            [env_python(contender.env, work), "-m", "benchmarks.worker", contender.name,
+             str(folder)],
+            cwd=root, env=child_env(root), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True)
+        workers.append(Worker(contender, process))
+    for worker in workers:
+        assert worker.process.stdout is not None
+        ready, _, _ = select.select([worker.process.stdout], [], [], REPLY_TIMEOUT_S)
+        line = worker.process.stdout.readline() if ready else ""
+        if not line:
+            worker.failure = f"did not start: {worker._stderr_tail()}"
+    return workers
 
 
 def measure(contenders: list[Contender], root: Path, work: Path, *, rounds: int,
             requests: int, warmup: int = 300, endpoints: dict[str, str] = ENDPOINTS,
-            rounds_per_process: int = ROUNDS_PER_PROCESS) -> LatencyResult:
-    result = LatencyResult(rounds, requests, rounds_per_process)
+            rounds_per_process: int = ROUNDS_PER_PROCESS,
+            sub_blocks: int = SUB_BLOCKS) -> LatencyResult:
+    result = LatencyResult(rounds, requests, rounds_per_process, sub_blocks)
+    per_block = max(1, requests // sub_blocks)
     for first in range(0, rounds, rounds_per_process):
         running = [c for c in contenders if c.name not in result.failures]
-        workers = [start_worker(c, root, work) for c in running]
+        workers = start_workers(running, root, work)
         try:
             for worker in workers:
                 for path in endpoints:
-                    worker.ask({"op": "round", "path": path, "n": warmup})
+                    worker.ask({"op": "round", "path": path, "n": warmup, "ingest": True})
             for r in range(first, min(rounds, first + rounds_per_process)):
-                order = workers[r % len(workers):] + workers[:r % len(workers)]
                 for path in endpoints:
-                    for worker in order:
-                        reply = worker.ask({"op": "round", "path": path, "n": requests})
-                        if reply is not None:
-                            result.medians.setdefault(worker.contender.name, {}).setdefault(
-                                path, []).append(reply["median_us"])
+                    times: dict[str, list[float]] = {}
+                    for block in range(sub_blocks):
+                        turn = (r * sub_blocks + block) % len(workers)
+                        for worker in workers[turn:] + workers[:turn]:
+                            reply = worker.ask({"op": "round", "path": path, "n": per_block})
+                            if reply is not None:
+                                times.setdefault(worker.contender.name, []).extend(
+                                    reply["times_us"])
+                    for name, mine in times.items():
+                        if not any(w.failure for w in workers if w.contender.name == name):
+                            result.medians.setdefault(name, {}).setdefault(path, []).append(
+                                statistics.median(mine))
         finally:
             for worker in workers:
                 worker.stop()

@@ -58,9 +58,13 @@ def _latency(result: LatencyResult) -> list[str]:
         "## Added latency per request",
         "",
         f"WSGI calls inside each contender's process (no network), {result.rounds} rounds × "
-        f"{result.requests_per_round} requests per endpoint; per-round medians; each "
-        f"contender's process is replaced every {result.rounds_per_process} rounds. Cells: ratio "
-        "to no profiler (added µs).",
+        f"{result.requests_per_round} requests per endpoint, taken in {result.sub_blocks} "
+        "sub-blocks per contender in turn; per-round medians; "
+        + ("a fresh process for every contender each round"
+           if result.rounds_per_process == 1 else
+           f"each contender's process is replaced every {result.rounds_per_process} rounds")
+        + "; fmd_profiler's buffered rows are written between blocks, untimed (its writer's cost "
+        "is in the storage and throughput sections). Cells: ratio to no profiler (added µs).",
         "",
         "| contender | " + " | ".join(f"`{p}` ({d})" for p, d in ENDPOINTS.items()) + " |",
         "| --- | " + " | ".join("---" for _ in ENDPOINTS) + " |",

@@ -38,6 +38,8 @@ def render(figures: dict[str, Any]) -> str:
         lines.append("")
     if "latency" in figures:
         lines += _latency(figures["latency"])
+    if "pass_cost" in figures:
+        lines += _pass_cost(figures["pass_cost"])
     if "throughput" in figures:
         lines += _throughput(figures["throughput"])
     if "accuracy" in figures:
@@ -80,6 +82,28 @@ def _latency(result: LatencyResult) -> list[str]:
     for name, why in result.failures.items():
         lines.append(f"| {name} | " + " | ".join(why if i == 0 else "" for i in
                                                  range(len(ENDPOINTS))) + " |")
+    return [*lines, ""]
+
+
+def _pass_cost(result: dict[str, Any]) -> list[str]:
+    lines = [
+        "### What a sampling pass costs the request it lands in",
+        "",
+        f"fmd_profiler L2 in-process, {result['requests']} requests per endpoint in each of "
+        f"{result['processes']} fresh processes; requests during which the sampler finished a "
+        "pass against the others (medians; the median over processes).",
+        "",
+        "| endpoint | without a pass | with a pass | a pass costs | requests with a pass | "
+        "on average per request |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for path, row in result["endpoints"].items():
+        if "failure" in row:
+            lines.append(f"| `{path}` | failed: {row['failure']} | | | | |")
+            continue
+        lines.append(f"| `{path}` | {row['without_pass_us']:.0f} µs | {row['with_pass_us']:.0f} µs "
+                     f"| {row['pass_cost_us']:+.0f} µs | {row['share'] * 100:.0f} % | "
+                     f"{row['pass_cost_us'] * row['share']:+.1f} µs |")
     return [*lines, ""]
 
 

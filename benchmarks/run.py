@@ -1,6 +1,6 @@
 """``make bench``: run every measurement and rewrite benchmarks/RESULTS.md.
 
-``python -m benchmarks.run`` (about 15-20 minutes on 2 cores) or ``--quick`` (about 2 minutes,
+``python -m benchmarks.run`` (about 20-25 minutes on 2 cores) or ``--quick`` (about 2 minutes,
 fewer rounds and requests; good for a smoke check, too noisy to quote). ``--only NAME`` runs some
 sections. Nothing here passes or fails: it measures and writes down, with the machine, the date
 and the command.
@@ -30,6 +30,7 @@ from benchmarks import (
     ingest,
     latency,
     memory,
+    pass_cost,
     profile_storage,
     report_generation,
     throughput,
@@ -162,6 +163,11 @@ def main(argv: list[str] | None = None) -> int:
         figures["latency"] = latency.measure(chosen, ROOT, WORK, rounds=plan.latency_rounds,
                                              requests=plan.latency_requests,
                                              warmup=plan.latency_warmup)
+        if C.OURS_L2 in chosen:
+            _log("latency: what a sampling pass costs the request it lands in")
+            figures["pass_cost"] = pass_cost.measure(
+                ROOT, WORK, processes=1 if plan.quick else 3,
+                requests=600 if plan.quick else 2000)
     if "throughput" in sections:
         _log("throughput: gunicorn + wrk, %d round(s) of %.0f s", plan.throughput_rounds,
              plan.throughput_seconds)

@@ -1,0 +1,86 @@
+"""What one sampling pass costs the request it lands in (level 2, in-process).
+
+A level-2 process serves one endpoint again and again; each request is put in one of two groups
+by whether the sampler finished a pass while it ran (its pass counter moved). The difference of
+the two groups' medians is what a pass costs the request it lands in: the GIL handed to the
+sampler thread and back, and the pass itself. With the share of requests a pass lands in, it
+tells how much of level 2's added latency is sampling and how much is the request hooks.
+
+``python -m benchmarks.pass_cost FOLDER PATH N`` is one process (prints one JSON line);
+:func:`measure` runs a few of them, one after another.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks.contenders import OURS_L2, build_app, child_env
+
+ENDPOINTS = ("/page", "/compute")
+#: Requests between two untimed flushes (as in the latency section's blocks).
+BLOCK = 170
+
+
+def measure(root: Path, work: Path, *, processes: int = 3, requests: int = 2000,
+            endpoints: tuple[str, ...] = ENDPOINTS) -> dict[str, Any]:
+    """Per endpoint: medians over ``processes`` fresh processes of each process's figures."""
+    out: dict[str, Any] = {"processes": processes, "requests": requests, "endpoints": {}}
+    for path in endpoints:
+        runs = []
+        for i in range(processes):
+            folder = work / "pass_cost" / f"{path.strip('/')}-{i}"
+            done = subprocess.run(
+                [sys.executable, "-m", "benchmarks.pass_cost", str(folder), path, str(requests)],
+                cwd=root, env=child_env(root), capture_output=True, text=True, timeout=600)
+            if done.returncode != 0:
+                out["endpoints"][path] = {"failure": done.stderr.strip()[-300:]}
+                break
+            runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
+        else:
+            out["endpoints"][path] = {
+                key: statistics.median(run[key] for run in runs)
+                for key in ("with_pass_us", "without_pass_us", "pass_cost_us", "share")}
+    return out
+
+
+def _one(folder: Path, path: str, requests: int) -> dict[str, float]:
+    from werkzeug.test import EnvironBuilder
+
+    from benchmarks.worker import _call, settle
+    from fmd_profiler.profiling.observer import engine_of
+
+    app = build_app(OURS_L2, folder)
+    environ = EnvironBuilder(path=path, environ_base={"REMOTE_ADDR": "127.0.0.1"}).get_environ()
+    for _ in range(300):
+        _call(app, environ)
+    settle(app, ingest=True)
+    engine = engine_of(app.extensions["fmd_profiler"].runtime)
+    assert engine is not None
+    sampler = engine.sampler
+    perf = time.perf_counter
+    with_pass: list[float] = []
+    without: list[float] = []
+    for done in range(1, requests + 1):
+        before = sampler.ticks
+        t0 = perf()
+        _call(app, environ)
+        elapsed = perf() - t0
+        (with_pass if sampler.ticks != before else without).append(elapsed * 1e6)
+        if done % BLOCK == 0:
+            settle(app)
+    if not with_pass or not without:
+        raise SystemExit(f"no comparison: {len(with_pass)} requests with a pass, "
+                         f"{len(without)} without")
+    with_us, without_us = statistics.median(with_pass), statistics.median(without)
+    return {"with_pass_us": with_us, "without_pass_us": without_us,
+            "pass_cost_us": with_us - without_us, "share": len(with_pass) / requests}
+
+
+if __name__ == "__main__":
+    print(json.dumps(_one(Path(sys.argv[1]), sys.argv[2], int(sys.argv[3]))))

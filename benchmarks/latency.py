@@ -94,16 +94,26 @@ class LatencyResult:
     medians: dict[str, dict[str, list[float]]] = field(default_factory=dict)
     failures: dict[str, str] = field(default_factory=dict)
 
-    def ratio(self, contender: str, endpoint: str) -> float | None:
+    def _pairs(self, contender: str, endpoint: str) -> list[tuple[float, float]]:
+        """(contender, no profiler) per-round medians of the same rounds."""
         base = self.medians.get(BARE.name, {}).get(endpoint, [])
         mine = self.medians.get(contender, {}).get(endpoint, [])
-        pairs = list(zip(mine, base, strict=False))
+        return list(zip(mine, base, strict=False))
+
+    def ratio(self, contender: str, endpoint: str) -> float | None:
+        pairs = self._pairs(contender, endpoint)
         return statistics.median(m / b for m, b in pairs) if pairs else None
 
+    def ratio_quartiles(self, contender: str, endpoint: str) -> tuple[float, float] | None:
+        """The middle half of the per-round ratios: how much the rounds agree."""
+        ratios = [m / b for m, b in self._pairs(contender, endpoint)]
+        if len(ratios) < 4:
+            return None
+        q1, _, q3 = statistics.quantiles(ratios, n=4)
+        return q1, q3
+
     def added_us(self, contender: str, endpoint: str) -> float | None:
-        base = self.medians.get(BARE.name, {}).get(endpoint, [])
-        mine = self.medians.get(contender, {}).get(endpoint, [])
-        pairs = list(zip(mine, base, strict=False))
+        pairs = self._pairs(contender, endpoint)
         return statistics.median(m - b for m, b in pairs) if pairs else None
 
     def baseline_us(self, endpoint: str) -> float | None:
@@ -138,13 +148,17 @@ def measure(contenders: list[Contender], root: Path, work: Path, *, rounds: int,
             sub_blocks: int = SUB_BLOCKS) -> LatencyResult:
     result = LatencyResult(rounds, requests, rounds_per_process, sub_blocks)
     per_block = max(1, requests // sub_blocks)
+    last = list(endpoints)[-1]
     for first in range(0, rounds, rounds_per_process):
         running = [c for c in contenders if c.name not in result.failures]
         workers = start_workers(running, root, work)
         try:
             for worker in workers:
                 for path in endpoints:
-                    worker.ask({"op": "round", "path": path, "n": warmup, "ingest": True})
+                    # Ingest once, after the last warm-up: the writer's first ingestion then
+                    # happens untimed (see benchmarks.worker.settle).
+                    worker.ask({"op": "round", "path": path, "n": warmup,
+                                "ingest": path == last})
             for r in range(first, min(rounds, first + rounds_per_process)):
                 for path in endpoints:
                     times: dict[str, list[float]] = {}

@@ -23,7 +23,7 @@ from typing import Any
 from benchmarks.contenders import OURS_L2, build_app, child_env
 
 ENDPOINTS = ("/page", "/compute")
-#: Requests between two untimed flushes (as in the latency section's blocks).
+#: Requests between two untimed flushes, so that the writer's work stays out of the timings.
 BLOCK = 170
 
 

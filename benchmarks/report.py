@@ -66,7 +66,8 @@ def _latency(result: LatencyResult) -> list[str]:
            if result.rounds_per_process == 1 else
            f"each contender's process is replaced every {result.rounds_per_process} rounds")
         + "; fmd_profiler's buffered rows are written between blocks, untimed (its writer's cost "
-        "is in the storage and throughput sections). Cells: ratio to no profiler (added µs).",
+        "is in the storage and throughput sections). Cells: ratio to no profiler (added µs; the "
+        "middle half of the rounds' ratios).",
         "",
         "| contender | " + " | ".join(f"`{p}` ({d})" for p, d in ENDPOINTS.items()) + " |",
         "| --- | " + " | ".join("---" for _ in ENDPOINTS) + " |",
@@ -77,12 +78,18 @@ def _latency(result: LatencyResult) -> list[str]:
         if name == BARE.name:
             continue
         cells = [f"{_fmt(result.ratio(name, p), '{:.3f}×')} "
-                 f"({_fmt(result.added_us(name, p), '{:+.1f} µs')})" for p in ENDPOINTS]
+                 f"({_fmt(result.added_us(name, p), '{:+.1f} µs')}{_spread(result, name, p)})"
+                 for p in ENDPOINTS]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     for name, why in result.failures.items():
         lines.append(f"| {name} | " + " | ".join(why if i == 0 else "" for i in
                                                  range(len(ENDPOINTS))) + " |")
     return [*lines, ""]
+
+
+def _spread(result: LatencyResult, name: str, path: str) -> str:
+    quartiles = result.ratio_quartiles(name, path)
+    return "" if quartiles is None else f"; {quartiles[0]:.3f}–{quartiles[1]:.3f}"
 
 
 def _pass_cost(result: dict[str, Any]) -> list[str]:

@@ -50,13 +50,11 @@ def measure(root: Path, work: Path, *, processes: int = 3, requests: int = 2000,
 
 
 def _one(folder: Path, path: str, requests: int) -> dict[str, float]:
-    from werkzeug.test import EnvironBuilder
-
-    from benchmarks.worker import _call, settle
+    from benchmarks.worker import _call, environ_for, settle
     from fmd_profiler.profiling.observer import engine_of
 
     app = build_app(OURS_L2, folder)
-    environ = EnvironBuilder(path=path, environ_base={"REMOTE_ADDR": "127.0.0.1"}).get_environ()
+    environ = environ_for(path)
     for _ in range(300):
         _call(app, environ)
     settle(app, ingest=True)

@@ -57,9 +57,14 @@ def settle(app: Any, *, ingest: bool = False) -> None:
         state.runtime.flush(ingest=ingest)
 
 
-def main() -> None:
+def environ_for(path: str) -> dict[str, Any]:
+    """A GET request's WSGI environ for ``path``, from a local client."""
     from werkzeug.test import EnvironBuilder
 
+    return EnvironBuilder(path=path, environ_base={"REMOTE_ADDR": "127.0.0.1"}).get_environ()
+
+
+def main() -> None:
     # The protocol owns the original stdout; anything a contender prints (Flask-MonitoringDashboard
     # prints "Scheduler started") goes to stderr instead.
     out = os.fdopen(os.dup(1), "w")
@@ -75,8 +80,7 @@ def main() -> None:
             break
         path = command["path"]
         if path not in environs:
-            environs[path] = EnvironBuilder(
-                path=path, environ_base={"REMOTE_ADDR": "127.0.0.1"}).get_environ()
+            environs[path] = environ_for(path)
         environ = environs[path]
         times = []
         perf = time.perf_counter

@@ -83,6 +83,7 @@ class Config:
     max_outliers_per_hour: int = 20
     max_detailed_per_hour: int = 60
     sampler_switch_interval_ms: float = 0.2
+    sampler_signal: bool = True
     # -- where the values came from --
     source: Path | None = None
 
@@ -375,6 +376,8 @@ KEYS: dict[str, tuple[str, Parser]] = {
     # 5 ms of CPU-bound work after each I/O would be invisible to it; 0 leaves it alone.
     "SAMPLER_SWITCH_INTERVAL_MS": ("sampler_switch_interval_ms",
                                    _float_in(0.0, 5.0, "milliseconds from 0 to 5, e.g. 0.2")),
+    # Requests in the main thread are sampled by a timer signal (Linux), not the thread.
+    "SAMPLER_SIGNAL": ("sampler_signal", _bool),
 }
 
 

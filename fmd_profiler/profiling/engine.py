@@ -67,7 +67,9 @@ class ProfilingEngine:
         self.exact_totals = BucketTotals(4)  # (endpoint, version, test, frame) -> 4 sums
         self.sampler = Sampler(self.stacks, self._on_sample, clock=clock,
                                interval_s=config.sampling_interval_ms / 1000.0,
-                               switch_interval_s=config.sampler_switch_interval_ms / 1000.0)
+                               switch_interval_s=config.sampler_switch_interval_ms / 1000.0,
+                               # yappi would count the signal handler into the app's functions
+                               signal_timer=config.sampler_signal and not config.exact_mode)
         self.finished: deque[Slot] = deque(maxlen=config.max_buffered_rows)
         self.outliers = OutlierDetector(config.outlier_detection_constant,
                                         per_hour=config.max_outliers_per_hour)
@@ -149,6 +151,7 @@ class ProfilingEngine:
         wall = self.clock.wall()
         if self.exact is not None and self.exact.running:
             self._add_exact(self.exact.pull(self.clock.perf(), force=everything))
+        self.sampler.drain()  # before the finished requests: their own samples are in it
         while self.finished:
             self._finish(self.finished.popleft())
         pending = self._pending

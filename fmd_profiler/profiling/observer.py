@@ -130,14 +130,22 @@ async def _profiled_call(engine: ProfilingEngine, func: Callable[..., Any], args
     if slot is None:
         return await coroutine
     serving = slot.thread_id
-    slot.thread_id = threading.get_ident()
+    sampler = engine.sampler
+    sampled = slot.detail is None  # a detailed request is profiled by its hook, not sampled
     slot.coroutine = coroutine
+    if sampled:  # from the main thread's timer signal (if it had it) to the sampler thread
+        sampler.move(slot, threading.get_ident())
+    else:
+        slot.thread_id = threading.get_ident()
     resumed = slot.detail is not None and engine.detail.resume(slot.detail)
     try:
         return await coroutine
     finally:
         slot.coroutine = None
-        slot.thread_id = serving
+        if sampled:
+            sampler.move(slot, serving)
+        else:
+            slot.thread_id = serving
         if resumed:
             engine.detail.suspend(slot.detail)
 

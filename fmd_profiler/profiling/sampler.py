@@ -17,6 +17,15 @@ sampler therefore lowers the interpreter's switch interval to ``switch_interval_
 (SAMPLER_SWITCH_INTERVAL_MS); with two or more it leaves Python's own (their turns expose them to
 the sampler anyway, and a short interval would make them ping-pong), and it restores the setting
 when it goes idle.
+
+A request served by the main thread (gunicorn's sync workers, uWSGI without threads, a test
+client) is sampled without the thread where the platform allows
+(:mod:`fmd_profiler.profiling.timer_signal`): a timer signal interrupts the main thread itself
+and the handler reads the stack of the interrupted frame - the same sample, weighed the same way,
+but the GIL never changes hands (a thread's pass costs the request ~190 us on a two-CPU VM, the
+signal's ~50 us). The handler only appends to a deque (it may interrupt any code, our own
+included, so it takes no lock); :meth:`Sampler.drain` hands the samples on from the writer thread.
+The thread sleeps unless a request runs elsewhere (threaded servers, async views).
 """
 
 from __future__ import annotations
@@ -25,10 +34,13 @@ import logging
 import random
 import sys
 import threading
+from collections import deque
 from collections.abc import Callable
+from types import FrameType
 from typing import Any
 
 from fmd_profiler.clock import SYSTEM_CLOCK, Clock
+from fmd_profiler.profiling import timer_signal
 from fmd_profiler.profiling.stacks import AWAIT, StackTable
 
 log = logging.getLogger("fmd_profiler")
@@ -37,6 +49,10 @@ log = logging.getLogger("fmd_profiler")
 JITTER = (0.5, 1.5)
 #: How long the thread keeps ticking without monitored requests before it sleeps.
 LINGER_S = 1.0
+#: Signal samples held for the writer thread at most (~1 s of them is the usual).
+MAX_PENDING = 100_000
+#: The timer is periodic (arming it costs ~25 us on a VM); its phase is drawn again this often.
+REPHASE_EVERY = 8
 
 
 class Slot:
@@ -109,6 +125,7 @@ SWITCH_INTERVAL = _SwitchInterval()
 
 SampleSink = Callable[[Slot, int, float, float], None]
 FramesSource = Callable[[], dict[int, Any]]
+TimerFactory = Callable[[Callable[[FrameType | None], None]], Any]
 
 
 class Sampler:
@@ -117,7 +134,8 @@ class Sampler:
     def __init__(self, stacks: StackTable, sink: SampleSink, *, interval_s: float,
                  clock: Clock = SYSTEM_CLOCK, frames: FramesSource = sys._current_frames,
                  rng: random.Random | None = None, linger_s: float = LINGER_S,
-                 switch_interval_s: float = 0.0) -> None:
+                 switch_interval_s: float = 0.0, signal_timer: bool = False,
+                 timer_factory: TimerFactory = timer_signal.MainThreadTimer) -> None:
         self.stacks = stacks
         self.interval_s = interval_s
         self.switch_interval_s = switch_interval_s
@@ -136,16 +154,54 @@ class Sampler:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        # The main thread's request, when a timer signal samples it (see the module docstring).
+        self.main_slot: Slot | None = None
+        self.pending: deque[tuple[Slot, int, float, float]] = deque(maxlen=MAX_PENDING)
+        self.dropped = 0  # signal samples skipped: the stack table was busy in the main thread
+        self._main_ident = threading.main_thread().ident
+        self._want_timer = signal_timer
+        self._may_try_timer = False  # set by start(): tests that only tick never install one
+        self._timer_factory = timer_factory
+        self._timer: Any = None
+        self._armed = False
+        self._until_rephase = 0
+        self._in_signal = False
+        self._signal_last: float | None = None
+        self._signal_idle_since: float | None = None
 
     # -- request threads: O(1) -------------------------------------------------------------
 
     def add(self, slot: Slot) -> None:
+        if slot.thread_id == self._main_ident:
+            timer = self._timer
+            if timer is None and self._may_try_timer:
+                timer = self._start_timer()
+            if timer is not None:
+                self.main_slot = slot
+                if not self._armed:
+                    self._arm_after_idle()
+                return
         self.active[id(slot)] = slot
         if self.idle:
             self._wake.set()
 
     def remove(self, slot: Slot) -> None:
+        if self.main_slot is slot:
+            self.main_slot = None
+            return
         self.active.pop(id(slot), None)
+
+    def move(self, slot: Slot, thread_id: int) -> None:
+        """``slot`` now runs in ``thread_id`` (an async view enters or leaves its loop thread):
+        hand it to whoever samples that thread."""
+        self.remove(slot)
+        slot.thread_id = thread_id
+        self.add(slot)
+        if self.main_slot is slot:
+            # Back from the loop thread. The main thread waited meanwhile, and a wait that the
+            # kernel restarts runs no signal handler: a signal that fired then is handled only
+            # now and would credit the loop thread's time (already sampled there) to the wait.
+            self._signal_last = self._clock.perf()
 
     # -- one sampling pass -----------------------------------------------------------------
 
@@ -184,18 +240,125 @@ class Sampler:
         """The next pass measures from now (after sleeping idle, or in tests)."""
         self._last_tick = self._clock.perf()
 
+    # -- the main thread: a timer signal ---------------------------------------------------
+
+    def _start_timer(self) -> Any:
+        """Install the timer on the first request in the main thread; None where it cannot be
+        (not Linux, the signal already taken, not the main thread) - the thread samples then."""
+        if threading.get_ident() != self._main_ident:
+            return None  # an async view's slot coming back: try on the next request instead
+        self._may_try_timer = False
+        reason = timer_signal.unavailable_reason()
+        if reason is None:
+            try:
+                self._timer = self._timer_factory(self._on_signal)
+            except (OSError, ValueError, AttributeError) as exc:
+                reason = str(exc)
+        if reason is not None:
+            log.info("fmd_profiler: requests in the main thread are sampled by the sampler "
+                     "thread (%s)", reason)
+        return self._timer
+
+    def _arm_after_idle(self) -> None:
+        timer = self._timer
+        if not timer.owns_signal():
+            # Someone installed a handler for the signal since: theirs now, the thread samples.
+            log.warning("fmd_profiler: %s was taken over by another handler; requests in the "
+                        "main thread are sampled by the sampler thread from now on",
+                        timer_signal.SIGNAL.name)
+            self._close_timer()
+            return
+        self._armed = True
+        self._signal_idle_since = None
+        self._signal_last = self._clock.perf()
+        self._rephase(timer)
+
+    def _rephase(self, timer: Any) -> None:
+        # A periodic timer at a phase drawn at random (the jitter of the thread's passes, paid
+        # for once per REPHASE_EVERY passes): periodic work in the app cannot lock onto it.
+        self._until_rephase = REPHASE_EVERY
+        low, high = JITTER
+        timer.arm(self.interval_s * self._rng.uniform(low, high), self.interval_s)
+
+    def _on_signal(self, frame: FrameType | None) -> None:
+        # It may interrupt anything on the main thread, this handler and our own hooks included:
+        # never re-entered, never an exception, no lock taken.
+        if self._in_signal or self._timer is None:
+            return
+        self._in_signal = True
+        try:
+            self.signal_pass(frame)
+        except Exception:
+            log.exception("fmd_profiler: error in the sampler's signal handler")
+        finally:
+            self._in_signal = False
+
+    def signal_pass(self, frame: Any) -> bool:
+        """One pass over the main thread's request, interrupted at ``frame``: queue a sample
+        (after ``linger_s`` without requests, stop the timer)."""
+        now = self._clock.perf()
+        previous, self._signal_last = self._signal_last, now
+        slot = self.main_slot
+        timer = self._timer
+        if slot is None:
+            since = self._signal_idle_since
+            if since is None:
+                self._signal_idle_since = now
+            elif now - since >= self._linger_s:
+                self._armed = False  # the next request in the main thread arms it again
+                timer.arm(0.0)
+                return False
+        else:
+            self._signal_idle_since = None
+        self._until_rephase -= 1
+        if self._until_rephase <= 0:
+            self._rephase(timer)
+        if slot is None or previous is None or frame is None:
+            return False
+        if slot.thread_id != self._main_ident:  # an async view: the thread follows its loop
+            return False
+        stacks = self.stacks
+        if stacks.busy():  # interrupted while this thread holds the table's lock
+            self.dropped += 1
+            return False
+        self.pending.append((slot, stacks.stack_of(frame), now - previous, self._clock.wall()))
+        self.ticks += 1
+        self.samples += 1
+        return True
+
+    def drain(self) -> int:
+        """Hand the signal handler's samples to the sink (the writer thread calls this)."""
+        pending, sink, taken = self.pending, self._sink, 0
+        while pending:
+            sink(*pending.popleft())
+            taken += 1
+        return taken
+
+    def _close_timer(self) -> None:
+        timer, self._timer = self._timer, None
+        self._armed = False
+        slot, self.main_slot = self.main_slot, None
+        if slot is not None:  # the request in flight goes on with the thread
+            self.add(slot)
+        if timer is not None:
+            timer.close()
+
     # -- the thread ------------------------------------------------------------------------
 
     def start(self) -> None:
         self._stop.clear()
-        # The thread starts ticking, not asleep: while `idle` stayed True from __init__, every
-        # monitored request signalled the wake event for nothing (a lock and a notify each).
-        self.idle = False
+        self._may_try_timer = self._want_timer and self._timer is None
+        # Without a timer the thread starts ticking, not asleep: while `idle` stayed True from
+        # __init__, every monitored request signalled the wake event for nothing (a lock and a
+        # notify each). With one, it sleeps until a request runs outside the main thread.
+        self.idle = self._may_try_timer
         self._thread = threading.Thread(target=self._run, name="fmd_profiler-sampler",
                                         daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
+        self._may_try_timer = False
+        self._close_timer()
         self._stop.set()
         self._wake.set()
         thread = self._thread
@@ -237,7 +400,10 @@ class Sampler:
         stop, perf = self._stop, self._clock.perf
         low, high = JITTER
         empty_since: float | None = None
-        self._set_lowered(True)
+        if self.idle:
+            self._sleep_until_needed()
+        else:
+            self._set_lowered(True)
         while not stop.is_set():
             if not self.active:
                 now = perf()

@@ -100,11 +100,6 @@ def module_of(code: Any, f_globals: dict[str, Any] | None) -> str:
 MAX_WALK = 1200
 
 
-def frame_chain(frame: Any) -> list[Any]:
-    """``frame`` (of the calling thread) and its callers, leaf first, then None at the root."""
-    return _consume(accumulate(repeat("f_back", MAX_WALK), getattr, initial=frame))
-
-
 def thread_chain(thread_id: int, current_frames: Callable[[], dict[int, Any]]) -> list[Any]:
     """The stack of another thread, leaf first, then None at the root; [] if it is gone.
 
@@ -167,9 +162,27 @@ class StackTable:
     # -- the hot path (sampler thread, detail hooks) -----------------------------------------
 
     def stack_of(self, frame: Any) -> int:
-        """The local index of the stack whose leaf is ``frame`` (a frame of this thread)."""
-        stack = self._stack_of_chain(frame_chain(frame))
-        return ROOT_STACK if stack is None else stack
+        """The local index of the stack whose leaf is ``frame``, a frame of this thread.
+
+        Its own frames cannot change under the reader, so they are followed one by one and only
+        up to the entry (each ``f_back`` may allocate a frame object: the server's frames above
+        the entry are not worth it; in a signal handler this walk is most of the cost).
+        """
+        codes = self._codes
+        infos: list[tuple[Any, int, int]] = []
+        f = frame
+        for _ in range(MAX_WALK):
+            if f is None:
+                return ROOT_STACK  # no entry on this stack: credit the root
+            code = f.f_code
+            info = codes.get(id(code))
+            if info is None or info[0] is not code:
+                info = self._learn_code(code, f.f_globals)
+            if info[2] == ENTRY:
+                break
+            infos.append(info)
+            f = f.f_back
+        return self._intern(infos)
 
     def stack_of_thread(self, thread_id: int, current_frames: Callable[[], dict[int, Any]]
                         ) -> int | None:
@@ -228,6 +241,11 @@ class StackTable:
         if index is None:
             index = self._learn_stack(stack)
         return index
+
+    def busy(self) -> bool:
+        """True while a thread holds the table's lock: a signal handler that interrupted the
+        holder must not wait for it (it would wait for itself)."""
+        return self._lock.locked()
 
     # -- the slow path ---------------------------------------------------------------------
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 import threading
 from collections.abc import Iterator
@@ -12,12 +13,14 @@ from typing import Any
 import pytest
 from profiler_fakes import FakeClock
 
+from fmd_profiler.profiling.timer_signal import MainThreadTimer
 from fmd_profiler.store import Database, StoreLocation
 
 
 @pytest.fixture(autouse=True)
 def no_profile_hook_left_behind() -> Iterator[None]:
-    """Like pyinstrument's suite: a test must not leave a profile hook (or yappi) running."""
+    """Like pyinstrument's suite: a test must not leave a profile hook, yappi or the sampler's
+    timer signal running."""
     yield
     leaked = []
     if sys.getprofile() is not None:
@@ -30,6 +33,10 @@ def no_profile_hook_left_behind() -> Iterator[None]:
     if yappi is not None and yappi.is_running():
         leaked.append("yappi is running")
         yappi.stop()
+    handler = signal.getsignal(signal.SIGPROF) if hasattr(signal, "SIGPROF") else None
+    if isinstance(getattr(handler, "__self__", None), MainThreadTimer):
+        leaked.append("the sampler's SIGPROF timer (stop the app's runtime)")
+        handler.__self__.close()  # type: ignore[union-attr]
     assert not leaked, "profile hook left behind: " + "; ".join(leaked)
 
 

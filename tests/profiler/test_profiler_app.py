@@ -17,6 +17,7 @@ from flask import Flask
 from fmd_profiler import enable_profiler, profile_queries
 from fmd_profiler.demo.app import create_app
 from fmd_profiler.demo.traffic import serve
+from fmd_profiler.profiling.observer import engine_of
 from fmd_profiler.report.cli import main as report_main
 from fmd_profiler.report.exports import speedscope_document
 
@@ -109,6 +110,27 @@ def test_reported_shares_match_the_known_split(tmp_path: Path, ms: int, requests
     with serve(app) as url:
         get(f"{url}/split?ms={ms}", requests)
     stop(app)
+    assert_shares_match(database, truth)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("ms", "requests"), [(10, 500), (2, 2500)], ids=["10ms", "2ms"])
+def test_reported_shares_match_the_known_split_in_the_main_thread(
+        tmp_path: Path, ms: int, requests: int) -> None:
+    """The same, served in the main thread (as gunicorn's sync workers serve): the timer
+    signal samples, the sampler thread sleeps."""
+    database = tmp_path / "p.duckdb"
+    app, truth = split_app(database, MONITOR_LEVEL=2, SAMPLING_INTERVAL_MS=5)
+    client = app.test_client()
+    for _ in range(requests):
+        client.get(f"/split?ms={ms}")
+    sampler = engine_of(app.extensions["fmd_profiler"].runtime).sampler  # type: ignore[union-attr]
+    assert sampler._timer is not None and sampler.idle and sampler.samples > 100
+    stop(app)
+    assert_shares_match(database, truth)
+
+
+def assert_shares_match(database: Path, truth: dict[str, float]) -> None:
     shares = split_shares(database)
     real = {name: 100.0 * seconds / sum(truth.values()) for name, seconds in truth.items()}
     for name, nominal in zip(SPLIT, (60, 30, 10), strict=True):

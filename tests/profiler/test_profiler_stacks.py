@@ -10,7 +10,6 @@ from fmd_profiler.profiling.stacks import (
     HEAD_FRAMES,
     MAX_DEPTH,
     StackTable,
-    frame_chain,
     frame_id,
     stack_id,
     thread_chain,
@@ -103,11 +102,16 @@ def test_thread_chain_reads_a_thread_through_the_frames_source() -> None:
     assert thread_chain(8, lambda: {7: leaf}) == []  # the thread has gone
 
 
-def test_frame_chain_of_real_frames_ends_at_the_root() -> None:
-    def inner() -> list[object]:
-        return frame_chain(sys._getframe())
+def test_stack_of_real_frames_of_this_thread_stops_at_the_entry() -> None:
+    def entry(table: StackTable) -> int:
+        return view(table)
 
-    chain = inner()
-    assert chain[0].f_code is inner.__code__  # type: ignore[attr-defined]
-    assert chain[1].f_code is test_frame_chain_of_real_frames_ends_at_the_root.__code__  # type: ignore[attr-defined]
-    assert chain[-1] is None
+    def view(table: StackTable) -> int:
+        return table.stack_of(sys._getframe())
+
+    table = StackTable([entry.__code__])
+    names = table.functions(entry(table))
+    assert names[0] == "flask:<dispatch>" and len(names) == 2
+    assert names[1].endswith("test_stack_of_real_frames_of_this_thread_stops_at_the_entry"
+                             ".<locals>.view")
+    assert view(table) == 0  # not under the entry: the root-only stack

@@ -2,7 +2,9 @@
 
 The demo app's ``/split`` spends its time 60/30/10 in ``split_sixty``, ``split_thirty`` and
 ``split_ten`` (``?ms=`` sets the total). Each contender's app runs under gunicorn on 127.0.0.1
-(one worker, four threads) at its sampling interval; a client sends a fixed number of
+(one worker, four threads: the sampler thread samples) at its sampling interval; level 2 also
+under one sync worker (requests in the main thread: the timer signal samples). A client sends a
+fixed number of
 requests at 10 ms and at 2 ms, the server stops with SIGTERM, and the shares of the three
 functions' total time (from :func:`fmd_profiler.profile_queries.function_table`) are compared
 with 60/30/10. The error is the largest of the three differences, in percentage points.
@@ -16,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import gunicorn
-from benchmarks.contenders import Contender
+from benchmarks.contenders import OURS_L2, Contender
 
 TRUTH = {"split_sixty": 0.6, "split_thirty": 0.3, "split_ten": 0.1}
 CASES = ((10, 400), (2, 2500))  # (ms per request, requests)
@@ -25,27 +27,30 @@ CASES = ((10, 400), (2, 2500))  # (ms per request, requests)
 def measure(contenders: list[Contender], root: Path, work: Path, *,
             scale: float = 1.0) -> dict[str, Any]:
     out: dict[str, Any] = {"cases": [], "failures": {}}
-    for contender in contenders:
+    servers = [(c, 4, c.name) for c in contenders]
+    if OURS_L2 in contenders:
+        servers.append((OURS_L2, 1, f"{OURS_L2.name}, sync worker (timer signal)"))
+    for contender, threads, label in servers:
         for ms, requests in CASES:
             n = max(50, int(requests * scale))
             try:
-                shares = _one(contender, root, work, ms, n)
+                shares = _one(contender, root, work, ms, n, threads)
             except RuntimeError as exc:
-                out["failures"][contender.name] = str(exc)
+                out["failures"][label] = str(exc)
                 break
             error = max(abs(shares[f] - TRUTH[f]) for f in TRUTH) * 100
-            out["cases"].append({"contender": contender.name, "ms": ms, "requests": n,
+            out["cases"].append({"contender": label, "ms": ms, "requests": n,
                                  "shares": shares, "max_error_pp": error})
     return out
 
 
-def _one(contender: Contender, root: Path, work: Path, ms: int, requests: int
+def _one(contender: Contender, root: Path, work: Path, ms: int, requests: int, threads: int
          ) -> dict[str, float]:
     from fmd_profiler import profile_queries
     from fmd_profiler.store import Database, StoreLocation
 
-    folder = gunicorn.folder_for(work, "accuracy", contender, f"-{ms}ms")
-    with gunicorn.serve(contender, root, work, folder, workers=1, threads=4) as base:
+    folder = gunicorn.folder_for(work, "accuracy", contender, f"-{ms}ms-{threads}t")
+    with gunicorn.serve(contender, root, work, folder, workers=1, threads=threads) as base:
         url = f"{base}/split?ms={ms}"
 
         def get(_: int) -> None:

@@ -1,13 +1,14 @@
 """What one sampling pass costs the request it lands in (level 2, in-process).
 
 A level-2 process serves one endpoint again and again; each request is put in one of two groups
-by whether the sampler finished a pass while it ran (its pass counter moved). The difference of
-the two groups' medians is what a pass costs the request it lands in: the GIL handed to the
-sampler thread and back, and the pass itself. With the share of requests a pass lands in, it
-tells how much of level 2's added latency is sampling and how much is the request hooks.
+by whether the sampler took a sample while it ran (its pass counter moved). The difference of
+the two groups' medians is what a pass costs the request it lands in: for the sampler thread the
+GIL handed over and back and the pass itself; for the timer signal (the requests run in the main
+thread) the interruption and the handler. With the share of requests a pass lands in, it tells
+how much of level 2's added latency is sampling and how much is the request hooks.
 
-``python -m benchmarks.pass_cost FOLDER PATH N`` is one process (prints one JSON line);
-:func:`measure` runs a few of them, one after another.
+``python -m benchmarks.pass_cost FOLDER PATH N CONTENDER`` is one process (prints one JSON
+line); :func:`measure` runs a few of them, one after another.
 """
 
 from __future__ import annotations
@@ -20,40 +21,47 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.contenders import OURS_L2, build_app, child_env
+from benchmarks.contenders import BY_NAME, OURS_L2, OURS_L2_THREAD, Contender, build_app, child_env
 
 ENDPOINTS = ("/page", "/compute")
 #: Requests between two untimed flushes, so that the writer's work stays out of the timings.
 BLOCK = 170
 
 
+#: Who samples: the timer signal (level 2's default for the main thread), the sampler thread.
+SAMPLERS = {"timer signal": OURS_L2, "sampler thread": OURS_L2_THREAD}
+
+
 def measure(root: Path, work: Path, *, processes: int = 3, requests: int = 2000,
             endpoints: tuple[str, ...] = ENDPOINTS) -> dict[str, Any]:
-    """Per endpoint: medians over ``processes`` fresh processes of each process's figures."""
-    out: dict[str, Any] = {"processes": processes, "requests": requests, "endpoints": {}}
-    for path in endpoints:
-        runs = []
-        for i in range(processes):
-            folder = work / "pass_cost" / f"{path.strip('/')}-{i}"
-            done = subprocess.run(
-                [sys.executable, "-m", "benchmarks.pass_cost", str(folder), path, str(requests)],
-                cwd=root, env=child_env(root), capture_output=True, text=True, timeout=600)
-            if done.returncode != 0:
-                out["endpoints"][path] = {"failure": done.stderr.strip()[-300:]}
-                break
-            runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
-        else:
-            out["endpoints"][path] = {
-                key: statistics.median(run[key] for run in runs)
-                for key in ("with_pass_us", "without_pass_us", "pass_cost_us", "share")}
+    """Per sampler and endpoint: medians over ``processes`` fresh processes of their figures."""
+    out: dict[str, Any] = {"processes": processes, "requests": requests, "contenders": {}}
+    for label, contender in SAMPLERS.items():
+        rows = out["contenders"][label] = {}
+        for path in endpoints:
+            runs = []
+            for i in range(processes):
+                folder = work / "pass_cost" / f"{contender.signal}-{path.strip('/')}-{i}"
+                done = subprocess.run(
+                    [sys.executable, "-m", "benchmarks.pass_cost", str(folder), path,
+                     str(requests), contender.name],
+                    cwd=root, env=child_env(root), capture_output=True, text=True, timeout=600)
+                if done.returncode != 0:
+                    rows[path] = {"failure": done.stderr.strip()[-300:]}
+                    break
+                runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
+            else:
+                rows[path] = {
+                    key: statistics.median(run[key] for run in runs)
+                    for key in ("with_pass_us", "without_pass_us", "pass_cost_us", "share")}
     return out
 
 
-def _one(folder: Path, path: str, requests: int) -> dict[str, float]:
+def _one(folder: Path, path: str, requests: int, contender: Contender) -> dict[str, float]:
     from benchmarks.worker import _call, environ_for, settle
     from fmd_profiler.profiling.observer import engine_of
 
-    app = build_app(OURS_L2, folder)
+    app = build_app(contender, folder)
     environ = environ_for(path)
     for _ in range(300):
         _call(app, environ)
@@ -81,4 +89,5 @@ def _one(folder: Path, path: str, requests: int) -> dict[str, float]:
 
 
 if __name__ == "__main__":
-    print(json.dumps(_one(Path(sys.argv[1]), sys.argv[2], int(sys.argv[3]))))
+    print(json.dumps(_one(Path(sys.argv[1]), sys.argv[2], int(sys.argv[3]),
+                          BY_NAME[sys.argv[4]])))

@@ -96,21 +96,25 @@ def _pass_cost(result: dict[str, Any]) -> list[str]:
     lines = [
         "### What a sampling pass costs the request it lands in",
         "",
-        f"fmd_profiler L2 in-process, {result['requests']} requests per endpoint in each of "
-        f"{result['processes']} fresh processes; requests during which the sampler finished a "
-        "pass against the others (medians; the median over processes).",
+        f"fmd_profiler L2 in-process (requests in the main thread), {result['requests']} "
+        f"requests per endpoint in each of {result['processes']} fresh processes; requests "
+        "during which a sample was taken against the others (medians; the median over "
+        "processes). By the timer signal (the default there) and by the sampler thread "
+        "(`SAMPLER_SIGNAL = False`, and every request of a threaded server).",
         "",
-        "| endpoint | without a pass | with a pass | a pass costs | requests with a pass | "
-        "on average per request |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| sampled by | endpoint | without a pass | with a pass | a pass costs | "
+        "requests with a pass | on average per request |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
     ]
-    for path, row in result["endpoints"].items():
-        if "failure" in row:
-            lines.append(f"| `{path}` | failed: {row['failure']} | | | | |")
-            continue
-        lines.append(f"| `{path}` | {row['without_pass_us']:.0f} µs | {row['with_pass_us']:.0f} µs "
-                     f"| {row['pass_cost_us']:+.0f} µs | {row['share'] * 100:.0f} % | "
-                     f"{row['pass_cost_us'] * row['share']:+.1f} µs |")
+    for name, endpoints in result["contenders"].items():
+        for path, row in endpoints.items():
+            if "failure" in row:
+                lines.append(f"| {name} | `{path}` | failed: {row['failure']} | | | | |")
+                continue
+            lines.append(
+                f"| {name} | `{path}` | {row['without_pass_us']:.0f} µs | "
+                f"{row['with_pass_us']:.0f} µs | {row['pass_cost_us']:+.0f} µs | "
+                f"{row['share'] * 100:.0f} % | {row['pass_cost_us'] * row['share']:+.1f} µs |")
     return [*lines, ""]
 
 
@@ -159,9 +163,10 @@ def _accuracy(result: dict[str, Any]) -> list[str]:
         "## Attribution accuracy",
         "",
         "The demo's `/split` spends its time 60/30/10 in three functions. Each contender served "
-        "it under gunicorn (1 worker, 4 threads, the default 10 ms sampling interval unless its "
-        "name gives another) to 4 client threads; shares are of the three functions' total time "
-        "as the report computes it.",
+        "it under gunicorn (1 worker, 4 threads: the sampler thread samples; \"sync worker\": "
+        "1 worker, requests in its main thread, sampled by the timer signal; the default 10 ms "
+        "sampling interval unless its name gives another) to 4 client threads; shares are of "
+        "the three functions' total time as the report computes it.",
         "",
         "| contender | request | requests | shares (60 / 30 / 10) | largest error |",
         "| --- | --- | --- | --- | --- |",

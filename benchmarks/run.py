@@ -177,7 +177,8 @@ def main(argv: list[str] | None = None) -> int:
             timed, ROOT, WORK, rounds=plan.throughput_rounds, seconds=plan.throughput_seconds,
             warmup_s=plan.throughput_warmup_s)
     if "accuracy" in sections:
-        sampled = [c for c in chosen if c in (C.OURS_L2, C.OURS_L2_SWI0, C.OURS_L2_40MS)]
+        sampled = [c for c in chosen
+                   if c in (C.OURS_L2, C.OURS_L2_THREAD, C.OURS_L2_SWI0, C.OURS_L2_40MS)]
         _log("accuracy: the 60/30/10 endpoint at 10 ms and 2 ms, %d contender(s)", len(sampled))
         figures["accuracy"] = accuracy.measure(sampled, ROOT, WORK, scale=plan.accuracy_scale)
     if "storage" in sections:

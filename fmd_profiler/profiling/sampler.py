@@ -23,7 +23,7 @@ client) is sampled without the thread where the platform allows
 (:mod:`fmd_profiler.profiling.timer_signal`): a timer signal interrupts the main thread itself
 and the handler reads the stack of the interrupted frame - the same sample, weighed the same way,
 but the GIL never changes hands (a thread's pass costs the request ~190 us on a two-CPU VM, the
-signal's ~50 us). The handler only appends to a deque (it may interrupt any code, our own
+signal's ~85 us). The handler only appends to a deque (it may interrupt any code, our own
 included, so it takes no lock); :meth:`Sampler.drain` hands the samples on from the writer thread.
 The thread sleeps unless a request runs elsewhere (threaded servers, async views).
 """
@@ -268,9 +268,11 @@ class Sampler:
                         timer_signal.SIGNAL.name)
             self._close_timer()
             return
-        self._armed = True
+        # The clock first: the handler can run between any two of these lines, but a signal
+        # can only come once the timer is armed, on the last.
         self._signal_idle_since = None
         self._signal_last = self._clock.perf()
+        self._armed = True
         self._rephase(timer)
 
     def _rephase(self, timer: Any) -> None:

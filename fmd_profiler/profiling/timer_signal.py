@@ -74,8 +74,9 @@ def unavailable_reason() -> str | None:
     if threading.current_thread() is not threading.main_thread():
         return "the handler can only be installed from the main thread"
     current = signal.getsignal(SIGNAL)
+    if current is None:
+        return f"{SIGNAL.name} has a handler installed outside Python (another profiler?)"
     if current not in (signal.SIG_DFL, signal.SIG_IGN) and _timer_of(current) is None:
-        # None: a handler installed outside Python (another profiler); a callable: the app's.
         return f"{SIGNAL.name} is already handled by {current!r} (another profiler?)"
     return None
 
@@ -101,9 +102,12 @@ class MainThreadTimer:
             raise OSError("timer_create is not available in this libc")
         self._lib = lib
         self._handler = handler
-        previous = signal.getsignal(SIGNAL)
-        left_behind = _timer_of(previous)
-        self._previous: Any = left_behind._previous if left_behind is not None else previous
+        left_behind = _timer_of(signal.getsignal(SIGNAL))
+        if left_behind is not None:
+            left_behind.close()  # its timer stops; after a fork it was the parent's (EINVAL)
+        current = signal.getsignal(SIGNAL)
+        stale = _timer_of(current)  # one closed off the main thread keeps its handler
+        self._previous: Any = stale._previous if stale is not None else current
         self._timer = ctypes.c_void_p()
         self._spec = _Itimerspec()
         event = _Sigevent()

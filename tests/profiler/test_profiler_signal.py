@@ -152,3 +152,24 @@ def test_async_views_in_a_main_thread_request_are_followed_into_their_loop(
     assert spin in table
     # most of the time is the loop thread's spinning, not the main thread waiting for it
     assert table[spin]["total_ms"] > 0.5 * sum(r["self_ms"] for r in table.values())
+
+
+def test_a_timer_left_behind_is_stopped_and_the_signal_given_back_in_the_end() -> None:
+    """An app that was never stopped (or a fork's parent) leaves its handler installed: the next
+    timer replaces it, and closing that one restores what was there before either."""
+    first = MainThreadTimer(lambda frame: None)
+    first.arm(10.0)
+    second = MainThreadTimer(lambda frame: None)
+    assert not first._open and second.owns_signal()
+    second.close()
+    assert signal.getsignal(signal.SIGPROF) == signal.SIG_DFL
+
+    closed_elsewhere = MainThreadTimer(lambda frame: None)
+    closer = threading.Thread(target=closed_elsewhere.close)
+    closer.start()
+    closer.join()
+    assert closed_elsewhere.owns_signal()  # off the main thread the handler stays
+    third = MainThreadTimer(lambda frame: None)
+    third.close()
+    assert signal.getsignal(signal.SIGPROF) == signal.SIG_DFL
+

@@ -143,6 +143,7 @@ def test_file_that_is_not_ini(tmp_path: Path) -> None:
     ("CUSTOM_LINK", "dash board", "'dash board'", "URL path"),
     ("SUBMIT_RESULTS_URL", "ftp://x", "'ftp://x'", "http:// or https:// URL"),
     ("EXACT_MODE", "maybe", "'maybe'", "true or false"),
+    ("SAMPLER_SIGNAL", "sometimes", "'sometimes'", "true or false"),
     ("REDACT_PATTERNS", "['(unclosed']", "REDACT_PATTERNS['(unclosed']", "regular expression"),
 ])
 def test_bad_values_name_key_value_and_expected_form(tmp_path: Path, key: str, value: str,

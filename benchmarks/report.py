@@ -42,6 +42,8 @@ def render(figures: dict[str, Any]) -> str:
         lines += _pass_cost(figures["pass_cost"])
     if "throughput" in figures:
         lines += _throughput(figures["throughput"])
+    if "throughput_sync" in figures:
+        lines += _throughput_sync(figures["throughput_sync"])
     if "accuracy" in figures:
         lines += _accuracy(figures["accuracy"])
     if "ingest" in figures:
@@ -136,12 +138,22 @@ def _pass_cost(result: dict[str, Any]) -> list[str]:
     return [*lines, ""]
 
 
-def _throughput(results: dict[str, ThroughputResult]) -> list[str]:
-    lines = ["## Throughput under gunicorn", ""]
+def _throughput_sync(results: dict[str, ThroughputResult]) -> list[str]:
+    return _throughput(
+        results, "## Throughput under gunicorn's sync workers",
+        "The same measure with `--threads 1`, gunicorn's default sync worker: each request runs "
+        "in its worker's main thread, where level 2 samples with the timer signal (the "
+        "\"sampler thread only\" contender turns it off). ")
+
+
+def _throughput(results: dict[str, ThroughputResult], title: str = "## Throughput under gunicorn",
+                preface: str = "") -> list[str]:
+    lines = [title, ""]
     first = next(iter(results.values()))
     if first.skipped:
         return [*lines, f"Not measured: {first.skipped}.", ""]
     lines += [
+        preface +
         f"gunicorn `-w {first.workers} --threads {first.threads} --reuse-port` on 127.0.0.1, "
         f"`wrk -t1 -c{first.connections}` for {first.seconds:.0f} s per workload and server, "
         f"{first.rounds} round(s). Contenders are timed in groups of three servers up at once "

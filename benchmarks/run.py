@@ -176,6 +176,13 @@ def main(argv: list[str] | None = None) -> int:
         figures["throughput"] = throughput.measure(
             timed, ROOT, WORK, rounds=plan.throughput_rounds, seconds=plan.throughput_seconds,
             warmup_s=plan.throughput_warmup_s)
+        # Sync workers serve from the main thread, where level 2 samples with the timer signal.
+        sync = [c for c in (C.OURS_L2, C.OURS_L2_THREAD, C.OURS_L1) if c in chosen]
+        if C.OURS_L2 in sync:
+            _log("throughput: the same under sync workers (%d contenders)", len(sync))
+            figures["throughput_sync"] = throughput.measure(
+                [C.BARE, *sync], ROOT, WORK, rounds=plan.throughput_rounds,
+                seconds=plan.throughput_seconds, warmup_s=plan.throughput_warmup_s, threads=1)
     if "accuracy" in sections:
         sampled = [c for c in chosen
                    if c in (C.OURS_L2, C.OURS_L2_THREAD, C.OURS_L2_SWI0, C.OURS_L2_40MS)]

@@ -317,8 +317,6 @@ class Sampler:
             self._rephase(timer)
         if slot is None or previous is None or frame is None:
             return False
-        if slot.thread_id != self._main_ident:  # an async view: the thread follows its loop
-            return False
         stacks = self.stacks
         if stacks.busy():  # interrupted while this thread holds the table's lock
             self.dropped += 1

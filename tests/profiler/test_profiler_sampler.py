@@ -309,15 +309,25 @@ def test_the_handler_never_waits_for_a_lock_its_own_thread_holds(
 
 def test_other_threads_and_async_views_are_left_to_the_thread(
         signalled: tuple[Sampler, Recorded], clock: FakeClock) -> None:
-    sampler, _ = signalled
+    sampler, sink = signalled
     worker = Slot("threaded", "1", 2, thread_id=12345, wall0=0)
     sampler.add(worker)
     assert sampler.active == {id(worker): worker} and sampler._wake.is_set()
     main = Slot("async_view", "1", 2, thread_id=MAIN, wall0=0)
     sampler.add(main)
-    main.thread_id = 777  # what _profiled_call does while the coroutine runs (without moving)
+    clock.advance(0.01)
+    sampler.signal_pass(LEAF)
+    sampler.move(main, 777)  # the coroutine runs in its loop thread: the thread samples it
+    assert sampler.main_slot is None and sampler.active[id(main)] is main
     clock.advance(0.01)
     assert not sampler.signal_pass(LEAF)
+    clock.advance(0.004)
+    sampler.move(main, MAIN)  # back: the signal's clock restarts (a held-back signal must not
+    assert sampler.main_slot is main and id(main) not in sampler.active  # count that time)
+    clock.advance(0.002)
+    sampler.signal_pass(LEAF)
+    sampler.drain()
+    assert [(s[0], s[2]) for s in sink.samples] == [("async_view", 0.01), ("async_view", 0.002)]
 
 
 def test_without_a_timer_the_main_thread_is_sampled_by_the_thread(

@@ -6,6 +6,7 @@ from typing import Any
 
 from benchmarks.contenders import BARE
 from benchmarks.latency import ENDPOINTS, LatencyResult
+from benchmarks.paired import PairedResult
 from benchmarks.throughput import ThroughputResult
 
 
@@ -38,6 +39,8 @@ def render(figures: dict[str, Any]) -> str:
         lines.append("")
     if "latency" in figures:
         lines += _latency(figures["latency"])
+    if "paired" in figures:
+        lines += _paired(figures["paired"])
     if "pass_cost" in figures:
         lines += _pass_cost(figures["pass_cost"])
     if "throughput" in figures:
@@ -110,6 +113,53 @@ def _latency_table(result: LatencyResult, stat: str) -> list[str]:
 def _spread(result: LatencyResult, name: str, path: str, stat: str) -> str:
     quartiles = result.ratio_quartiles(name, path, stat)
     return "" if quartiles is None else f"; {quartiles[0]:.3f}–{quartiles[1]:.3f}"
+
+
+def _paired(result: PairedResult) -> list[str]:
+    lines = [
+        "### Paired with a bare twin in one process",
+        "",
+        "The tables above cannot resolve differences of about 1 %: the host's speed drifts "
+        "between blocks and fresh processes differ from each other by 1–3 %. Here one process "
+        "builds the demo app twice, without profiler and as the contender, and serves their "
+        "requests one by one in ABBA order, so drift and the process's memory layout touch both "
+        "alike; the twin's requests run with SIGPROF blocked, so level 2's timer lands only in "
+        f"the profiled app's requests. {result.processes} fresh process(es) per contender × "
+        f"{result.rounds} rounds × {result.requests} pairs per endpoint; per round the ratio of "
+        "the medians (or of the means, slowest 1 % left out); cells: the median over all "
+        "rounds (added µs; the middle half of the rounds' ratios). Only contenders whose work "
+        "stays inside their own requests can be paired (not the sampler thread, which keeps "
+        "ticking a second after the last request, nor exact mode's yappi, which profiles every "
+        "thread; see `benchmarks/paired.py`).",
+        "",
+    ]
+    for stat, title in (("median", "medians"), ("mean", "means (slowest 1 % left out)")):
+        lines += [
+            f"Ratio of {title}:",
+            "",
+            "| contender | " + " | ".join(f"`{p}`" for p in ENDPOINTS) + " |",
+            "| --- | " + " | ".join("---" for _ in ENDPOINTS) + " |",
+            f"| {BARE.name} twin (absolute) | "
+            + " | ".join(_fmt(result.baseline_us(p, stat), "{:.0f} µs") for p in ENDPOINTS)
+            + " |",
+        ]
+        for name in result.pairs:
+            cells = []
+            for path in ENDPOINTS:
+                quartiles = result.quartiles(name, path, stat)
+                spread = "" if quartiles is None else f"; {quartiles[0]:.3f}–{quartiles[1]:.3f}"
+                cells.append(f"{_fmt(result.ratio(name, path, stat), '{:.3f}×')} "
+                             f"({_fmt(result.added_us(name, path, stat), '{:+.1f} µs')}{spread})")
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        for name, why in result.failures.items():
+            lines.append(f"| {name} | failed: {why} | | |")
+        lines.append("")
+    sampled = {name: n for name, n in result.samples.items() if n}
+    if sampled:
+        lines.append("Samples the profiled apps took (proof that level 2 was sampling): "
+                     + ", ".join(f"{name} {n:,}" for name, n in sampled.items()) + ".")
+        lines.append("")
+    return lines
 
 
 def _pass_cost(result: dict[str, Any]) -> list[str]:

@@ -1,6 +1,6 @@
 """``make bench``: run every measurement and rewrite benchmarks/RESULTS.md.
 
-``python -m benchmarks.run`` (about 25-30 minutes on 2 cores) or ``--quick`` (about 4.5 minutes,
+``python -m benchmarks.run`` (about 35 minutes on 2 cores) or ``--quick`` (about 4.5 minutes,
 fewer rounds and requests; good for a smoke check, too noisy to quote). ``--only NAME`` runs some
 sections. Nothing here passes or fails: it measures and writes down, with the machine, the date
 and the command.
@@ -30,6 +30,7 @@ from benchmarks import (
     ingest,
     latency,
     memory,
+    paired,
     pass_cost,
     profile_storage,
     report_generation,
@@ -54,6 +55,10 @@ class Plan:
     latency_rounds: int
     latency_requests: int
     latency_warmup: int
+    # The paired measurement (benchmarks.paired): fresh processes, rounds in each, pairs a round.
+    paired_processes: int
+    paired_rounds: int
+    paired_requests: int
     throughput_rounds: int
     throughput_seconds: float
     throughput_warmup_s: float
@@ -66,10 +71,12 @@ class Plan:
 
 
 FULL = Plan(quick=False, latency_rounds=12, latency_requests=170, latency_warmup=300,
-            throughput_rounds=3, throughput_seconds=2, throughput_warmup_s=2,
+            paired_processes=4, paired_rounds=5, paired_requests=200,
+            throughput_rounds=5, throughput_seconds=2, throughput_warmup_s=2,
             ingest_rows=1_000_000, memory_requests=1_000_000, accuracy_scale=1.0,
             profile_requests=20_000, report_sizes=(100_000, 1_000_000), harness_rounds=5)
 QUICK = Plan(quick=True, latency_rounds=4, latency_requests=120, latency_warmup=100,
+             paired_processes=1, paired_rounds=2, paired_requests=100,
              throughput_rounds=1, throughput_seconds=2, throughput_warmup_s=1,
              ingest_rows=200_000, memory_requests=20_000, accuracy_scale=0.2,
              profile_requests=1500, report_sizes=(20_000,), harness_rounds=3)
@@ -134,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="measure only this contender against the app without profiler "
                              "(repeatable); for a focused, longer comparison with --rounds")
     parser.add_argument("--rounds", type=int, metavar="N",
-                        help="latency and throughput rounds (default: 12 and 3, quick 4 and 1)")
+                        help="latency and throughput rounds (default: 12 and 5, quick 4 and 1)")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "RESULTS.md"))
     parser.add_argument("--json", help="also write the raw figures as JSON")
     args = parser.parse_args(argv)
@@ -163,6 +170,12 @@ def main(argv: list[str] | None = None) -> int:
         figures["latency"] = latency.measure(chosen, ROOT, WORK, rounds=plan.latency_rounds,
                                              requests=plan.latency_requests,
                                              warmup=plan.latency_warmup)
+        if any(c in paired.PAIRED for c in chosen):
+            _log("latency: paired with a bare twin in one process, %d processes x %d rounds",
+                 plan.paired_processes, plan.paired_rounds)
+            figures["paired"] = paired.measure(
+                chosen, ROOT, WORK, processes=plan.paired_processes, rounds=plan.paired_rounds,
+                requests=plan.paired_requests)
         if C.OURS_L2 in chosen:
             _log("latency: what a sampling pass costs the request it lands in")
             figures["pass_cost"] = pass_cost.measure(

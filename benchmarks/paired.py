@@ -2,11 +2,11 @@
 
 The latency section puts every contender in its own fresh process and interleaves short blocks.
 On this machine kind that cannot resolve differences of about 1 %: the host's speed drifts
-between blocks, and processes differ from each other by 1-3 % (memory layout, hash seeds). Here
-one process builds the demo app twice, once without profiler and once as the contender, and
-serves their requests one by one in ABBA order (profiled, bare, bare, profiled, ...): drift and
-the process's layout then touch both alike, and each round's ratio of medians (or of trimmed
-means) is the profiler's own cost. Several fresh processes, several rounds each.
+between blocks, and processes differ from each other by 1-3 % (memory layout). Here one
+process builds the demo app twice, once without profiler and once as the contender, and serves
+their requests one by one in ABBA order (profiled, bare, bare, profiled, ...): drift and the
+process's layout then touch both alike, and each round's ratio of medians (or of trimmed means)
+is the profiler's own cost. Several fresh processes, several rounds each.
 
 What keeps the twin's figures clean: its requests run with SIGPROF blocked in the main thread,
 so level 2's timer signal only lands in the profiled app's requests (one that comes due during

@@ -22,9 +22,10 @@ A request served by the main thread (gunicorn's sync workers, uWSGI without thre
 client) is sampled without the thread where the platform allows
 (:mod:`fmd_profiler.profiling.timer_signal`): a timer signal interrupts the main thread itself
 and the handler reads the stack of the interrupted frame - the same sample, weighed the same way,
-but the GIL never changes hands (a thread's pass costs the request ~190 us on a two-CPU VM, the
-signal's ~85 us). The handler only appends to a deque (it may interrupt any code, our own
-included, so it takes no lock); :meth:`Sampler.drain` hands the samples on from the writer thread.
+but the GIL never changes hands (a thread's pass costs the request it lands in 200-250 us on a
+two-CPU VM, the signal's 80-90 us: ``make bench``, "What a sampling pass costs"). The handler
+only appends to a deque (it may interrupt any code, our own included, so it takes no lock);
+:meth:`Sampler.drain` hands the samples on from the writer thread.
 The thread sleeps unless a request runs elsewhere (threaded servers, async views).
 """
 
@@ -51,7 +52,8 @@ JITTER = (0.5, 1.5)
 LINGER_S = 1.0
 #: Signal samples held for the writer thread at most (~1 s of them is the usual).
 MAX_PENDING = 100_000
-#: The timer is periodic (arming it costs ~25 us on a VM); its phase is drawn again this often.
+#: The timer is periodic (arming it cost ~25 us on a VM, a throwaway timing); its phase is drawn
+#: again this often.
 REPHASE_EVERY = 8
 
 

@@ -1,10 +1,11 @@
 """A periodic timer that interrupts the main thread with a signal: the sampler's clock there.
 
-A sampler *thread* has to take the GIL from the request thread for every pass, and on a
-two-CPU VM that handover costs the request ~110 us before any stack is read. A request served
-by the main thread (gunicorn's default sync worker, uWSGI without threads, a test client) can
-instead be interrupted where it runs: a POSIX timer (``timer_create`` with ``SIGEV_THREAD_ID``,
-Linux) sends ``SIGPROF`` to the main thread alone, and Python runs the handler there between two
+A sampler *thread* has to take the GIL from the request thread for every pass and give it back:
+on a two-CPU VM a pass costs the request it lands in 200-250 us that way, against 80-90 us with
+this timer (``make bench``, "What a sampling pass costs"). A request served by the main thread
+(gunicorn's default sync worker, uWSGI without threads, a test client) can instead be
+interrupted where it runs: a POSIX timer (``timer_create`` with ``SIGEV_THREAD_ID``, Linux)
+sends ``SIGPROF`` to the main thread alone, and Python runs the handler there between two
 bytecodes, with the interrupted frame in hand. Other threads never see the signal, and
 ``siginterrupt(False)`` makes the interrupted system calls restart instead of failing.
 
@@ -17,10 +18,11 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import signal
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from types import FrameType
 from typing import Any
 
@@ -48,10 +50,16 @@ class _Itimerspec(ctypes.Structure):
     _fields_ = [("it_interval", _Timespec), ("it_value", _Timespec)]
 
 
+@functools.cache
 def _libc() -> Any:
     """libc's timer functions (in librt before glibc 2.34). ``PyDLL`` keeps the GIL through
-    the call: releasing it in the handler would invite the very handover avoided here."""
-    for name in (None, ctypes.util.find_library("rt")):
+    the call: releasing it in the handler would invite the very handover avoided here.
+
+    Called on a request thread (the first request in the main thread installs the timer), so
+    librt is only looked for when the process's own symbols lack the functions:
+    ``find_library`` runs ``ldconfig`` in a subprocess (~3 ms here, a throwaway timing).
+    """
+    for name in _candidates():
         try:
             lib = ctypes.PyDLL(name, use_errno=True)
         except OSError:
@@ -64,6 +72,11 @@ def _libc() -> Any:
             lib.timer_delete.argtypes = [ctypes.c_void_p]
             return lib
     return None
+
+
+def _candidates() -> Iterator[str | None]:
+    yield None  # the process itself: glibc >= 2.34 has the timer functions
+    yield ctypes.util.find_library("rt")
 
 
 def unavailable_reason() -> str | None:
@@ -130,8 +143,9 @@ class MainThreadTimer:
     def arm(self, first_s: float, period_s: float = 0.0) -> None:
         """Fire ``first_s`` from now, then every ``period_s`` (0: once); ``arm(0)`` disarms.
 
-        Arming costs ~25 us on a VM (the call, and the hypervisor reprogramming a timer), which
-        is why the timer is periodic rather than re-armed after each signal.
+        Arming costs ~25 us on a VM (the call, and the hypervisor reprogramming a timer; a
+        throwaway timing), which is why the timer is periodic rather than re-armed after each
+        signal.
         """
         if not self._open:
             return

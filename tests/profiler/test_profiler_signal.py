@@ -173,3 +173,22 @@ def test_a_timer_left_behind_is_stopped_and_the_signal_given_back_in_the_end() -
     third.close()
     assert signal.getsignal(signal.SIGPROF) == signal.SIG_DFL
 
+
+
+def test_the_first_request_does_not_look_for_librt_where_libc_has_the_timer(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # The timer is installed on a request thread; ctypes.util.find_library runs ldconfig in a
+    # subprocess. glibc >= 2.34 (this suite's machines) has timer_create itself.
+    import ctypes.util
+
+    from fmd_profiler.profiling import timer_signal
+
+    def no_search(name: str) -> str:
+        raise AssertionError(f"find_library({name!r}) was called")
+
+    monkeypatch.setattr(ctypes.util, "find_library", no_search)
+    timer_signal._libc.cache_clear()
+    try:
+        assert timer_signal._libc() is not None
+    finally:
+        timer_signal._libc.cache_clear()

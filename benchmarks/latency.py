@@ -51,6 +51,14 @@ def trimmed_mean(values: list[float], trim: float = TRIM) -> float:
     return statistics.fmean(ordered[:max(1, len(ordered) - int(len(ordered) * trim))])
 
 
+def middle_half(ratios: list[float]) -> tuple[float, float] | None:
+    """The first and third quartiles of per-round ratios: how much the rounds agree."""
+    if len(ratios) < 4:
+        return None
+    q1, _, q3 = statistics.quantiles(ratios, n=4)
+    return q1, q3
+
+
 @dataclass
 class Worker:
     contender: Contender
@@ -125,12 +133,7 @@ class LatencyResult:
 
     def ratio_quartiles(self, contender: str, endpoint: str, stat: str = "median"
                         ) -> tuple[float, float] | None:
-        """The middle half of the per-round ratios: how much the rounds agree."""
-        ratios = [m / b for m, b in self._pairs(contender, endpoint, stat)]
-        if len(ratios) < 4:
-            return None
-        q1, _, q3 = statistics.quantiles(ratios, n=4)
-        return q1, q3
+        return middle_half([m / b for m, b in self._pairs(contender, endpoint, stat)])
 
     def added_us(self, contender: str, endpoint: str, stat: str = "median") -> float | None:
         pairs = self._pairs(contender, endpoint, stat)

@@ -44,7 +44,7 @@ from benchmarks.contenders import (
     build_app,
     child_env,
 )
-from benchmarks.latency import ENDPOINTS, trimmed_mean
+from benchmarks.latency import ENDPOINTS, middle_half, trimmed_mean
 
 #: The contenders whose work stays inside their own requests (see the module docstring).
 PAIRED = (OURS_L1, OURS_L2, OURS_L2_40MS, OURS_L3)
@@ -69,12 +69,8 @@ class PairedResult:
         ratios = self.ratios(name, path, stat)
         return statistics.median(ratios) if ratios else None
 
-    def quartiles(self, name: str, path: str, stat: str) -> tuple[float, float] | None:
-        ratios = self.ratios(name, path, stat)
-        if len(ratios) < 2:
-            return None
-        q = statistics.quantiles(ratios, n=4)
-        return q[0], q[2]
+    def ratio_quartiles(self, name: str, path: str, stat: str) -> tuple[float, float] | None:
+        return middle_half(self.ratios(name, path, stat))
 
     def added_us(self, name: str, path: str, stat: str) -> float | None:
         pairs = self.pairs.get(name, {}).get(path, {}).get(stat, [])

@@ -99,10 +99,7 @@ def _latency_table(result: LatencyResult, stat: str) -> list[str]:
     for name in result.medians:
         if name == BARE.name:
             continue
-        cells = [f"{_fmt(result.ratio(name, p, stat), '{:.3f}×')} "
-                 f"({_fmt(result.added_us(name, p, stat), '{:+.1f} µs')}"
-                 f"{_spread(result, name, p, stat)})"
-                 for p in ENDPOINTS]
+        cells = [_cell(result, name, p, stat) for p in ENDPOINTS]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     for name, why in result.failures.items():
         lines.append(f"| {name} | " + " | ".join(why if i == 0 else "" for i in
@@ -110,9 +107,12 @@ def _latency_table(result: LatencyResult, stat: str) -> list[str]:
     return lines
 
 
-def _spread(result: LatencyResult, name: str, path: str, stat: str) -> str:
+def _cell(result: LatencyResult | PairedResult, name: str, path: str, stat: str) -> str:
+    """Ratio to no profiler (added µs; the middle half of the rounds' ratios)."""
     quartiles = result.ratio_quartiles(name, path, stat)
-    return "" if quartiles is None else f"; {quartiles[0]:.3f}–{quartiles[1]:.3f}"
+    spread = "" if quartiles is None else f"; {quartiles[0]:.3f}–{quartiles[1]:.3f}"
+    return (f"{_fmt(result.ratio(name, path, stat), '{:.3f}×')} "
+            f"({_fmt(result.added_us(name, path, stat), '{:+.1f} µs')}{spread})")
 
 
 def _paired(result: PairedResult) -> list[str]:
@@ -144,12 +144,7 @@ def _paired(result: PairedResult) -> list[str]:
             + " |",
         ]
         for name in result.pairs:
-            cells = []
-            for path in ENDPOINTS:
-                quartiles = result.quartiles(name, path, stat)
-                spread = "" if quartiles is None else f"; {quartiles[0]:.3f}–{quartiles[1]:.3f}"
-                cells.append(f"{_fmt(result.ratio(name, path, stat), '{:.3f}×')} "
-                             f"({_fmt(result.added_us(name, path, stat), '{:+.1f} µs')}{spread})")
+            cells = [_cell(result, name, path, stat) for path in ENDPOINTS]
             lines.append(f"| {name} | " + " | ".join(cells) + " |")
         for name, why in result.failures.items():
             lines.append(f"| {name} | failed: {why} | | |")

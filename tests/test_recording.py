@@ -245,6 +245,34 @@ def test_group_by_is_evaluated_per_request(db_path: Path, clock: FakeClock) -> N
     assert [r["group_by"] for r in stored_requests(db_path)] == ["alice", "bob", None]
 
 
+def test_the_response_is_read_after_every_after_request_function(db_path: Path,
+                                                                  clock: FakeClock) -> None:
+    # Registered before the profiler, so Flask runs it after any after_request function the
+    # profiler could have added: what it sets and the body it streams must still be seen.
+    app = Flask("late")
+
+    @app.route("/report")
+    def report() -> str:
+        return "done"
+
+    @app.after_request
+    def stream_a_footer(response: object) -> object:
+        g.user = "carol"
+
+        def body() -> Iterator[str]:
+            yield "done"
+            clock.advance(0.020)
+            yield "\n"
+        return app.response_class(body())
+
+    Profiler(app, clock=clock, DATABASE=str(db_path), MONITOR_LEVEL=1)
+    app.extensions["fmd_profiler"].profiler.get_group_by = lambda: g.user
+    assert app.test_client().get("/report").data == b"done\n"
+    flush(app)
+    [row] = stored_requests(db_path)
+    assert (row["group_by"], row["duration_ms"]) == ("carol", pytest.approx(20.0))
+
+
 def test_a_failing_group_by_never_breaks_the_request(db_path: Path, clock: FakeClock,
                                                      caplog: pytest.LogCaptureFixture) -> None:
     app = make_app(db_path, clock)

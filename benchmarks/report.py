@@ -204,7 +204,8 @@ def _throughput(results: dict[str, ThroughputResult], title: str = "## Throughpu
         f"{first.rounds} round(s). Contenders are timed in groups of three servers up at once "
         "(the app without profiler and two others, warmed up first), in turn, the order "
         "rotating each round, each timed run after a second of untimed load; every ratio is to "
-        "the no-profiler run of the same round and group. *mix*: the "
+        "the no-profiler run of the same round and group; the ratio is the median over rounds, "
+        "followed, from 4 rounds on, by the middle half of the rounds' ratios. *mix*: the "
         "demo's realistic rotation (`benchmarks/mix.lua`: 3 JSON lists, 2 item lookups, a "
         "template page and a call-heavy endpoint per 7 requests); `/api/items` alone is the "
         "worst case for any "
@@ -222,8 +223,10 @@ def _throughput(results: dict[str, ThroughputResult], title: str = "## Throughpu
     for name in first.rps:
         cells = []
         for result in results.values():
+            quartiles = result.ratio_quartiles(name)
+            spread = f"; {quartiles[0]:.3f}–{quartiles[1]:.3f}" if quartiles else ""
             cells.append(f"{_fmt(result.median_rps(name), '{:.0f}')} "
-                         f"({_fmt(result.ratio(name), '{:.3f}×')})")
+                         f"({_fmt(result.ratio(name), '{:.3f}×')}{spread})")
             cells.append(_fmt(result.median_p99(name), "{:.1f} ms"))
             cells.append(f"{_fmt(result.median_cpu_us(name), '{:.0f} µs')} "
                          f"({_fmt(result.added_cpu_us(name), '{:+.0f} µs')})")

@@ -29,6 +29,7 @@ from pathlib import Path
 
 from benchmarks import gunicorn
 from benchmarks.contenders import BARE, Contender
+from benchmarks.latency import middle_half
 
 MIX = Path(__file__).with_name("mix.lua")
 #: name -> (path, wrk script or None)
@@ -83,9 +84,17 @@ class ThroughputResult:
                          strict=False))
         return statistics.median(a - b for a, b in pairs) if pairs else None
 
+    def ratios(self, name: str) -> list[float]:
+        """Requests/s over the same round's no-profiler figure, round by round."""
+        return [a / b for a, b in zip(self.rps.get(name, []), self.baseline_rps.get(name, []),
+                                      strict=False)]
+
     def ratio(self, name: str) -> float | None:
-        pairs = list(zip(self.rps.get(name, []), self.baseline_rps.get(name, []), strict=False))
-        return statistics.median(a / b for a, b in pairs) if pairs else None
+        ratios = self.ratios(name)
+        return statistics.median(ratios) if ratios else None
+
+    def ratio_quartiles(self, name: str) -> tuple[float, float] | None:
+        return middle_half(self.ratios(name))
 
     def median_rps(self, name: str) -> float | None:
         values = self.rps.get(name, [])

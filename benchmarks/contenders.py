@@ -52,7 +52,9 @@ PYINSTRUMENT = Contender("pyinstrument per request", "pyinstrument")
 
 ALL = (BARE, OURS_L1, OURS_L2, OURS_L2_THREAD, OURS_L2_SWI0, OURS_L2_40MS, OURS_L3, OURS_EXACT,
        FMD_L1, FMD_L3, PYINSTRUMENT)
-BY_NAME = {c.name: c for c in ALL}
+#: The throughput section's control: a second server of the app without profiler.
+BARE_TWIN = Contender("no profiler, a second server", "bare")
+BY_NAME = {c.name: c for c in (*ALL, BARE_TWIN)}
 
 
 def build_app(contender: Contender, workdir: Path) -> Any:

@@ -200,20 +200,25 @@ def _throughput(results: dict[str, ThroughputResult], title: str = "## Throughpu
     lines += [
         preface +
         f"gunicorn `-w {first.workers} --threads {first.threads} --reuse-port` on 127.0.0.1, "
-        f"`wrk -t1 -c{first.connections}` for {first.seconds:.0f} s per workload and server, "
-        f"{first.rounds} round(s). Contenders are timed in groups of three servers up at once "
-        "(the app without profiler and two others, warmed up first), in turn, the order "
-        "rotating each round, each timed run after a second of untimed load; every ratio is to "
-        "the no-profiler run of the same round and group; the ratio is the median over rounds, "
-        "followed, from 4 rounds on, by the middle half of the rounds' ratios. *mix*: the "
+        f"`wrk -t1 -c{first.connections}`, {first.rounds} round(s). Each contender runs beside "
+        "a fresh server of the app without profiler, both warmed up first; per round and "
+        f"workload one block of four {first.seconds:.0f}-second runs in ABBA order (bare, "
+        "contender, contender, bare; the next round BAAB), so runs seconds apart share the "
+        "machine's weather and a steady drift cancels. Ratio: the contender's requests/s over "
+        "the bare server's in the same block, the median over rounds, followed from 4 rounds "
+        "on by the middle half of the rounds' ratios. *no profiler, a second server* is the "
+        "control: two identical servers measured the same way, so how far it reads from "
+        "1.000× is the measurement's own noise. *mix*: the "
         "demo's realistic rotation (`benchmarks/mix.lua`: 3 JSON lists, 2 item lookups, a "
         "template page and a call-heavy endpoint per 7 requests); `/api/items` alone is the "
         "worst case for any "
         "per-request cost (about 0.1 ms of application time). *Worker CPU per request*: the "
         "scheduler's run time (`/proc/<pid>/task/<tid>/schedstat`, nanoseconds) of every "
         "thread of the server's worker processes (the writer's flush and ingestion included) "
-        "over the untimed second and the timed run, divided by the requests served. It is "
-        "steadier than requests/s here: time the machine gives to other tenants is not in it.",
+        "over a block (its runs and a 1.2 s pause after them, for the writer's last flush), "
+        "divided by the requests the server answered in it; the median over rounds. Time the "
+        "machine gives to other tenants is not in it, but it moves with the weather too (a "
+        "shared cache runs slower).",
         "",
         "| contender | " + " | ".join(
             f"{w}: requests/s (ratio) | {w}: p99 | {w}: worker CPU per request (added)"

@@ -72,12 +72,12 @@ class Plan:
 
 FULL = Plan(quick=False, latency_rounds=12, latency_requests=170, latency_warmup=300,
             paired_processes=4, paired_rounds=5, paired_requests=200,
-            throughput_rounds=5, throughput_seconds=2, throughput_warmup_s=2,
+            throughput_rounds=8, throughput_seconds=1, throughput_warmup_s=2,
             ingest_rows=1_000_000, memory_requests=1_000_000, accuracy_scale=1.0,
             profile_requests=20_000, report_sizes=(100_000, 1_000_000), harness_rounds=5)
 QUICK = Plan(quick=True, latency_rounds=4, latency_requests=120, latency_warmup=100,
              paired_processes=1, paired_rounds=2, paired_requests=100,
-             throughput_rounds=1, throughput_seconds=2, throughput_warmup_s=1,
+             throughput_rounds=2, throughput_seconds=1, throughput_warmup_s=1,
              ingest_rows=200_000, memory_requests=20_000, accuracy_scale=0.2,
              profile_requests=1500, report_sizes=(20_000,), harness_rounds=3)
 
@@ -141,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="measure only this contender against the app without profiler "
                              "(repeatable); for a focused, longer comparison with --rounds")
     parser.add_argument("--rounds", type=int, metavar="N",
-                        help="latency and throughput rounds (default: 12 and 5, quick 4 and 1)")
+                        help="latency and throughput rounds (default: 12 and 8, quick 4 and 2)")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "RESULTS.md"))
     parser.add_argument("--json", help="also write the raw figures as JSON")
     args = parser.parse_args(argv)
@@ -185,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
         _log("throughput: gunicorn + wrk, %d round(s) of %.0f s", plan.throughput_rounds,
              plan.throughput_seconds)
         timed = [c for c in chosen if c in (C.BARE, C.OURS_L1, C.OURS_L2)] if plan.quick \
-            else chosen  # --quick: one group of servers
+            else chosen  # --quick: the two levels most deployments run
         figures["throughput"] = throughput.measure(
             timed, ROOT, WORK, rounds=plan.throughput_rounds, seconds=plan.throughput_seconds,
             warmup_s=plan.throughput_warmup_s)
@@ -195,7 +195,8 @@ def main(argv: list[str] | None = None) -> int:
             _log("throughput: the same under sync workers (%d contenders)", len(sync))
             figures["throughput_sync"] = throughput.measure(
                 [C.BARE, *sync], ROOT, WORK, rounds=plan.throughput_rounds,
-                seconds=plan.throughput_seconds, warmup_s=plan.throughput_warmup_s, threads=1)
+                seconds=plan.throughput_seconds, warmup_s=plan.throughput_warmup_s, threads=1,
+                control=False)  # the threaded section's control row tells the noise
     if "accuracy" in sections:
         sampled = [c for c in chosen
                    if c in (C.OURS_L2, C.OURS_L2_THREAD, C.OURS_L2_SWI0, C.OURS_L2_40MS)]

@@ -1,19 +1,21 @@
-"""Requests per second under a real server: gunicorn on 127.0.0.1 and wrk, contenders interleaved.
+"""Requests per second under a real server: gunicorn on 127.0.0.1 and wrk, in ABBA blocks.
 
-The contenders are measured in small groups: the app without profiler and two others, whose
-gunicorns are started and warmed up together (lazy starts and the first ingestion into DuckDB
-are one-time costs, not throughput) and stay up while each round runs wrk for a fixed time
-against each of them in turn (rotating the order), once with the demo app's realistic mix
-(``mix.lua``: JSON list and item lookups, a template page, a call-heavy endpoint) and once with
-the cheapest endpoint alone (the worst case for any per-request cost). Short runs interleaved this
-way see the same machine weather, and every ratio is to the no-profiler run of the same round and
-group. Each timed run follows a second of untimed load and a group is small, so no server waits
-long: on this machine kind the kernel (DAMON reclaim) pages out what an idle process has not
-touched for a few seconds, and with nine servers up a server's first seconds after waiting ran
-at half speed. p99 latency comes from wrk's ``--latency`` report. The servers are stopped with
-SIGTERM at the end of their group. gunicorn runs with ``--reuse-port`` so the kernel spreads
-wrk's keep-alive connections over the workers (without it one worker can end up with most of
-them, and the figure halves at random).
+Each contender is measured against a server of the app without profiler started beside it: both
+are warmed up together (lazy starts and the first ingestion into DuckDB are one-time costs, not
+throughput), then each round runs, per workload, one block of four short wrk runs in ABBA order
+(bare, contender, contender, bare; the next round BAAB). The host's speed changes from second to
+second on this machine kind; runs a second apart see nearly the same weather, and the ABBA order
+cancels a steady drift within a block. A block's ratio is the contender's requests over the bare
+server's; the figure is the median over rounds. A second server of the app without profiler is
+measured the same way (the control row): how far two identical servers read apart is the
+measurement's own noise. Workloads: the demo app's realistic mix (``mix.lua``: JSON list and
+item lookups, a template page, a call-heavy endpoint) and the cheapest endpoint alone (the worst
+case for any per-request cost). Only two servers are up at a time and neither waits more than a
+few seconds: on this machine kind the kernel (DAMON reclaim) pages out what an idle process has
+not touched for a few seconds, and with nine servers up a server's first seconds after waiting
+ran at half speed. p99 latency comes from wrk's ``--latency`` report. gunicorn runs with
+``--reuse-port`` so the kernel spreads wrk's keep-alive connections over the workers (without it
+one worker can end up with most of them, and the figure halves at random).
 """
 
 from __future__ import annotations
@@ -28,18 +30,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchmarks import gunicorn
-from benchmarks.contenders import BARE, Contender
+from benchmarks.contenders import BARE, BARE_TWIN, Contender
 from benchmarks.latency import middle_half
 
 MIX = Path(__file__).with_name("mix.lua")
 #: name -> (path, wrk script or None)
 WORKLOADS = {"mix": ("/", MIX), "/api/items": ("/api/items", None)}
-#: Contenders per group besides the app without profiler.
-GROUP_SIZE = 2
-#: Pause after each timed run: longer than the writer's 1 s flush interval.
+#: Pause after each block: longer than the writer's 1 s flush interval, so what a block's
+#: requests buffered is written within the block's CPU figure.
 SETTLE_S = 1.2
-#: Untimed load right before each timed run.
-REWARM_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -139,8 +138,8 @@ def run_wrk(url: str, seconds: float, connections: int,
 
 def measure(contenders: list[Contender], root: Path, work: Path, *, rounds: int,
             seconds: float, workers: int = 2, threads: int = 4, connections: int = 64,
-            warmup_s: float = 2.0) -> dict[str, ThroughputResult]:
-    """One result per workload; the contenders are timed in groups with the bare app."""
+            warmup_s: float = 2.0, control: bool = True) -> dict[str, ThroughputResult]:
+    """One result per workload; each contender against a bare server started beside it."""
     results = {name: ThroughputResult(rounds, seconds, workers, threads, connections)
                for name in WORKLOADS}
     if shutil.which("wrk") is None:
@@ -149,60 +148,64 @@ def measure(contenders: list[Contender], root: Path, work: Path, *, rounds: int,
                               "does it)")
         return results
     others = [c for c in contenders if c != BARE]
-    for i in range(0, len(others), GROUP_SIZE):
-        _measure_group([BARE, *others[i:i + GROUP_SIZE]], results, root, work, rounds=rounds,
-                       seconds=seconds, workers=workers, threads=threads,
-                       connections=connections, warmup_s=warmup_s)
+    for contender in ([BARE_TWIN] if control else []) + others:
+        _measure_pair(contender, results, root, work, rounds=rounds, seconds=seconds,
+                      workers=workers, threads=threads, connections=connections,
+                      warmup_s=warmup_s)
     return results
 
 
-def _measure_group(group: list[Contender], results: dict[str, ThroughputResult], root: Path,
-                   work: Path, *, rounds: int, seconds: float, workers: int, threads: int,
-                   connections: int, warmup_s: float) -> None:
-    with contextlib.ExitStack() as all_servers:
-        servers: dict[str, tuple[str, contextlib.ExitStack]] = {}
+def _measure_pair(contender: Contender, results: dict[str, ThroughputResult], root: Path,
+                  work: Path, *, rounds: int, seconds: float, workers: int, threads: int,
+                  connections: int, warmup_s: float) -> None:
+    def fail(why: str) -> None:
+        for result in results.values():
+            result.failures.setdefault(contender.name, why)
 
-        def fail(contender: Contender, why: str) -> None:
-            for result in results.values():
-                result.failures.setdefault(contender.name, why)
-            if contender.name in servers:  # a stalled server must not take CPU from the rest
-                servers.pop(contender.name)[1].close()
-
-        for contender in group:
-            own = all_servers.enter_context(contextlib.ExitStack())
-            folder = gunicorn.folder_for(work, "throughput", contender)
+    with contextlib.ExitStack() as servers:
+        urls: dict[str, str] = {}
+        for each in (BARE, contender):
+            folder = gunicorn.folder_for(work, "throughput", each)
             try:
-                url = own.enter_context(gunicorn.serve(contender, root, work, folder,
-                                                       workers=workers, threads=threads))
-                servers[contender.name] = (url, own)
+                url = servers.enter_context(gunicorn.serve(each, root, work, folder,
+                                                           workers=workers, threads=threads))
                 for path, script in WORKLOADS.values():  # lazy starts, first ingestion, caches
                     run_wrk(url + path, warmup_s, connections, script)
             except (RuntimeError, ValueError, subprocess.TimeoutExpired) as exc:
-                fail(contender, f"{exc}; the server's log: {gunicorn.log_summary(folder)}")
+                return fail(f"{each.name}: {exc}; the server's log: "
+                            f"{gunicorn.log_summary(folder)}")
+            urls[each.name] = url
         for r in range(rounds):
-            order = group[r % len(group):] + group[:r % len(group)]
+            order = [BARE, contender, contender, BARE]
+            if r % 2:
+                order = [contender, BARE, BARE, contender]
             for name, (path, script) in WORKLOADS.items():
-                figures: dict[str, Run] = {}
-                for contender in order:
-                    if contender.name not in servers:
-                        continue
-                    base = servers[contender.name][0]
-                    try:
-                        cpu0 = gunicorn.workers_cpu_s(base)
-                        warm_rps, _ = run_wrk(base + path, REWARM_S, connections, script)
-                        rps, p99 = run_wrk(base + path, seconds, connections, script)
-                        # The writer flushes what it buffered within a second: before the next
-                        # server is timed, and into this server's CPU figure.
-                        time.sleep(SETTLE_S)
-                        served = warm_rps * REWARM_S + rps * seconds
-                        cpu_us = (gunicorn.workers_cpu_s(base) - cpu0) / served * 1e6
-                        figures[contender.name] = Run(rps, p99, cpu_us)
-                    except (ValueError, subprocess.TimeoutExpired, OSError) as exc:
-                        folder = gunicorn.folder_for(work, "throughput", contender)
-                        fail(contender, f"wrk failed on {name}: {exc}; the server's log: "
-                                        f"{gunicorn.log_summary(folder)}")
-                baseline = figures.get(BARE.name)
-                if baseline is None:
-                    continue  # without this round's baseline there is no ratio to take
-                for contender_name, run in figures.items():
-                    results[name].add(contender_name, run, baseline)
+                try:
+                    block = _block(order, urls, path, script, seconds, connections)
+                except (ValueError, subprocess.TimeoutExpired, OSError) as exc:
+                    folder = gunicorn.folder_for(work, "throughput", contender)
+                    return fail(f"wrk failed on {name}: {exc}; the server's log: "
+                                f"{gunicorn.log_summary(folder)}")
+                results[name].add(BARE.name, block[BARE.name], block[BARE.name])
+                results[name].add(contender.name, block[contender.name], block[BARE.name])
+
+
+def _block(order: list[Contender], urls: dict[str, str], path: str, script: Path | None,
+           seconds: float, connections: int) -> dict[str, Run]:
+    """Run wrk against the servers in ``order``; per server its mean requests/s, median p99
+    and worker CPU per request over the block."""
+    cpu0 = {name: gunicorn.workers_cpu_s(url) for name, url in urls.items()}
+    runs: dict[str, list[tuple[float, float]]] = {name: [] for name in urls}
+    for contender in order:
+        runs[contender.name].append(run_wrk(urls[contender.name] + path, seconds, connections,
+                                            script))
+    time.sleep(SETTLE_S)  # the writer flushes what it buffered: into this block's CPU figure
+    block = {}
+    for name, url in urls.items():
+        served = sum(rps for rps, _ in runs[name]) * seconds
+        if not served:
+            raise ValueError(f"the server at {url} answered no request")
+        block[name] = Run(statistics.mean(rps for rps, _ in runs[name]),
+                          statistics.median(p99 for _, p99 in runs[name]),
+                          (gunicorn.workers_cpu_s(url) - cpu0[name]) / served * 1e6)
+    return block

@@ -1,6 +1,6 @@
 """``make bench``: run every measurement and rewrite benchmarks/RESULTS.md.
 
-``python -m benchmarks.run`` (about 35 minutes on 2 cores) or ``--quick`` (about 5 minutes,
+``python -m benchmarks.run`` (about 40 minutes on 2 cores) or ``--quick`` (about 5 minutes,
 fewer rounds and requests; good for a smoke check, too noisy to quote). ``--only NAME`` runs some
 sections. Nothing here passes or fails: it measures and writes down, with the machine, the date
 and the command.

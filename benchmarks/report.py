@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from benchmarks import capacity
+from benchmarks.capacity import CapacityResult
 from benchmarks.contenders import BARE, BARE_TWIN
 from benchmarks.latency import ENDPOINTS, LatencyResult
 from benchmarks.paired import PairedResult
@@ -45,6 +47,8 @@ def render(figures: dict[str, Any]) -> str:
         lines += _pass_cost(figures["pass_cost"])
     if "throughput" in figures:
         lines += _throughput(figures["throughput"])
+    if "capacity" in figures:
+        lines += _capacity(figures["capacity"])
     if "throughput_sync" in figures:
         lines += _throughput_sync(figures["throughput_sync"])
     if "accuracy" in figures:
@@ -239,6 +243,41 @@ def _throughput(results: dict[str, ThroughputResult], title: str = "## Throughpu
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     for name, why in first.failures.items():
         lines.append(f"| {name} | failed: {why} |" + " |" * (3 * len(results) - 1))
+    return [*lines, ""]
+
+
+def _capacity(result: CapacityResult) -> list[str]:
+    lines = [
+        f"### A worker's capacity with {result.threads} request threads, without the network",
+        "",
+        "The gunicorn figures above carry a few % of noise. Here one process builds the demo "
+        f"app twice, without profiler and as the contender, and {result.threads} threads call "
+        "them as a threaded worker's pool would (the GIL contended as it is there), switched "
+        "from one app to the other in ABBA phases of half a second; each phase's process CPU "
+        "time per request, the writer's flush of the phase's rows included. Ratio: the bare "
+        "phases' CPU per request over the contender's in the same block (the share of a "
+        "worker's capacity left), the median over blocks (the middle half of the blocks' "
+        f"ratios); {result.processes} fresh process(es) × {result.blocks} blocks per workload. "
+        f"*{BARE_TWIN.name}*: a second bare app in the contender's place, the control. Only "
+        "level 1 is measured: level 2's sampler thread keeps ticking into the bare app's "
+        "phases (see `benchmarks/capacity.py`).",
+        "",
+        "| contender | " + " | ".join(
+            f"{w}: capacity left | {w}: CPU per request, bare (added)" for w in capacity.WORKLOADS)
+        + " |",
+        "| --- | " + " | ".join("--- | ---" for _ in capacity.WORKLOADS) + " |",
+    ]
+    for name in result.pairs:
+        cells = []
+        for workload in capacity.WORKLOADS:
+            quartiles = result.ratio_quartiles(name, workload)
+            spread = f"; {quartiles[0]:.3f}–{quartiles[1]:.3f}" if quartiles else ""
+            cells.append(f"{_fmt(result.ratio(name, workload), '{:.3f}×')}{spread}")
+            cells.append(f"{_fmt(result.bare_us(name, workload), '{:.0f} µs')} "
+                         f"({_fmt(result.added_us(name, workload), '{:+.1f} µs')})")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    for name, why in result.failures.items():
+        lines.append(f"| {name} | failed: {why} |" + " |" * (2 * len(capacity.WORKLOADS) - 1))
     return [*lines, ""]
 
 

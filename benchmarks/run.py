@@ -26,6 +26,7 @@ from typing import Any
 
 from benchmarks import (
     accuracy,
+    capacity,
     harness_overhead,
     ingest,
     latency,
@@ -62,6 +63,9 @@ class Plan:
     throughput_rounds: int
     throughput_seconds: float
     throughput_warmup_s: float
+    # The capacity measurement (benchmarks.capacity): fresh processes, ABBA blocks in each.
+    capacity_processes: int
+    capacity_blocks: int
     ingest_rows: int
     memory_requests: int
     accuracy_scale: float
@@ -73,11 +77,13 @@ class Plan:
 FULL = Plan(quick=False, latency_rounds=12, latency_requests=170, latency_warmup=300,
             paired_processes=4, paired_rounds=5, paired_requests=200,
             throughput_rounds=8, throughput_seconds=1, throughput_warmup_s=2,
+            capacity_processes=2, capacity_blocks=30,
             ingest_rows=1_000_000, memory_requests=1_000_000, accuracy_scale=1.0,
             profile_requests=20_000, report_sizes=(100_000, 1_000_000), harness_rounds=5)
 QUICK = Plan(quick=True, latency_rounds=4, latency_requests=120, latency_warmup=100,
              paired_processes=1, paired_rounds=2, paired_requests=100,
              throughput_rounds=2, throughput_seconds=1, throughput_warmup_s=1,
+             capacity_processes=1, capacity_blocks=6,
              ingest_rows=200_000, memory_requests=20_000, accuracy_scale=0.2,
              profile_requests=1500, report_sizes=(20_000,), harness_rounds=3)
 
@@ -197,6 +203,11 @@ def main(argv: list[str] | None = None) -> int:
                 [C.BARE, *sync], ROOT, WORK, rounds=plan.throughput_rounds,
                 seconds=plan.throughput_seconds, warmup_s=plan.throughput_warmup_s, threads=1,
                 control=False)  # the threaded section's control row tells the noise
+        if C.OURS_L1 in chosen:
+            _log("throughput: capacity with %d request threads, no network, %d process(es) x "
+                 "%d blocks", capacity.THREADS, plan.capacity_processes, plan.capacity_blocks)
+            figures["capacity"] = capacity.measure(ROOT, WORK, processes=plan.capacity_processes,
+                                                   blocks=plan.capacity_blocks)
     if "accuracy" in sections:
         sampled = [c for c in chosen
                    if c in (C.OURS_L2, C.OURS_L2_THREAD, C.OURS_L2_SWI0, C.OURS_L2_40MS)]

@@ -1,13 +1,13 @@
-"""A worker's capacity without the network: CPU per request with four request threads, in pairs.
+"""A worker's capacity without the network: CPU per request, request threads switched in pairs.
 
 The throughput section's figures carry a few % of noise (its control row shows how much): wrk,
 the kernel's network stack and two servers share two cores. Here one process builds the demo app
-twice, without profiler and as the contender, and four threads call them as a threaded gunicorn
-worker's pool would, with the Global Interpreter Lock contended as it is there. The main thread
-switches all four threads from one app to the other in ABBA phases of half a second and reads the
-process's CPU time per request of each phase; a block's figure is the bare phases' CPU per request
-over the contender's (the share of a worker's capacity that is left). A second bare app in the
-contender's place is the control row.
+twice, without profiler and as the contender, and request threads call them: four, as a threaded
+gunicorn worker's pool would, with the Global Interpreter Lock contended as it is there, or one,
+as a sync worker. The main thread switches the threads from one app to the other in ABBA phases
+of half a second and reads the process's CPU time per request of each phase; a block's figure is
+the bare phases' CPU per request over the contender's (the share of a worker's capacity that is
+left). A second bare app in the contender's place is the control row.
 
 Only level 1 is measured: its work stays inside its requests (the writer's flush is forced at the
 end of each of its phases, inside the phase). Level 2's sampler thread keeps ticking into the
@@ -39,7 +39,8 @@ WORKLOADS = {
     "/api/items": ("/api/items",),
 }
 CONTENDERS = (BARE_TWIN, OURS_L1)
-THREADS = 4
+#: A threaded worker's pool (the throughput section's ``--threads 4``) and a sync worker.
+THREADS = (4, 1)
 PHASE_S = 0.5
 #: Between phases: the requests still running in the other app finish before the next phase.
 GAP_S = 0.05
@@ -74,8 +75,14 @@ class CapacityResult:
         return statistics.median(b for _, b in pairs) if pairs else None
 
 
-def measure(root: Path, work: Path, *, processes: int, blocks: int,
-            threads: int = THREADS) -> CapacityResult:
+def measure(root: Path, work: Path, *, processes: int, blocks: int) -> list[CapacityResult]:
+    """One result per entry of :data:`THREADS`."""
+    return [_measure(root, work, processes=processes, blocks=blocks, threads=threads)
+            for threads in THREADS]
+
+
+def _measure(root: Path, work: Path, *, processes: int, blocks: int,
+             threads: int) -> CapacityResult:
     """Pairs for the control and level 1, ``processes`` fresh processes each, taken in turn."""
     result = CapacityResult(processes, blocks, threads)
     for i in range(processes):

@@ -246,38 +246,42 @@ def _throughput(results: dict[str, ThroughputResult], title: str = "## Throughpu
     return [*lines, ""]
 
 
-def _capacity(result: CapacityResult) -> list[str]:
+def _capacity(results: list[CapacityResult]) -> list[str]:
+    first = results[0]
     lines = [
-        f"### A worker's capacity with {result.threads} request threads, without the network",
+        "### A worker's capacity, without the network",
         "",
         "The gunicorn figures above carry a few % of noise. Here one process builds the demo "
-        f"app twice, without profiler and as the contender, and {result.threads} threads call "
-        "them as a threaded worker's pool would (the GIL contended as it is there), switched "
-        "from one app to the other in ABBA phases of half a second; each phase's process CPU "
-        "time per request, the writer's flush of the phase's rows included. Ratio: the bare "
-        "phases' CPU per request over the contender's in the same block (the share of a "
-        "worker's capacity left), the median over blocks (the middle half of the blocks' "
-        f"ratios); {result.processes} fresh process(es) × {result.blocks} blocks per workload. "
-        f"*{BARE_TWIN.name}*: a second bare app in the contender's place, the control. Only "
-        "level 1 is measured: level 2's sampler thread keeps ticking into the bare app's "
+        "app twice, without profiler and as the contender, and request threads call them: "
+        "four, as a threaded worker's pool would (the GIL contended as it is there), or one, "
+        "as a sync worker; they are switched from one app to the other in ABBA phases of half "
+        "a second, and each phase's process CPU time per request is read, the writer's flush "
+        "of the phase's rows included. Ratio: the bare phases' CPU per request over the "
+        "contender's in the same block (the share of a worker's capacity left), the median "
+        "over blocks (the middle half of the blocks' ratios); "
+        f"{first.processes} fresh process(es) × {first.blocks} blocks per workload and thread "
+        f"count. *{BARE_TWIN.name}*: a second bare app in the contender's place, the control. "
+        "Only level 1 is measured: level 2's sampler thread keeps ticking into the bare app's "
         "phases (see `benchmarks/capacity.py`).",
         "",
-        "| contender | " + " | ".join(
+        "| contender | request threads | " + " | ".join(
             f"{w}: capacity left | {w}: CPU per request, bare (added)" for w in capacity.WORKLOADS)
         + " |",
-        "| --- | " + " | ".join("--- | ---" for _ in capacity.WORKLOADS) + " |",
+        "| --- | --- | " + " | ".join("--- | ---" for _ in capacity.WORKLOADS) + " |",
     ]
-    for name in result.pairs:
-        cells = []
-        for workload in capacity.WORKLOADS:
-            quartiles = result.ratio_quartiles(name, workload)
-            spread = f"; {quartiles[0]:.3f}–{quartiles[1]:.3f}" if quartiles else ""
-            cells.append(f"{_fmt(result.ratio(name, workload), '{:.3f}×')}{spread}")
-            cells.append(f"{_fmt(result.bare_us(name, workload), '{:.0f} µs')} "
-                         f"({_fmt(result.added_us(name, workload), '{:+.1f} µs')})")
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    for name, why in result.failures.items():
-        lines.append(f"| {name} | failed: {why} |" + " |" * (2 * len(capacity.WORKLOADS) - 1))
+    for result in results:
+        for name in result.pairs:
+            cells = []
+            for workload in capacity.WORKLOADS:
+                quartiles = result.ratio_quartiles(name, workload)
+                spread = f"; {quartiles[0]:.3f}–{quartiles[1]:.3f}" if quartiles else ""
+                cells.append(f"{_fmt(result.ratio(name, workload), '{:.3f}×')}{spread}")
+                cells.append(f"{_fmt(result.bare_us(name, workload), '{:.0f} µs')} "
+                             f"({_fmt(result.added_us(name, workload), '{:+.1f} µs')})")
+            lines.append(f"| {name} | {result.threads} | " + " | ".join(cells) + " |")
+        for name, why in result.failures.items():
+            lines.append(f"| {name} | {result.threads} | failed: {why} |"
+                         + " |" * (2 * len(capacity.WORKLOADS) - 1))
     return [*lines, ""]
 
 

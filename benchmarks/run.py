@@ -77,13 +77,13 @@ class Plan:
 FULL = Plan(quick=False, latency_rounds=12, latency_requests=170, latency_warmup=300,
             paired_processes=4, paired_rounds=5, paired_requests=200,
             throughput_rounds=8, throughput_seconds=1, throughput_warmup_s=2,
-            capacity_processes=2, capacity_blocks=30,
+            capacity_processes=2, capacity_blocks=20,
             ingest_rows=1_000_000, memory_requests=1_000_000, accuracy_scale=1.0,
             profile_requests=20_000, report_sizes=(100_000, 1_000_000), harness_rounds=5)
 QUICK = Plan(quick=True, latency_rounds=4, latency_requests=120, latency_warmup=100,
              paired_processes=1, paired_rounds=2, paired_requests=100,
              throughput_rounds=2, throughput_seconds=1, throughput_warmup_s=1,
-             capacity_processes=1, capacity_blocks=6,
+             capacity_processes=1, capacity_blocks=4,
              ingest_rows=200_000, memory_requests=20_000, accuracy_scale=0.2,
              profile_requests=1500, report_sizes=(20_000,), harness_rounds=3)
 
@@ -204,8 +204,9 @@ def main(argv: list[str] | None = None) -> int:
                 seconds=plan.throughput_seconds, warmup_s=plan.throughput_warmup_s, threads=1,
                 control=False)  # the threaded section's control row tells the noise
         if C.OURS_L1 in chosen:
-            _log("throughput: capacity with %d request threads, no network, %d process(es) x "
-                 "%d blocks", capacity.THREADS, plan.capacity_processes, plan.capacity_blocks)
+            _log("throughput: capacity with %s request thread(s), no network, %d process(es) x "
+                 "%d blocks", " and ".join(map(str, capacity.THREADS)), plan.capacity_processes,
+                 plan.capacity_blocks)
             figures["capacity"] = capacity.measure(ROOT, WORK, processes=plan.capacity_processes,
                                                    blocks=plan.capacity_blocks)
     if "accuracy" in sections:

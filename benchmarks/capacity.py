@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -29,7 +28,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmarks.contenders import BARE, BARE_TWIN, BY_NAME, OURS_L1, Contender, build_app, child_env
+from benchmarks.contenders import (
+    BARE,
+    BARE_TWIN,
+    BY_NAME,
+    OURS_L1,
+    ChildFailed,
+    Contender,
+    build_app,
+    run_child,
+)
 from benchmarks.latency import middle_half
 
 #: name -> the paths the request threads cycle through (the mix is mix.lua's rotation).
@@ -91,14 +99,12 @@ def _measure(root: Path, work: Path, *, processes: int, blocks: int,
                 if contender.name in result.failures:
                     continue
                 folder = work / "capacity" / f"{contender.name.replace(' ', '_')}-{i}"
-                done = subprocess.run(
-                    [sys.executable, "-m", "benchmarks.capacity", str(folder), contender.name,
-                     workload, str(threads), str(blocks)],
-                    cwd=root, env=child_env(root), capture_output=True, text=True, timeout=900)
-                if done.returncode != 0:
-                    result.failures[contender.name] = done.stderr.strip()[-300:] or "no output"
+                try:
+                    run = run_child(root, "benchmarks.capacity", str(folder), contender.name,
+                                    workload, str(threads), str(blocks))
+                except ChildFailed as exc:
+                    result.failures[contender.name] = str(exc)
                     continue
-                run = json.loads(done.stdout.strip().splitlines()[-1])
                 result.pairs.setdefault(contender.name, {}).setdefault(workload, []).extend(
                     (c, b) for c, b in run["pairs"])
     return result

@@ -8,7 +8,10 @@ environment (its pinned dependencies must not touch ours), see :mod:`benchmarks.
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -113,8 +116,6 @@ def _with_pyinstrument(app: Any) -> Any:
 
 def env_python(env: str, work: Path) -> str:
     """The interpreter of ``env`` (the main one is the one running the benchmark)."""
-    import sys
-
     if env == "main":
         return sys.executable
     return str(work / f"venv-{env}" / "bin" / "python")
@@ -125,3 +126,18 @@ def child_env(root: Path) -> dict[str, str]:
     # differ between the processes compared, and call-heavy code ran a few % apart for it.
     return {**os.environ, "PYTHONPATH": str(root), "PYTHONDONTWRITEBYTECODE": "1",
             "PYTHONHASHSEED": "0"}
+
+
+class ChildFailed(RuntimeError):
+    """A measurement's child process failed; the message is the end of its stderr."""
+
+
+def run_child(root: Path, module: str, *args: str, timeout: float = 900) -> Any:
+    """``python -m module args`` in a fresh process of this interpreter; its last line of
+    output, parsed as JSON (the measurements that need a process of their own report that way).
+    """
+    done = subprocess.run([sys.executable, "-m", module, *args], cwd=root, env=child_env(root),
+                          capture_output=True, text=True, timeout=timeout)
+    if done.returncode != 0:
+        raise ChildFailed(done.stderr.strip()[-300:] or "no output")
+    return json.loads(done.stdout.strip().splitlines()[-1])

@@ -26,7 +26,6 @@ from __future__ import annotations
 import json
 import signal
 import statistics
-import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -40,9 +39,10 @@ from benchmarks.contenders import (
     OURS_L2,
     OURS_L2_40MS,
     OURS_L3,
+    ChildFailed,
     Contender,
     build_app,
-    child_env,
+    run_child,
 )
 from benchmarks.latency import ENDPOINTS, middle_half, trimmed_mean
 
@@ -93,14 +93,12 @@ def measure(contenders: list[Contender], root: Path, work: Path, *, processes: i
             if contender.name in result.failures:
                 continue
             folder = work / "paired" / f"{contender.name.replace(' ', '_')}-{i}"
-            done = subprocess.run(
-                [sys.executable, "-m", "benchmarks.paired", str(folder), contender.name,
-                 str(rounds), str(requests)],
-                cwd=root, env=child_env(root), capture_output=True, text=True, timeout=900)
-            if done.returncode != 0:
-                result.failures[contender.name] = done.stderr.strip()[-300:] or "no output"
+            try:
+                run = run_child(root, "benchmarks.paired", str(folder), contender.name,
+                                str(rounds), str(requests))
+            except ChildFailed as exc:
+                result.failures[contender.name] = str(exc)
                 continue
-            run = json.loads(done.stdout.strip().splitlines()[-1])
             mine = result.pairs.setdefault(contender.name, {})
             for path, stats in run["pairs"].items():
                 for stat, pairs in stats.items():

@@ -15,13 +15,20 @@ from __future__ import annotations
 
 import json
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.contenders import BY_NAME, OURS_L2, OURS_L2_THREAD, Contender, build_app, child_env
+from benchmarks.contenders import (
+    BY_NAME,
+    OURS_L2,
+    OURS_L2_THREAD,
+    ChildFailed,
+    Contender,
+    build_app,
+    run_child,
+)
 
 ENDPOINTS = ("/page", "/compute")
 #: Requests between two untimed flushes, so that the writer's work stays out of the timings.
@@ -42,14 +49,12 @@ def measure(root: Path, work: Path, *, processes: int = 3, requests: int = 2000,
             runs = []
             for i in range(processes):
                 folder = work / "pass_cost" / f"{contender.signal}-{path.strip('/')}-{i}"
-                done = subprocess.run(
-                    [sys.executable, "-m", "benchmarks.pass_cost", str(folder), path,
-                     str(requests), contender.name],
-                    cwd=root, env=child_env(root), capture_output=True, text=True, timeout=600)
-                if done.returncode != 0:
-                    rows[path] = {"failure": done.stderr.strip()[-300:]}
+                try:
+                    runs.append(run_child(root, "benchmarks.pass_cost", str(folder), path,
+                                          str(requests), contender.name, timeout=600))
+                except ChildFailed as exc:
+                    rows[path] = {"failure": str(exc)}
                     break
-                runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
             else:
                 rows[path] = {
                     key: statistics.median(run[key] for run in runs)

@@ -7,7 +7,9 @@ gunicorn worker's pool would, with the Global Interpreter Lock contended as it i
 as a sync worker. The main thread switches the threads from one app to the other in ABBA phases
 of half a second and reads the process's CPU time per request of each phase; a block's figure is
 the bare phases' CPU per request over the contender's (the share of a worker's capacity that is
-left). A second bare app in the contender's place is the control row.
+left). A second bare app in the contender's place is the control row; a minimal recorder (two
+clocks read around each request and a tuple kept, nothing else) is the floor under level 1: what
+recording each request's duration and thread CPU time costs in Python before any of the rest.
 
 Only level 1 is measured: its work stays inside its requests (the writer's flush is forced at the
 end of each of its phases, inside the phase). Level 2's sampler thread keeps ticking into the
@@ -32,6 +34,7 @@ from benchmarks.contenders import (
     BARE,
     BARE_TWIN,
     BY_NAME,
+    MINIMAL,
     OURS_L1,
     ChildFailed,
     Contender,
@@ -46,7 +49,7 @@ WORKLOADS = {
             "/compute"),
     "/api/items": ("/api/items",),
 }
-CONTENDERS = (BARE_TWIN, OURS_L1)
+CONTENDERS = (BARE_TWIN, MINIMAL, OURS_L1)
 #: A threaded worker's pool (the throughput section's ``--threads 4``) and a sync worker.
 THREADS = (4, 1)
 PHASE_S = 0.5
@@ -91,7 +94,7 @@ def measure(root: Path, work: Path, *, processes: int, blocks: int) -> list[Capa
 
 def _measure(root: Path, work: Path, *, processes: int, blocks: int,
              threads: int) -> CapacityResult:
-    """Pairs for the control and level 1, ``processes`` fresh processes each, taken in turn."""
+    """Pairs for each of :data:`CONTENDERS`, ``processes`` fresh processes each, in turn."""
     result = CapacityResult(processes, blocks, threads)
     for i in range(processes):
         for contender in CONTENDERS:

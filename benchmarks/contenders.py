@@ -1,5 +1,5 @@
 """Who is measured: no profiler, fmd_profiler at each level, Flask-MonitoringDashboard and
-pyinstrument.
+pyinstrument (and, as a floor, a minimal recorder that is none of them).
 
 :func:`build_app` runs inside a contender's own process and returns the demo app wrapped the way
 that contender's documentation says. Flask-MonitoringDashboard lives in its own virtual
@@ -8,10 +8,12 @@ environment (its pinned dependencies must not touch ours), see :mod:`benchmarks.
 
 from __future__ import annotations
 
+import collections
 import json
 import os
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,12 +54,15 @@ OURS_EXACT = Contender("fmd_profiler exact (yappi)", "ours", level=2, exact=True
 FMD_L1 = Contender("Flask-MonitoringDashboard L1", "fmd", level=1)
 FMD_L3 = Contender("Flask-MonitoringDashboard L3", "fmd", level=3)
 PYINSTRUMENT = Contender("pyinstrument per request", "pyinstrument")
+# Not a tool: the least any recorder of each request's duration and thread CPU time does in
+# Python (two clocks read twice around the app, one tuple kept). The capacity section's floor.
+MINIMAL = Contender("a minimal recorder: two clocks and a tuple", "minimal")
 
 ALL = (BARE, OURS_L1, OURS_L2, OURS_L2_THREAD, OURS_L2_SWI0, OURS_L2_40MS, OURS_L3, OURS_EXACT,
        FMD_L1, FMD_L3, PYINSTRUMENT)
 #: The throughput section's control: a second server of the app without profiler.
 BARE_TWIN = Contender("no profiler, a second server", "bare")
-BY_NAME = {c.name: c for c in (*ALL, BARE_TWIN)}
+BY_NAME = {c.name: c for c in (*ALL, BARE_TWIN, MINIMAL)}
 
 
 def build_app(contender: Contender, workdir: Path) -> Any:
@@ -84,6 +89,8 @@ def build_app(contender: Contender, workdir: Path) -> Any:
         return _with_flask_monitoring_dashboard(create_app(profile=False), contender, workdir)
     if contender.kind == "pyinstrument":
         return _with_pyinstrument(create_app(profile=False))
+    if contender.kind == "minimal":
+        return _with_minimal_recorder(create_app(profile=False))
     raise ValueError(f"unknown contender kind {contender.kind}")
 
 
@@ -111,6 +118,23 @@ def _with_pyinstrument(app: Any) -> Any:
         g.profiler.stop()
         return response
 
+    return app
+
+
+def _with_minimal_recorder(app: Any) -> Any:
+    """Wall and thread CPU time around every request, one tuple kept per request (the last
+    100,000): no Flask hook, no endpoint or status, nothing written anywhere."""
+    rows: collections.deque[tuple[float, float]] = collections.deque(maxlen=100_000)
+    perf, cpu = time.perf_counter, time.thread_time
+    wsgi_app = app.wsgi_app
+
+    def recorded(environ: dict[str, Any], start_response: Any) -> Any:
+        t0, c0 = perf(), cpu()
+        body = wsgi_app(environ, start_response)
+        rows.append((perf() - t0, cpu() - c0))
+        return body
+
+    app.wsgi_app = recorded
     return app
 
 

@@ -48,7 +48,9 @@ def render(figures: dict[str, Any]) -> str:
     if "throughput" in figures:
         lines += _throughput(figures["throughput"])
     if "capacity" in figures:
-        lines += _capacity(figures["capacity"])
+        servers = {next(iter(t.values())).threads: t
+                   for t in (figures.get("throughput"), figures.get("throughput_sync")) if t}
+        lines += _capacity(figures["capacity"], servers)
     if "throughput_sync" in figures:
         lines += _throughput_sync(figures["throughput_sync"])
     if "accuracy" in figures:
@@ -246,7 +248,8 @@ def _throughput(results: dict[str, ThroughputResult], title: str = "## Throughpu
     return [*lines, ""]
 
 
-def _capacity(results: list[CapacityResult]) -> list[str]:
+def _capacity(results: list[CapacityResult],
+              servers: dict[int, dict[str, ThroughputResult]]) -> list[str]:
     first = results[0]
     lines = [
         "### A worker's capacity, without the network",
@@ -261,6 +264,9 @@ def _capacity(results: list[CapacityResult]) -> list[str]:
         "over blocks (the middle half of the blocks' ratios); "
         f"{first.processes} fresh process(es) × {first.blocks} blocks per workload and thread "
         f"count. *{BARE_TWIN.name}*: a second bare app in the contender's place, the control. "
+        "*a minimal recorder*: not a tool, the floor under level 1; a WSGI wrapper that reads "
+        "the monotonic and the thread CPU clock before and after each request and keeps one "
+        "tuple, nothing else (no endpoint, status or user, nothing written). "
         "Only level 1 is measured: level 2's sampler thread keeps ticking into the bare app's "
         "phases (see `benchmarks/capacity.py`).",
         "",
@@ -282,7 +288,47 @@ def _capacity(results: list[CapacityResult]) -> list[str]:
         for name, why in result.failures.items():
             lines.append(f"| {name} | {result.threads} | failed: {why} |"
                          + " |" * (2 * len(capacity.WORKLOADS) - 1))
-    return [*lines, ""]
+    return [*lines, "", *_capacity_under_gunicorn(results, servers)]
+
+
+def _capacity_under_gunicorn(results: list[CapacityResult],
+                             servers: dict[int, dict[str, ThroughputResult]]) -> list[str]:
+    """The capacity a gunicorn worker keeps, from its bare CPU per request (the gunicorn
+    tables) and what each contender adds to it (the table above): bare / (bare + added)."""
+    rows = []
+    for result in results:
+        tables = servers.get(result.threads)
+        if not tables:
+            continue
+        for name in result.pairs:
+            if name == BARE_TWIN.name:
+                continue
+            cells = []
+            for workload in capacity.WORKLOADS:
+                table = tables.get(workload)
+                bare = table.median_cpu_us(BARE.name) if table and not table.skipped else None
+                added = result.added_us(name, workload)
+                cells.append("–" if bare is None or added is None else
+                             f"{bare / (bare + added):.3f}× ({bare:.0f} {added:+.1f} µs)")
+            rows.append(f"| {name} | {result.threads} | " + " | ".join(cells) + " |")
+    if not rows:
+        return []
+    return [
+        "Under gunicorn a worker also spends CPU on HTTP and its sockets, which the process "
+        "above does not: the *worker CPU per request* of the bare server in the gunicorn table "
+        "with the same threads per worker. The figures below add the CPU measured above to "
+        "it: bare / (bare + added), the share of a gunicorn worker's capacity a contender "
+        "leaves when the CPU is what limits it. It assumes the hooks cost a gunicorn worker "
+        "what they cost here; the gunicorn tables' own ratios measure the same thing directly, "
+        "with wrk's noise.",
+        "",
+        "| contender | request threads | " + " | ".join(
+            f"{w}: capacity left under gunicorn (bare CPU, added)" for w in capacity.WORKLOADS)
+        + " |",
+        "| --- | --- | " + " | ".join("---" for _ in capacity.WORKLOADS) + " |",
+        *rows,
+        "",
+    ]
 
 
 def _accuracy(result: dict[str, Any]) -> list[str]:

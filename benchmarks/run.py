@@ -1,6 +1,6 @@
 """``make bench``: run every measurement and rewrite benchmarks/RESULTS.md.
 
-``python -m benchmarks.run`` (about 55 minutes on 2 cores) or ``--quick`` (about 7 minutes,
+``python -m benchmarks.run`` (about 60 minutes on 2 cores) or ``--quick`` (about 7 minutes,
 fewer rounds and requests; good for a smoke check, too noisy to quote). ``--only NAME`` runs some
 sections. Nothing here passes or fails: it measures and writes down, with the machine, the date
 and the command.

@@ -1,6 +1,6 @@
 """``make bench``: run every measurement and rewrite benchmarks/RESULTS.md.
 
-``python -m benchmarks.run`` (about 60 minutes on 2 cores) or ``--quick`` (about 7 minutes,
+``python -m benchmarks.run`` (about 60 minutes on 2 cores) or ``--quick`` (about 8 minutes,
 fewer rounds and requests; good for a smoke check, too noisy to quote). ``--only NAME`` runs some
 sections. Nothing here passes or fails: it measures and writes down, with the machine, the date
 and the command.
@@ -139,7 +139,7 @@ def available_contenders(failures: dict[str, str]) -> list[C.Contender]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run")
-    parser.add_argument("--quick", action="store_true", help="about 7 minutes, fewer rounds")
+    parser.add_argument("--quick", action="store_true", help="about 8 minutes, fewer rounds")
     parser.add_argument("--only", action="append", choices=SECTIONS,
                         help="run only this section (repeatable)")
     parser.add_argument("--contender", action="append", metavar="NAME",

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import gunicorn
-from benchmarks.contenders import OURS_L2, Contender
+from benchmarks.contenders import OURS_L2, Contender, folder_for
 
 TRUTH = {"split_sixty": 0.6, "split_thirty": 0.3, "split_ten": 0.1}
 CASES = ((10, 400), (2, 2500))  # (ms per request, requests)
@@ -49,7 +49,7 @@ def _one(contender: Contender, root: Path, work: Path, ms: int, requests: int, t
     from fmd_profiler import profile_queries
     from fmd_profiler.store import Database, StoreLocation
 
-    folder = gunicorn.folder_for(work, "accuracy", contender, f"-{ms}ms-{threads}t")
+    folder = folder_for(work, "accuracy", contender, f"-{ms}ms-{threads}t")
     with gunicorn.serve(contender, root, work, folder, workers=1, threads=threads) as base:
         url = f"{base}/split?ms={ms}"
 

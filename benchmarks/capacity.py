@@ -36,10 +36,10 @@ from benchmarks.contenders import (
     BY_NAME,
     MINIMAL,
     OURS_L1,
-    ChildFailed,
     Contender,
     build_app,
-    run_child,
+    folder_for,
+    run_unless_failed,
 )
 from benchmarks.latency import middle_half
 
@@ -99,14 +99,10 @@ def _measure(root: Path, work: Path, *, processes: int, blocks: int,
     for i in range(processes):
         for contender in CONTENDERS:
             for workload in WORKLOADS:
-                if contender.name in result.failures:
-                    continue
-                folder = work / "capacity" / f"{contender.name.replace(' ', '_')}-{i}"
-                try:
-                    run = run_child(root, "benchmarks.capacity", str(folder), contender.name,
-                                    workload, str(threads), str(blocks))
-                except ChildFailed as exc:
-                    result.failures[contender.name] = str(exc)
+                run = run_unless_failed(result.failures, root, "benchmarks.capacity", contender,
+                                        folder_for(work, "capacity", contender, f"-{i}"),
+                                        workload, str(threads), str(blocks))
+                if run is None:
                     continue
                 result.pairs.setdefault(contender.name, {}).setdefault(workload, []).extend(
                     (c, b) for c, b in run["pairs"])

@@ -152,6 +152,11 @@ def child_env(root: Path) -> dict[str, str]:
             "PYTHONHASHSEED": "0"}
 
 
+def folder_for(work: Path, kind: str, contender: Contender, suffix: str = "") -> Path:
+    """``contender``'s working folder for the measurement ``kind`` (its name made a file name)."""
+    return work / kind / (contender.name.replace(" ", "_").replace("/", "_") + suffix)
+
+
 class ChildFailed(RuntimeError):
     """A measurement's child process failed; the message is the end of its stderr."""
 
@@ -165,3 +170,17 @@ def run_child(root: Path, module: str, *args: str, timeout: float = 900) -> Any:
     if done.returncode != 0:
         raise ChildFailed(done.stderr.strip()[-300:] or "no output")
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def run_unless_failed(failures: dict[str, str], root: Path, module: str, contender: Contender,
+                      folder: Path, *args: str) -> Any | None:
+    """:func:`run_child` with ``folder`` and the contender's name before ``args``, unless one of
+    the contender's processes has already failed: then, or when this one fails, None (the
+    failure's message goes into ``failures``, once per contender)."""
+    if contender.name in failures:
+        return None
+    try:
+        return run_child(root, module, str(folder), contender.name, *args)
+    except ChildFailed as exc:
+        failures[contender.name] = str(exc)
+        return None

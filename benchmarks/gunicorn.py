@@ -107,7 +107,3 @@ def log_summary(folder: Path) -> str:
     telling = [line.strip() for line in lines
                if "Error" in line or "Exception" in line or "Reason:" in line]
     return " / ".join(dict.fromkeys(telling[-3:])) or "nothing in its log"
-
-
-def folder_for(work: Path, kind: str, contender: Contender, suffix: str = "") -> Path:
-    return work / kind / (contender.name.replace(" ", "_").replace("/", "_") + suffix)

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmarks.contenders import BARE, Contender, child_env, env_python
+from benchmarks.contenders import BARE, Contender, child_env, env_python, folder_for
 
 ENDPOINTS = {
     "/api/items": "JSON + a little SQLite work",
@@ -148,7 +148,7 @@ def start_workers(contenders: list[Contender], root: Path, work: Path) -> list[W
     """Start every contender's process at once (imports overlap), then wait until each is ready."""
     workers = []
     for contender in contenders:
-        folder = work / "latency" / contender.name.replace(" ", "_").replace("/", "_")
+        folder = folder_for(work, "latency", contender)
         shutil.rmtree(folder, ignore_errors=True)
         process = subprocess.Popen(
             [env_python(contender.env, work), "-m", "benchmarks.worker", contender.name,

@@ -9,7 +9,15 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from benchmarks.contenders import BARE, OURS_L1, OURS_L2, Contender, child_env, env_python
+from benchmarks.contenders import (
+    BARE,
+    OURS_L1,
+    OURS_L2,
+    Contender,
+    child_env,
+    env_python,
+    folder_for,
+)
 
 CHILD = """
 import io, json, sys
@@ -40,7 +48,7 @@ def measure(root: Path, work: Path, *, requests: int,
             contenders: tuple[Contender, ...] = (BARE, OURS_L1, OURS_L2)) -> dict[str, Any]:
     out: dict[str, Any] = {"requests": requests, "rss_mb": {}, "failures": {}}
     for contender in contenders:
-        folder = work / "memory" / contender.name.replace(" ", "_")
+        folder = folder_for(work, "memory", contender)
         shutil.rmtree(folder, ignore_errors=True)
         # The bare app is the reference level only; the profiled ones serve the whole run.
         count = requests if contender is not BARE else max(requests // 5, 10_000)

@@ -39,10 +39,10 @@ from benchmarks.contenders import (
     OURS_L2,
     OURS_L2_40MS,
     OURS_L3,
-    ChildFailed,
     Contender,
     build_app,
-    run_child,
+    folder_for,
+    run_unless_failed,
 )
 from benchmarks.latency import ENDPOINTS, middle_half, trimmed_mean
 
@@ -90,14 +90,10 @@ def measure(contenders: list[Contender], root: Path, work: Path, *, processes: i
     chosen = [c for c in PAIRED if c in contenders]
     for i in range(processes):
         for contender in chosen:
-            if contender.name in result.failures:
-                continue
-            folder = work / "paired" / f"{contender.name.replace(' ', '_')}-{i}"
-            try:
-                run = run_child(root, "benchmarks.paired", str(folder), contender.name,
-                                str(rounds), str(requests))
-            except ChildFailed as exc:
-                result.failures[contender.name] = str(exc)
+            run = run_unless_failed(result.failures, root, "benchmarks.paired", contender,
+                                    folder_for(work, "paired", contender, f"-{i}"),
+                                    str(rounds), str(requests))
+            if run is None:
                 continue
             mine = result.pairs.setdefault(contender.name, {})
             for path, stats in run["pairs"].items():

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchmarks import gunicorn
-from benchmarks.contenders import BARE, BARE_TWIN, Contender
+from benchmarks.contenders import BARE, BARE_TWIN, Contender, folder_for
 from benchmarks.latency import middle_half
 
 MIX = Path(__file__).with_name("mix.lua")
@@ -165,7 +165,7 @@ def _measure_pair(contender: Contender, results: dict[str, ThroughputResult], ro
     with contextlib.ExitStack() as servers:
         urls: dict[str, str] = {}
         for each in (BARE, contender):
-            folder = gunicorn.folder_for(work, "throughput", each)
+            folder = folder_for(work, "throughput", each)
             try:
                 url = servers.enter_context(gunicorn.serve(each, root, work, folder,
                                                            workers=workers, threads=threads))
@@ -183,7 +183,7 @@ def _measure_pair(contender: Contender, results: dict[str, ThroughputResult], ro
                 try:
                     block = _block(order, urls, path, script, seconds, connections)
                 except (ValueError, subprocess.TimeoutExpired, OSError) as exc:
-                    folder = gunicorn.folder_for(work, "throughput", contender)
+                    folder = folder_for(work, "throughput", contender)
                     return fail(f"wrk failed on {name}: {exc}; the server's log: "
                                 f"{gunicorn.log_summary(folder)}")
                 results[name].add(BARE.name, block[BARE.name], block[BARE.name])

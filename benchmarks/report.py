@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from benchmarks import capacity
+from benchmarks import breakdown, capacity
+from benchmarks.breakdown import BreakdownResult
 from benchmarks.capacity import CapacityResult
 from benchmarks.contenders import BARE, BARE_TWIN
 from benchmarks.latency import ENDPOINTS, LatencyResult
@@ -51,6 +52,8 @@ def render(figures: dict[str, Any]) -> str:
         servers = {next(iter(t.values())).threads: t
                    for t in (figures.get("throughput"), figures.get("throughput_sync")) if t}
         lines += _capacity(figures["capacity"], servers)
+    if "breakdown" in figures:
+        lines += _breakdown(figures["breakdown"])
     if "throughput_sync" in figures:
         lines += _throughput_sync(figures["throughput_sync"])
     if "accuracy" in figures:
@@ -329,6 +332,39 @@ def _capacity_under_gunicorn(results: list[CapacityResult],
         *rows,
         "",
     ]
+
+
+def _breakdown(result: BreakdownResult) -> list[str]:
+    lines = [
+        "### Where level 1's cost goes",
+        "",
+        f"One process, one request thread, `{breakdown.PATH}` (0.1 ms): the demo app without "
+        "profiler, with the minimal recorder, at level 1, and at level 1 with one part switched "
+        "off: no `get_group_by`; a thread-CPU clock that is the monotonic one (no system call); "
+        "no Flask hook (the `process_response` wrapper removed, so rows stay in the unmatched "
+        f"bucket). The apps take turns in chunks of {breakdown.CHUNK} requests (~30 ms), in a "
+        "new order each round; a chunk's process CPU per request minus the same round's bare "
+        "chunk (the writer's flush runs after each chunk, untimed: the storage section gives "
+        "its cost per row); the median over "
+        f"{result.processes} fresh process(es) × {result.rounds} rounds (the middle half of the "
+        "rounds). A part's cost is level 1's figure minus the figure without it (see "
+        "`benchmarks/breakdown.py`).",
+        "",
+        "| app | CPU added per request |",
+        "| --- | --- |",
+        f"| no profiler (its own CPU per request) | {_fmt(result.bare_us(), '{:.0f} µs')} |",
+    ]
+    for variant in breakdown.VARIANTS:
+        quartiles = result.added_quartiles(variant)
+        spread = f" ({quartiles[0]:+.1f} to {quartiles[1]:+.1f})" if quartiles else ""
+        lines.append(f"| {variant} | {_fmt(result.added_us(variant), '{:+.1f} µs')}{spread} |")
+    lines += ["", "| part of level 1 | CPU per request |", "| --- | --- |"]
+    for label, without in (("the two thread-CPU clock reads", breakdown.NO_CPU_CLOCK),
+                           ("the Flask hook (endpoint, user, client)", breakdown.NO_HOOK),
+                           ("of which the demo's `get_group_by`", breakdown.NO_GROUP_BY)):
+        lines.append(f"| {label} | {_fmt(result.part_us(without), '{:.1f} µs')} |")
+    lines += [f"- failed: {why}" for why in result.failures]
+    return [*lines, ""]
 
 
 def _accuracy(result: dict[str, Any]) -> list[str]:

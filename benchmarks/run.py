@@ -26,6 +26,7 @@ from typing import Any
 
 from benchmarks import (
     accuracy,
+    breakdown,
     capacity,
     harness_overhead,
     ingest,
@@ -66,6 +67,9 @@ class Plan:
     # The capacity measurement (benchmarks.capacity): fresh processes, ABBA blocks in each.
     capacity_processes: int
     capacity_blocks: int
+    # Where level 1's cost goes (benchmarks.breakdown): fresh processes, rounds in each.
+    breakdown_processes: int
+    breakdown_rounds: int
     ingest_rows: int
     memory_requests: int
     accuracy_scale: float
@@ -78,12 +82,14 @@ FULL = Plan(quick=False, latency_rounds=12, latency_requests=170, latency_warmup
             paired_processes=4, paired_rounds=5, paired_requests=200,
             throughput_rounds=8, throughput_seconds=1, throughput_warmup_s=2,
             capacity_processes=2, capacity_blocks=20,
+            breakdown_processes=2, breakdown_rounds=80,
             ingest_rows=1_000_000, memory_requests=1_000_000, accuracy_scale=1.0,
             profile_requests=20_000, report_sizes=(100_000, 1_000_000), harness_rounds=5)
 QUICK = Plan(quick=True, latency_rounds=4, latency_requests=120, latency_warmup=100,
              paired_processes=1, paired_rounds=2, paired_requests=100,
              throughput_rounds=2, throughput_seconds=1, throughput_warmup_s=1,
              capacity_processes=1, capacity_blocks=4,
+             breakdown_processes=1, breakdown_rounds=15,
              ingest_rows=200_000, memory_requests=20_000, accuracy_scale=0.2,
              profile_requests=1500, report_sizes=(20_000,), harness_rounds=3)
 
@@ -209,6 +215,11 @@ def main(argv: list[str] | None = None) -> int:
                  plan.capacity_blocks)
             figures["capacity"] = capacity.measure(ROOT, WORK, processes=plan.capacity_processes,
                                                    blocks=plan.capacity_blocks)
+            _log("throughput: where level 1's cost goes, %d process(es) x %d rounds",
+                 plan.breakdown_processes, plan.breakdown_rounds)
+            figures["breakdown"] = breakdown.measure(ROOT, WORK,
+                                                     processes=plan.breakdown_processes,
+                                                     rounds=plan.breakdown_rounds)
     if "accuracy" in sections:
         sampled = [c for c in chosen
                    if c in (C.OURS_L2, C.OURS_L2_THREAD, C.OURS_L2_SWI0, C.OURS_L2_40MS)]

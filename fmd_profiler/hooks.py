@@ -240,7 +240,7 @@ class RequestHooks:
     def _make_capture(self) -> Callable[[RequestState, Request], None]:
         """``capture(state, req)``: read what the app knows by the end of the request (its
         endpoint, user and client). A closure over what it reads, as ``finish`` is: this runs
-        for every request, and the method calls and attribute lookups it replaced cost ~1 us a
+        for every request, and the method calls and attribute lookups it replaced cost ~0.7 us a
         request (a throwaway ablation, one thread, /api/items)."""
         begin = self.begin
         profiler = self.profiler

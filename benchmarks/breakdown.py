@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmarks.contenders import BARE, MINIMAL, ChildFailed, build_app, run_child
+from benchmarks.contenders import BARE, MINIMAL, OURS_L1, ChildFailed, build_app, run_child
 from benchmarks.latency import middle_half
 
 LEVEL_1 = "level 1"
@@ -94,22 +94,16 @@ class _MonotonicAsThreadCPU:
 
 
 def _apps(folder: Path) -> dict[str, Any]:
-    from fmd_profiler.demo.app import create_app
-
-    def level_1(name: str, **settings: Any) -> Any:
-        (folder / name).mkdir(parents=True, exist_ok=True)
-        return create_app(DATABASE=str(folder / name / "fmd_profiler.duckdb"), MONITOR_LEVEL=1,
-                          **settings)
-
-    no_group_by = level_1("no-group-by")
+    no_group_by = build_app(OURS_L1, folder / "no-group-by")
     no_group_by.extensions["fmd_profiler"].profiler.get_group_by = None
-    no_hook = level_1("no-hook")
+    no_hook = build_app(OURS_L1, folder / "no-hook")
     no_hook.process_response = no_hook.process_response.__wrapped__
     return {"bare": build_app(BARE, folder / "bare"),
             MINIMAL.name: build_app(MINIMAL, folder / "minimal"),
-            LEVEL_1: level_1("level-1"),
+            LEVEL_1: build_app(OURS_L1, folder / "level-1"),
             NO_GROUP_BY: no_group_by,
-            NO_CPU_CLOCK: level_1("no-cpu-clock", clock=_MonotonicAsThreadCPU()),
+            NO_CPU_CLOCK: build_app(OURS_L1, folder / "no-cpu-clock",
+                                    clock=_MonotonicAsThreadCPU()),
             NO_HOOK: no_hook}
 
 
@@ -131,8 +125,9 @@ def one_process(folder: Path, rounds: int) -> dict[str, Any]:
         shuffle(order)
         for name in order:
             app = apps[name]
-            # Every chunk starts from an empty young generation: a collection that lands in
-            # one app's chunk and not in the other's made the mix's differences swing by 10 us.
+            # Every chunk starts from an empty young generation, so a collection the previous
+            # app's garbage was due for does not land in this one (in a trial on the mix it
+            # narrowed the middle half of the rounds from about +-8 to +-6 us).
             gc.collect(0)
             c0 = cpu()
             for _ in range(CHUNK):

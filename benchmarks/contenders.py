@@ -65,8 +65,11 @@ BARE_TWIN = Contender("no profiler, a second server", "bare")
 BY_NAME = {c.name: c for c in (*ALL, BARE_TWIN, MINIMAL)}
 
 
-def build_app(contender: Contender, workdir: Path) -> Any:
-    """The demo app as ``contender`` would run it (called in the contender's process)."""
+def build_app(contender: Contender, workdir: Path, *, clock: Any = None) -> Any:
+    """The demo app as ``contender`` would run it (called in the contender's process).
+
+    ``clock``: for fmd_profiler, a :class:`~fmd_profiler.clock.Clock` in place of the system's.
+    """
     from fmd_profiler.demo.app import create_app
 
     workdir.mkdir(parents=True, exist_ok=True)
@@ -84,6 +87,8 @@ def build_app(contender: Contender, workdir: Path) -> Any:
             settings["SAMPLING_INTERVAL_MS"] = contender.sampling_interval_ms
         if not contender.signal:
             settings["SAMPLER_SIGNAL"] = False
+        if clock is not None:
+            settings["clock"] = clock
         return create_app(**settings)
     if contender.kind == "fmd":
         return _with_flask_monitoring_dashboard(create_app(profile=False), contender, workdir)

@@ -4,12 +4,32 @@
 goes) into a DuckDB store; ``python -m fmd_profiler.report`` turns the store into a report.
 """
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from fmd_profiler import config
 from fmd_profiler.errors import ConfigError, ConfigFileError, ProfilerError, SetupError, StoreError
-from fmd_profiler.extension import Profiler, bind, enable_profiler
-from fmd_profiler.runtime import worker_exit
+
+if TYPE_CHECKING:
+    from fmd_profiler.extension import Profiler, bind, enable_profiler
+    from fmd_profiler.runtime import worker_exit
 
 __version__ = "0.1.0"
+
+#: Imported on first use (PEP 562): they bring in the store, DuckDB and numpy, and importing
+#: any submodule (``fmd_profiler.config``, the demo app) runs this file first. An app that
+#: imports the package without profiling stays free of them.
+_LAZY = {"Profiler": "fmd_profiler.extension", "bind": "fmd_profiler.extension",
+         "enable_profiler": "fmd_profiler.extension", "worker_exit": "fmd_profiler.runtime"}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'fmd_profiler' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
 
 __all__ = [
     "ConfigError",

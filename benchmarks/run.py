@@ -202,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
             timed, ROOT, WORK, rounds=plan.throughput_rounds, seconds=plan.throughput_seconds,
             warmup_s=plan.throughput_warmup_s)
         # Sync workers serve from the main thread, where level 2 samples with the timer signal;
-        # gunicorn's default worker is also where level 1's cost weighs most on a worker.
+        # they are also gunicorn's default, so a focused run of level 1 alone measures them too.
         sync = [c for c in (C.OURS_L2, C.OURS_L2_THREAD, C.OURS_L1) if c in chosen]
         if sync:
             _log("throughput: the same under sync workers (%d contenders)", len(sync))

@@ -18,13 +18,17 @@ def test_a_commit_that_slows_an_endpoint_is_flagged_and_fails_the_build(tmp_path
     base_sha, head_sha = git(repo, "rev-parse", "HEAD~1"), git(repo, "rev-parse", "HEAD")
     db = tmp_path / "bench.duckdb"
     result = harness(repo, "--against", "HEAD~1", "--db", str(db),  # N defaults to 10
-                     "--tests", "tests/test_items.py", "--fail-on-regression", "20")
+                     "--tests", "tests/test_items.py", "--fail-on-regression", "200")
     assert result.returncode == 1, result.stdout + result.stderr
-    assert "significant slow-down(s) above x1.20: failing" in result.stderr
+    # Exactly the two x18-x23 slow-downs fail the build. The threshold is x3, not a tighter one:
+    # base and head are one process each, and CI once ran the whole head process x1.3-1.9 slower
+    # (test_without_requests included), which flagged test_get_item at x1.61 - machine noise
+    # that no count of rounds within those two processes can tell from a code change.
+    assert "2 significant slow-down(s) above x3.00: failing" in result.stderr
     with duckdb.connect(str(db), read_only=True) as con:
         runs = dict(con.execute("SELECT label, sha FROM bench_runs").fetchall())
         flagged = con.execute("SELECT kind, name FROM bench_verdicts WHERE verdict = "
-                              "'regression' ORDER BY ALL").fetchall()
+                              "'regression' AND ratio > 3 ORDER BY ALL").fetchall()
         compared = con.execute("SELECT count(*) FROM bench_verdicts WHERE ratio IS NOT NULL"
                                ).fetchone()[0]
         rounds = con.execute("SELECT label, count(DISTINCT round) FROM bench_tests JOIN "

@@ -25,8 +25,9 @@ from fmd_profiler.config import Config
 from fmd_profiler.levels import Levels
 from fmd_profiler.recorder import Recorder
 from fmd_profiler.schema import PROCESS_STATS, REQUESTS, ROUTES
-from fmd_profiler.store import Database, SegmentWriter, StoreLocation
 from fmd_profiler.store.control import mtime, read_level_overrides
+from fmd_profiler.store.ingestion import Ingestion
+from fmd_profiler.store.segments import SegmentWriter, StoreLocation
 from fmd_profiler.writer import Source, Writer
 
 log = logging.getLogger("fmd_profiler")
@@ -107,16 +108,15 @@ class Runtime:
 
     def _start(self) -> None:
         self._pid = os.getpid()
-        database = Database(self.location, threads=1, memory_limit="256MB")
         segments = SegmentWriter(self.location)
         sources = [Source(REQUESTS, self.requests.drain),
                    Source(ROUTES, self._take_routes),
                    Source(PROCESS_STATS, self._take_stats)]
         sources += [factory(self) for factory in self._extra_sources]
-        self._writer = Writer(sources, segments, database, self.clock,
+        ingestion = Ingestion(self.location, retention_days=self.config.retention_days)
+        self._writer = Writer(sources, segments, ingestion,
                               flush_interval=self.config.flush_interval_s,
                               max_pending_rows=self.config.max_buffered_rows,
-                              retention_days=self.config.retention_days,
                               before_flush=[self._poll_levels, self._inventory_routes,
                                             self._count_stats])
         self._writer.start()

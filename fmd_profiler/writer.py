@@ -1,10 +1,11 @@
-"""The background writer: drains the recorders into spool segments and ingests them now and then.
+"""The background writer: drains the recorders into spool segments and has them ingested.
 
 One daemon thread per process and store. Every flush interval it takes every buffered row and
-writes one segment per table; every ``INGEST_INTERVAL_S`` (30 s) it tries, without waiting, to
-ingest the spool into DuckDB. Nothing here raises into the app: when the store is broken the rows
-stay in memory up to the configured bound (what is dropped beyond it is counted), one warning is
-logged, and writing resumes when the store is back.
+writes one segment per table, then starts an ingestion child when one is due
+(:mod:`fmd_profiler.store.ingestion`; this process never loads DuckDB for it). Nothing here
+raises into the app: when the store is broken the rows stay in memory up to the configured
+bound (what is dropped beyond it is counted), one warning is logged, and writing resumes when
+the store is back.
 """
 
 from __future__ import annotations
@@ -15,15 +16,15 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from fmd_profiler.clock import Clock
 from fmd_profiler.schema import Table
-from fmd_profiler.store import Database, SegmentWriter
+from fmd_profiler.store.ingestion import Ingestion
+from fmd_profiler.store.segments import SegmentWriter
 
 log = logging.getLogger("fmd_profiler")
 
-#: Ingestion opens the DuckDB file (~25 ms of CPU); segments are already safe on disk and every
-#: reader adds the ones not yet ingested, so a worker does it only now and then.
-INGEST_INTERVAL_S = 30.0
+#: How long stopping waits for an ingestion child this process started (it usually takes well
+#: under a second; one that takes longer finishes on its own).
+INGESTION_STOP_WAIT_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -44,23 +45,19 @@ class Source:
 class Writer:
     """Moves rows from memory to the store; ``flush`` may be called from any thread."""
 
-    def __init__(self, sources: Sequence[Source], segments: SegmentWriter, database: Database,
-                 clock: Clock, *, flush_interval: float, max_pending_rows: int,
-                 retention_days: int = 0,
+    def __init__(self, sources: Sequence[Source], segments: SegmentWriter, ingestion: Ingestion,
+                 *, flush_interval: float, max_pending_rows: int,
                  before_flush: Sequence[Callable[[], None]] = ()) -> None:
         self._sources = list(sources)
         self._segments = segments
-        self._database = database
-        self._clock = clock
+        self._ingestion = ingestion
         self._flush_interval = flush_interval
         self._max_pending = max_pending_rows
-        self._retention_days = retention_days
         self._before_flush = list(before_flush)
         self._pending: dict[str, list[tuple[object, ...]]] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._last_ingest = 0.0
         self._failing: dict[str, str] = {}
         # rows lost per table because the store stayed broken longer than the bound allows
         self.dropped: dict[str, int] = {}
@@ -73,14 +70,21 @@ class Writer:
         self._thread = threading.Thread(target=self._run, name="fmd_profiler-writer", daemon=True)
         self._thread.start()
 
-    def stop(self, *, ingest_timeout: float = 2.0) -> None:
-        """Stop the thread and write everything still buffered (idempotent)."""
+    def stop(self) -> None:
+        """Stop the thread and write everything still buffered (idempotent).
+
+        Segments on disk are the durable copy, so stopping does not ingest: the next ingestion
+        child or reader takes them, and shutting down never loads DuckDB.
+        """
         self._stop.set()
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout=5.0)
-        self.flush(ingest=True, ingest_timeout=ingest_timeout, complete=True)
+        self.flush(ingest=False, complete=True)
         self._segments.close()
+        finished, error = self._ingestion.close(timeout=INGESTION_STOP_WAIT_S)
+        if finished:
+            self._note("ingest", error)
 
     def _run(self) -> None:
         while True:
@@ -96,7 +100,11 @@ class Writer:
 
     def flush(self, *, ingest: bool | None = None, ingest_timeout: float = 0.0,
               complete: bool = False) -> None:
-        """Write buffered rows; ``complete`` also takes what sources hold back (see Source)."""
+        """Write buffered rows; ``complete`` also takes what sources hold back (see Source).
+
+        ``ingest``: None starts an ingestion child when one is due (the writer thread's way);
+        True ingests here, waiting up to ``ingest_timeout`` for the lock; False does neither.
+        """
         with self._lock:
             for hook in self._before_flush:
                 self._guarded("refresh", hook)
@@ -106,13 +114,17 @@ class Writer:
                 if rows:
                     self._pending.setdefault(source.table.name, []).extend(rows)
             self._write_pending()
-            now = self._clock.perf()
             if ingest is None:
-                ingest = now - self._last_ingest >= INGEST_INTERVAL_S
-            if ingest:
-                self._last_ingest = now
-                self._guarded("ingest", lambda: self._database.ingest(
-                    timeout=ingest_timeout, retention_days=self._retention_days))
+                self._pace_child_ingestion()
+            elif ingest:
+                self._guarded("ingest", lambda: self._ingestion.ingest_here(
+                    timeout=ingest_timeout))
+
+    def _pace_child_ingestion(self) -> None:
+        finished, error = self._ingestion.collect()
+        if finished:
+            self._note("ingest", error)
+        self._guarded("start ingestion", self._ingestion.launch_if_due)
 
     def _write_pending(self) -> None:
         tables = {s.table.name: s.table for s in self._sources}
@@ -158,10 +170,10 @@ class Writer:
                 log.warning("fmd_profiler: cannot %s the store at %s (%s). Requests are still "
                             "served; up to %d rows per table are kept in memory and written "
                             "when the store works again.", _VERBS.get(operation, operation),
-                            self._database.location.database, message, self._max_pending)
+                            self._ingestion.location.database, message, self._max_pending)
         elif self._failing.pop(operation, None) is not None:
             log.warning("fmd_profiler: the store at %s works again (%s)",
-                        self._database.location.database, _VERBS.get(operation, operation))
+                        self._ingestion.location.database, _VERBS.get(operation, operation))
 
     @property
     def pending_rows(self) -> int:
@@ -173,4 +185,4 @@ class Writer:
 
 
 _VERBS = {"write": "write segments to", "ingest": "ingest segments into",
-          "refresh": "refresh settings from"}
+          "start ingestion": "start an ingestion process for", "refresh": "refresh settings from"}

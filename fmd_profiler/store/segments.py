@@ -27,11 +27,12 @@ from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from fmd_profiler.schema import EPOCH, FLOAT, INT, INT_LIST, STR, Column, Table
+
+if TYPE_CHECKING:
+    import numpy as np
 
 SEGMENT_SUFFIX = ".seg"
 #: First bytes of every segment; the digit is the format version.
@@ -59,6 +60,11 @@ class StoreLocation:
         return self.spool_dir / "levels.json"
 
     @property
+    def ingest_marker_path(self) -> Path:
+        """Touched when a process starts an ingestion child; its age paces them all."""
+        return self.spool_dir / "last-ingestion"
+
+    @property
     def quarantine_dir(self) -> Path:
         return self.spool_dir / "quarantine"
 
@@ -79,7 +85,7 @@ class StoreLocation:
 
 #: Column kinds stored as packed machine numbers (when no value is None).
 _PACKED = {FLOAT: "d", EPOCH: "d", INT: "q"}
-_DTYPES = {"d": np.float64, "q": np.int64}
+_DTYPES = {"d": "float64", "q": "int64"}
 
 
 class SegmentError(ValueError):
@@ -144,6 +150,8 @@ def decode(data: bytes, table: Table) -> tuple[dict[str, np.ndarray], int]:
 
     Raises :class:`SegmentError` for anything that is not a segment of ``table``.
     """
+    import numpy as np  # here, not at the top: workers write segments and never decode them
+
     if not data.startswith(MAGIC):
         raise SegmentError("not an fmd_profiler segment (or written by a newer version)")
     try:
@@ -165,6 +173,8 @@ def decode(data: bytes, table: Table) -> tuple[dict[str, np.ndarray], int]:
 
 
 def _decode_column(encoded: tuple[Any, ...] | None, n: int) -> np.ndarray:
+    import numpy as np
+
     if encoded is None:  # written before this column existed
         return _repeat(None, n)
     how = encoded[0]
@@ -185,6 +195,8 @@ def _decode_column(encoded: tuple[Any, ...] | None, n: int) -> np.ndarray:
 
 
 def _repeat(value: object, n: int) -> np.ndarray:
+    import numpy as np
+
     values = np.empty(n, dtype=object)
     values.fill(value)  # np.full(n, value, dtype=object) takes 15x longer
     return values

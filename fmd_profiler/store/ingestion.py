@@ -1,0 +1,165 @@
+"""Who moves spool segments into DuckDB: a short-lived child process, not the request server.
+
+A worker only writes segments (:mod:`.segments`). Ingesting them needs duckdb and numpy, which
+cost a worker ~70 MB of RSS and ~11k more objects for the garbage collector to walk, for work
+done a few times an hour. So the writer thread starts ``python -m fmd_profiler.store.ingestion``
+now and then, one child per store at a time (the age of a marker file tells every process of
+the store when one was last started); the child ingests under the store lock and exits. Readers
+ingest before they read, so the interval bounds how many segments wait, never what a report
+shows. Tests and the demo can still ingest in their own process (:meth:`Ingestion.ingest_here`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from fmd_profiler.schema import SEGMENT_TABLES
+from fmd_profiler.store.control import mtime
+from fmd_profiler.store.segments import StoreLocation
+
+#: How often, at most, a child is started for one store (all of its processes together). A child
+#: costs ~0.2 s of CPU to start (duckdb and numpy imports) on top of the ingestion itself.
+INGEST_INTERVAL_S = 120.0
+#: A child still running after this long is killed (and the next one tries again).
+CHILD_TIMEOUT_S = 600.0
+
+#: How long the child waits for the store lock (a reader may hold it); it is off the request
+#: path, so it can wait where a worker could not.
+CHILD_LOCK_WAIT_S = 10.0
+
+#: The database settings of an ingestion: it shares the machine with the server it works for.
+INGEST_THREADS = 1
+INGEST_MEMORY_LIMIT = "256MB"
+
+
+#: Children still running when their process stopped recording (see :meth:`Ingestion.close`).
+_LEFT_RUNNING: list[subprocess.Popen[bytes]] = []
+
+
+class IngestionFailed(Exception):
+    """The child ingestion ended with an error; the message is the child's own one-line reason."""
+
+
+class Ingestion:
+    """Starts ingestion children for one store and collects how they ended (one at a time)."""
+
+    def __init__(self, location: StoreLocation, *, retention_days: int = 0,
+                 interval_s: float = INGEST_INTERVAL_S,
+                 child_timeout_s: float = CHILD_TIMEOUT_S) -> None:
+        self.location = location
+        self._retention_days = retention_days
+        self._interval = interval_s
+        self._child_timeout = child_timeout_s
+        self._child: subprocess.Popen[bytes] | None = None
+        self._started_at = 0.0
+
+    # -- by a child process -------------------------------------------------------------------
+
+    def launch_if_due(self) -> bool:
+        """Start a child when none ran for the interval and segments wait; True if started."""
+        if self._child is not None:
+            return False
+        marker = self.location.ingest_marker_path
+        last = mtime(marker)
+        if last is not None and time.time() - last < self._interval:
+            return False
+        if not any(self.location.pending_segments(name) for name in SEGMENT_TABLES):
+            return False
+        # Claim the turn before starting, so the other workers of the server see it at once.
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.touch()
+        package_root = str(Path(__file__).resolve().parents[2])
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
+        self._child = subprocess.Popen(
+            [sys.executable, "-m", "fmd_profiler.store.ingestion", str(self.location.database),
+             f"--retention-days={self._retention_days}"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, env=env, close_fds=True)
+        self._started_at = time.monotonic()
+        return True
+
+    def collect(self) -> tuple[bool, IngestionFailed | None]:
+        """``(finished, error)`` of the child started last; ``(False, None)`` while it runs
+        or when there is none. A child past its time limit is killed and reported as failed."""
+        child = self._child
+        if child is None:
+            return False, None
+        if child.poll() is None:
+            if time.monotonic() - self._started_at < self._child_timeout:
+                return False, None
+            child.kill()
+            child.wait()
+            self._release()
+            return True, IngestionFailed(
+                f"the ingestion process ran longer than {self._child_timeout:.0f} s and was "
+                f"stopped; the next one starts within {self._interval:.0f} s")
+        output = child.stdout.read().decode("utf-8", "replace").strip() if child.stdout else ""
+        code = child.returncode
+        self._release()
+        if code == 0:
+            return True, None
+        return True, IngestionFailed(output.splitlines()[-1] if output else
+                                     f"the ingestion process exited with status {code}")
+
+    def wait(self, timeout: float) -> None:
+        """Wait up to ``timeout`` seconds for a running child."""
+        if self._child is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self._child.wait(timeout=timeout)
+
+    def close(self, timeout: float) -> tuple[bool, IngestionFailed | None]:
+        """At stop: give a running child ``timeout`` seconds, then leave it to finish alone.
+
+        The child holds the store lock and commits or rolls back on its own, so leaving it is
+        safe; it is kept referenced, so nothing reports it as forgotten.
+        """
+        self.wait(timeout)
+        outcome = self.collect()
+        if self._child is not None:
+            _LEFT_RUNNING.append(self._child)
+            self._child = None
+        return outcome
+
+    def _release(self) -> None:
+        if self._child is not None and self._child.stdout is not None:
+            self._child.stdout.close()
+        self._child = None
+
+    # -- here ----------------------------------------------------------------------------------
+
+    def ingest_here(self, *, timeout: float) -> None:
+        """Ingest in this process (it loads duckdb); raises what the store raises."""
+        from fmd_profiler.store.database import Database
+
+        Database(self.location, threads=INGEST_THREADS, memory_limit=INGEST_MEMORY_LIMIT).ingest(
+            timeout=timeout, retention_days=self._retention_days)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The child: ingest once, print a one-line reason and exit 1 on failure."""
+    parser = argparse.ArgumentParser(
+        prog="python -m fmd_profiler.store.ingestion",
+        description="Move a store's spool segments into its DuckDB file once (workers start "
+                    "this themselves; it is safe to run by hand).")
+    parser.add_argument("database", type=Path, help="the store's DuckDB file")
+    parser.add_argument("--retention-days", type=int, default=0,
+                        help="also delete rows older than this many days (0: keep all)")
+    args = parser.parse_args(argv)
+    try:
+        Ingestion(StoreLocation(args.database),
+                  retention_days=args.retention_days).ingest_here(timeout=CHILD_LOCK_WAIT_S)
+    except Exception as exc:
+        first_line = str(exc).splitlines()[0] if str(exc) else ""
+        print(f"{type(exc).__name__}: {first_line}", flush=True)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -18,10 +18,14 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fmd_profiler.schema import SEGMENT_TABLES
 from fmd_profiler.store.control import mtime
 from fmd_profiler.store.segments import StoreLocation
+
+if TYPE_CHECKING:
+    from fmd_profiler.store.database import IngestResult
 
 #: How often, at most, a child is started for one store (all of its processes together). A child
 #: costs ~0.2 s of CPU to start (duckdb and numpy imports) on top of the ingestion itself.
@@ -67,7 +71,8 @@ class Ingestion:
             return False
         marker = self.location.ingest_marker_path
         last = mtime(marker)
-        if last is not None and time.time() - last < self._interval:
+        # A marker from the future (the clock was set back) does not block ingestion for good.
+        if last is not None and 0 <= time.time() - last < self._interval:
             return False
         if not any(self.location.pending_segments(name) for name in SEGMENT_TABLES):
             return False
@@ -133,12 +138,16 @@ class Ingestion:
 
     # -- here ----------------------------------------------------------------------------------
 
-    def ingest_here(self, *, timeout: float) -> None:
-        """Ingest in this process (it loads duckdb); raises what the store raises."""
+    def ingest_here(self, *, timeout: float) -> IngestResult | None:
+        """Ingest in this process (it loads duckdb); raises what the store raises.
+
+        None when the lock could not be had within ``timeout`` seconds.
+        """
         from fmd_profiler.store.database import Database
 
-        Database(self.location, threads=INGEST_THREADS, memory_limit=INGEST_MEMORY_LIMIT).ingest(
-            timeout=timeout, retention_days=self._retention_days)
+        database = Database(self.location, threads=INGEST_THREADS,
+                            memory_limit=INGEST_MEMORY_LIMIT)
+        return database.ingest(timeout=timeout, retention_days=self._retention_days)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -151,13 +160,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--retention-days", type=int, default=0,
                         help="also delete rows older than this many days (0: keep all)")
     args = parser.parse_args(argv)
+    location = StoreLocation(args.database)
+    if not location.database.exists() and not location.spool_dir.exists():
+        print(f"StoreError: no store at {location.database}: neither the file nor "
+              f"{location.spool_dir.name} exists; give the DATABASE of your config", flush=True)
+        return 2
     try:
-        Ingestion(StoreLocation(args.database),
-                  retention_days=args.retention_days).ingest_here(timeout=CHILD_LOCK_WAIT_S)
+        result = Ingestion(location, retention_days=args.retention_days).ingest_here(
+            timeout=CHILD_LOCK_WAIT_S)
     except Exception as exc:
         first_line = str(exc).splitlines()[0] if str(exc) else ""
         print(f"{type(exc).__name__}: {first_line}", flush=True)
         return 1
+    if result is None:
+        print(f"the store stayed locked for {CHILD_LOCK_WAIT_S:.0f} s (another ingestion or a "
+              "report); nothing to do, the next ingestion takes the segments", flush=True)
+    else:
+        print(f"ingested {result.segments} segment(s), {result.rows} row(s)"
+              + (f"; {result.quarantined} damaged one(s) set aside in "
+                 f"{location.quarantine_dir}" if result.quarantined else ""), flush=True)
     return 0
 
 

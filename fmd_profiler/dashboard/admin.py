@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from fmd_profiler import store
 from fmd_profiler.errors import ProfilerError
-from fmd_profiler.store import Database, StoreLocation
+from fmd_profiler.store import StoreLocation
 from fmd_profiler.store.control import read_level_overrides, write_level_overrides
 
 LEVELS = (0, 1, 2, 3)
@@ -47,7 +48,7 @@ def prune(location: StoreLocation, days: int) -> int:
     """Delete data older than ``days`` days; returns the number of requests deleted."""
     if days < 1:
         raise ProfilerError("keep at least 1 day of data")
-    deleted = Database(location).prune(days, timeout=10.0)
+    deleted = store.Database(location).prune(days, timeout=10.0)
     if deleted is None:
         raise ProfilerError("the store stayed locked for 10 s (an ingestion or a report is "
                             "running); try again in a moment")

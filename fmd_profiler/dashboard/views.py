@@ -18,6 +18,7 @@ from urllib.parse import quote, urlsplit
 
 from flask import Blueprint, Response, abort, current_app, g, redirect, request
 
+from fmd_profiler import store
 from fmd_profiler.config import Config
 from fmd_profiler.dashboard import admin
 from fmd_profiler.dashboard.auth import (
@@ -32,7 +33,7 @@ from fmd_profiler.dashboard.auth import (
 from fmd_profiler.dashboard.cache import BuiltPage, PageCache, data_version
 from fmd_profiler.errors import ProfilerError
 from fmd_profiler.levels import DASHBOARD_BLUEPRINT, may_profile
-from fmd_profiler.store import Database, StoreLocation
+from fmd_profiler.store import StoreLocation
 
 log = logging.getLogger("fmd_profiler")
 
@@ -206,7 +207,7 @@ def make_blueprint(config: Config, location: StoreLocation, client_ip: Any) -> B
             return _plain("Only the admin may change monitoring levels.", 403)
         endpoint = request.form.get("endpoint", "")
         raw = request.form.get("level", "")
-        with Database(dash.location).read(ingest_first=False) as con:
+        with store.Database(dash.location).read(ingest_first=False) as con:
             known = {r["endpoint"] for r in admin.known_routes(con)}
         if endpoint not in known:
             return _settings_page(dash, None, f"Unknown endpoint {endpoint!r}.", 400)
@@ -271,7 +272,7 @@ def _built(dash: Dashboard, path: str) -> BuiltPage | None:
     options = dash.options()
 
     def build() -> Any:
-        with Database(dash.location).read(ingest_first=False) as con:
+        with store.Database(dash.location).read(ingest_first=False) as con:
             page = build_page(con, options, path)
             return None if page is None else (page, navigation(con, options))
 
@@ -303,7 +304,7 @@ def _download(dash: Dashboard, path: str) -> Response:
 
     if not _has_data(dash):
         abort(404)
-    with Database(dash.location).read(ingest_first=False) as con:
+    with store.Database(dash.location).read(ingest_first=False) as con:
         owner = download_page(con, dash.options(), path)
     built = _built(dash, owner) if owner is not None else None
     found = next((d for d in built.page.all_downloads() if d.path == path),
@@ -323,7 +324,7 @@ def _settings_page(dash: Dashboard, done: str | None, error: str | None,
     from fmd_profiler.report.site import SiteContext, render_page
 
     options = dash.options()
-    with Database(dash.location).read(ingest_first=False) as con:
+    with store.Database(dash.location).read(ingest_first=False) as con:
         routes = admin.known_routes(con)
         nav = navigation(con, options)
     current = admin.overrides(dash.location)

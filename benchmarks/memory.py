@@ -60,6 +60,10 @@ def measure(root: Path, work: Path, *, requests: int,
             continue
         out["rss_mb"][contender.name] = json.loads(done.stdout.strip().splitlines()[-1])
         store = folder / "fmd_profiler.duckdb"
+        # Stopping writes segments and leaves them for the next ingestion, so ingest what the
+        # run left (the command the workers start) before weighing the file.
+        subprocess.run([env_python("main", work), "-m", "fmd_profiler.store.ingestion",
+                        str(store)], cwd=root, env=child_env(root), check=True, timeout=600)
         if store.exists():
             out.setdefault("db_bytes_per_1m", {})[contender.name] = (
                 store.stat().st_size * 1_000_000 / count)

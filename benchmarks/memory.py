@@ -60,6 +60,8 @@ def measure(root: Path, work: Path, *, requests: int,
             continue
         out["rss_mb"][contender.name] = json.loads(done.stdout.strip().splitlines()[-1])
         store = folder / "fmd_profiler.duckdb"
+        if contender is BARE:
+            continue  # it records nothing
         # Stopping writes segments and leaves them for the next ingestion, so ingest what the
         # run left (the command the workers start) before weighing the file.
         subprocess.run([env_python("main", work), "-m", "fmd_profiler.store.ingestion",

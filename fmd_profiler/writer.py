@@ -82,9 +82,10 @@ class Writer:
             thread.join(timeout=5.0)
         self.flush(ingest=False, complete=True)
         self._segments.close()
-        finished, error = self._ingestion.close(timeout=INGESTION_STOP_WAIT_S)
-        if finished:
-            self._note("ingest", error)
+        with self._lock:  # Ingestion is not thread-safe; flush uses it under the same lock
+            finished, error = self._ingestion.close(timeout=INGESTION_STOP_WAIT_S)
+            if finished:
+                self._note("ingest", error)
 
     def _run(self) -> None:
         while True:

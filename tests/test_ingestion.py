@@ -14,7 +14,7 @@ import pytest
 
 from fmd_profiler.schema import REQUESTS
 from fmd_profiler.store import SegmentWriter, StoreLocation
-from fmd_profiler.store.ingestion import Ingestion
+from fmd_profiler.store.ingestion import Ingestion, python_executable
 from fmd_profiler.writer import Source, Writer
 from tests.conftest import query
 from tests.test_faults import warnings_of
@@ -156,3 +156,14 @@ def test_a_recording_process_loads_neither_duckdb_nor_numpy(location: StoreLocat
     # ... and its rows reached the database through the child, not through a reader.
     assert location.pending_segments("requests") == []
     assert query(location.database, "SELECT count(*) AS n FROM requests") == [{"n": 25}]
+
+
+def test_an_embedding_server_s_binary_is_not_taken_for_python(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    assert python_executable() == sys.executable  # a Python: used as it is
+    monkeypatch.setattr(sys, "executable", "/usr/local/bin/uwsgi")  # uWSGI reports its own binary
+    chosen = Path(python_executable())
+    assert chosen.name in ("python3", "python") and chosen.parent == Path(sys.prefix) / "bin"
+    done = subprocess.run([str(chosen), "-c", "import sys; print(sys.prefix)"],
+                          capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout.strip() == sys.prefix  # the same environment, so the same packages

@@ -83,7 +83,8 @@ class Ingestion:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
         self._child = subprocess.Popen(
-            [sys.executable, "-m", "fmd_profiler.store.ingestion", str(self.location.database),
+            [python_executable(), "-m", "fmd_profiler.store.ingestion",
+             str(self.location.database),
              f"--retention-days={self._retention_days}"],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, env=env, close_fds=True)
         self._started_at = time.monotonic()
@@ -148,6 +149,21 @@ class Ingestion:
         database = Database(self.location, threads=INGEST_THREADS,
                             memory_limit=INGEST_MEMORY_LIMIT)
         return database.ingest(timeout=timeout, retention_days=self._retention_days)
+
+
+def python_executable() -> str:
+    """The interpreter to start the child with.
+
+    ``sys.executable`` is the server's binary under an embedding server (uWSGI's is ``uwsgi``),
+    so when it is not a Python, the environment's own ``bin/python3`` is used.
+    """
+    if Path(sys.executable).name.startswith("python"):
+        return sys.executable
+    for name in ("python3", "python"):
+        candidate = Path(sys.prefix) / "bin" / name
+        if candidate.exists():
+            return str(candidate)
+    return sys.executable  # nothing better: a failing child is one warning, not lost rows
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -23,9 +23,10 @@ SOAK = r"""
 import asyncio, random, sys, threading, time
 from fmd_profiler.profiling.stacks import StackTable
 
-seconds = float(sys.argv[1])
+wanted, seconds = int(sys.argv[1]), float(sys.argv[2])
 sys.setswitchinterval(0.0002)
-stop = time.monotonic() + seconds
+deadline = time.monotonic() + seconds
+done = threading.Event()
 
 class Cycle:
     def __init__(self):
@@ -49,17 +50,17 @@ def generate(n):
         yield recurse(random.randrange(30))
 
 def worker():
-    while time.monotonic() < stop:
+    while not done.is_set():
         for _ in generate(20):
             pass
 
 async def loop_body():
-    while time.monotonic() < stop:
+    while not done.is_set():
         await asyncio.sleep(0)
         recurse(10)
 
 def churn():
-    while time.monotonic() < stop:
+    while not done.is_set():
         t = threading.Thread(target=recurse, args=(40,))
         t.start()
         t.join()
@@ -71,20 +72,22 @@ for t in threads:
     t.start()
 table = StackTable()
 samples = 0
-while time.monotonic() < stop:
+# Until enough walks are done, not for a fixed time: a busy CI machine walks less often.
+while samples < wanted and time.monotonic() < deadline:
     for t in threads:
         if t.ident and table.stack_of_thread(t.ident, sys._current_frames) is not None:
             samples += 1
     time.sleep(0.001)
+done.set()
 print(samples, table.broken_chains)
 """
 
 
 def test_stack_walks_survive_churn_and_garbage_collection() -> None:
-    done = subprocess.run([sys.executable, "-c", SOAK, "8"], cwd=ROOT, capture_output=True,
-                          text=True, timeout=120, env={"PYTHONPATH": str(ROOT),
-                                                       "PATH": "/usr/bin:/bin"})
+    done = subprocess.run([sys.executable, "-c", SOAK, "2000", "90"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=180,
+                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
     assert done.returncode == 0, done.stderr[-2000:]
     samples, broken = map(int, done.stdout.split())
-    assert samples > 1000
+    assert samples >= 2000  # 90 s is a cap for a very busy machine, not the expected time
     assert broken == 0

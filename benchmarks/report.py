@@ -36,6 +36,11 @@ def render(figures: dict[str, Any]) -> str:
         "no-profiler figure. The summary is the median over rounds.",
         "",
     ]
+    if figures.get("failed_sections"):
+        lines += ["Sections that failed (their figures are missing below; the error is in the "
+                  "run's output):", ""]
+        lines += [f"- **{name}**: {why}" for name, why in figures["failed_sections"].items()]
+        lines.append("")
     if figures.get("unavailable"):
         lines += ["Contenders that could not run:", ""]
         lines += [f"- **{name}**: {why}" for name, why in figures["unavailable"].items()]

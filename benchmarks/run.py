@@ -9,6 +9,7 @@ and the command.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import importlib.util
 import json
@@ -18,6 +19,8 @@ import shlex
 import subprocess
 import sys
 import time
+import traceback
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
@@ -177,73 +180,80 @@ def main(argv: list[str] | None = None) -> int:
                                                         else sys.argv[1:])]),
                                "unavailable": failures}
     if "latency" in sections:
-        _log("latency: %d contenders, %d rounds x %d requests per endpoint", len(chosen),
-             plan.latency_rounds, plan.latency_requests)
-        figures["latency"] = latency.measure(chosen, ROOT, WORK, rounds=plan.latency_rounds,
-                                             requests=plan.latency_requests,
-                                             warmup=plan.latency_warmup)
-        if any(c in paired.PAIRED for c in chosen):
-            _log("latency: paired with a bare twin in one process, %d processes x %d rounds",
-                 plan.paired_processes, plan.paired_rounds)
-            figures["paired"] = paired.measure(
-                chosen, ROOT, WORK, processes=plan.paired_processes, rounds=plan.paired_rounds,
-                requests=plan.paired_requests)
-        if C.OURS_L2 in chosen:
-            _log("latency: what a sampling pass costs the request it lands in")
-            figures["pass_cost"] = pass_cost.measure(
-                ROOT, WORK, processes=1 if plan.quick else 3,
-                requests=600 if plan.quick else 2000)
+        with _section(figures, "latency"):
+            _log("latency: %d contenders, %d rounds x %d requests per endpoint", len(chosen),
+                 plan.latency_rounds, plan.latency_requests)
+            figures["latency"] = latency.measure(chosen, ROOT, WORK, rounds=plan.latency_rounds,
+                                                 requests=plan.latency_requests,
+                                                 warmup=plan.latency_warmup)
+            if any(c in paired.PAIRED for c in chosen):
+                _log("latency: paired with a bare twin in one process, %d processes x %d rounds",
+                     plan.paired_processes, plan.paired_rounds)
+                figures["paired"] = paired.measure(
+                    chosen, ROOT, WORK, processes=plan.paired_processes, rounds=plan.paired_rounds,
+                    requests=plan.paired_requests)
+            if C.OURS_L2 in chosen:
+                _log("latency: what a sampling pass costs the request it lands in")
+                figures["pass_cost"] = pass_cost.measure(
+                    ROOT, WORK, processes=1 if plan.quick else 3,
+                    requests=600 if plan.quick else 2000)
     if "throughput" in sections:
-        _log("throughput: gunicorn + wrk, %d round(s) of %.0f s", plan.throughput_rounds,
-             plan.throughput_seconds)
-        timed = [c for c in chosen if c in (C.BARE, C.OURS_L1, C.OURS_L2)] if plan.quick \
-            else chosen  # --quick: the two levels most deployments run
-        figures["throughput"] = throughput.measure(
-            timed, ROOT, WORK, rounds=plan.throughput_rounds, seconds=plan.throughput_seconds,
-            warmup_s=plan.throughput_warmup_s)
-        # Sync workers serve from the main thread, where level 2 samples with the timer signal;
-        # they are also gunicorn's default, so a focused run of level 1 alone measures them too.
-        sync = [c for c in (C.OURS_L2, C.OURS_L2_THREAD, C.OURS_L1) if c in chosen]
-        if sync:
-            _log("throughput: the same under sync workers (%d contenders)", len(sync))
-            figures["throughput_sync"] = throughput.measure(
-                [C.BARE, *sync], ROOT, WORK, rounds=plan.throughput_rounds,
-                seconds=plan.throughput_seconds, warmup_s=plan.throughput_warmup_s, threads=1,
-                control=False)  # the threaded section's control row tells the noise
-        if C.OURS_L1 in chosen:
-            _log("throughput: capacity with %s request thread(s), no network, %d process(es) x "
-                 "%d blocks", " and ".join(map(str, capacity.THREADS)), plan.capacity_processes,
-                 plan.capacity_blocks)
-            figures["capacity"] = capacity.measure(ROOT, WORK, processes=plan.capacity_processes,
-                                                   blocks=plan.capacity_blocks)
-            _log("throughput: where level 1's cost goes, %d process(es) x %d rounds",
-                 plan.breakdown_processes, plan.breakdown_rounds)
-            figures["breakdown"] = breakdown.measure(ROOT, WORK,
-                                                     processes=plan.breakdown_processes,
-                                                     rounds=plan.breakdown_rounds)
+        with _section(figures, "throughput"):
+            _log("throughput: gunicorn + wrk, %d round(s) of %.0f s", plan.throughput_rounds,
+                 plan.throughput_seconds)
+            timed = [c for c in chosen if c in (C.BARE, C.OURS_L1, C.OURS_L2)] if plan.quick \
+                else chosen  # --quick: the two levels most deployments run
+            figures["throughput"] = throughput.measure(
+                timed, ROOT, WORK, rounds=plan.throughput_rounds, seconds=plan.throughput_seconds,
+                warmup_s=plan.throughput_warmup_s)
+            # Sync workers serve from the main thread, where level 2 samples with the timer signal;
+            # they are also gunicorn's default, so a focused run of level 1 alone measures them too.
+            sync = [c for c in (C.OURS_L2, C.OURS_L2_THREAD, C.OURS_L1) if c in chosen]
+            if sync:
+                _log("throughput: the same under sync workers (%d contenders)", len(sync))
+                figures["throughput_sync"] = throughput.measure(
+                    [C.BARE, *sync], ROOT, WORK, rounds=plan.throughput_rounds,
+                    seconds=plan.throughput_seconds, warmup_s=plan.throughput_warmup_s, threads=1,
+                    control=False)  # the threaded section's control row tells the noise
+            if C.OURS_L1 in chosen:
+                _log("throughput: capacity with %s request thread(s), no network, %d process(es) x "
+                     "%d blocks", " and ".join(map(str, capacity.THREADS)), plan.capacity_processes,
+                     plan.capacity_blocks)
+                figures["capacity"] = capacity.measure(
+                    ROOT, WORK, processes=plan.capacity_processes, blocks=plan.capacity_blocks)
+                _log("throughput: where level 1's cost goes, %d process(es) x %d rounds",
+                     plan.breakdown_processes, plan.breakdown_rounds)
+                figures["breakdown"] = breakdown.measure(ROOT, WORK,
+                                                         processes=plan.breakdown_processes,
+                                                         rounds=plan.breakdown_rounds)
     if "accuracy" in sections:
-        sampled = [c for c in chosen
-                   if c in (C.OURS_L2, C.OURS_L2_THREAD, C.OURS_L2_SWI0, C.OURS_L2_40MS)]
-        _log("accuracy: the 60/30/10 endpoint at 10 ms and 2 ms, %d contender(s)", len(sampled))
-        figures["accuracy"] = accuracy.measure(sampled, ROOT, WORK, scale=plan.accuracy_scale)
+        with _section(figures, "accuracy"):
+            sampled = [c for c in chosen
+                       if c in (C.OURS_L2, C.OURS_L2_THREAD, C.OURS_L2_SWI0, C.OURS_L2_40MS)]
+            _log("accuracy: the 60/30/10 endpoint at 10 ms and 2 ms, %d contender(s)", len(sampled))
+            figures["accuracy"] = accuracy.measure(sampled, ROOT, WORK, scale=plan.accuracy_scale)
     if "storage" in sections:
-        _log("storage: %d request rows; profile data of %d requests", plan.ingest_rows,
-             plan.profile_requests)
-        figures["ingest"] = ingest.measure(WORK, rows=plan.ingest_rows)
-        figures["profile_storage"] = profile_storage.measure_storage(
-            requests=plan.profile_requests)
+        with _section(figures, "storage"):
+            _log("storage: %d request rows; profile data of %d requests", plan.ingest_rows,
+                 plan.profile_requests)
+            figures["ingest"] = ingest.measure(WORK, rows=plan.ingest_rows)
+            figures["profile_storage"] = profile_storage.measure_storage(
+                requests=plan.profile_requests)
     if "memory" in sections:
-        _log("memory: %d requests per contender", plan.memory_requests)
-        figures["memory"] = memory.measure(ROOT, WORK, requests=plan.memory_requests)
+        with _section(figures, "memory"):
+            _log("memory: %d requests per contender", plan.memory_requests)
+            figures["memory"] = memory.measure(ROOT, WORK, requests=plan.memory_requests)
     if "report" in sections:
-        figures["report"] = []
-        for size in plan.report_sizes:
-            _log("report: %d requests over 50 endpoints", size)
-            figures["report"].append(report_generation.measure(size, work=WORK))
+        with _section(figures, "report"):
+            figures["report"] = []
+            for size in plan.report_sizes:
+                _log("report: %d requests over 50 endpoints", size)
+                figures["report"].append(report_generation.measure(size, work=WORK))
     if "harness" in sections:
-        _log("harness: %d rounds vs %d plain pytest runs", plan.harness_rounds,
-             plan.harness_rounds)
-        figures["harness"] = harness_overhead.measure(rounds=plan.harness_rounds, repeats=3)
+        with _section(figures, "harness"):
+            _log("harness: %d rounds vs %d plain pytest runs", plan.harness_rounds,
+                 plan.harness_rounds)
+            figures["harness"] = harness_overhead.measure(rounds=plan.harness_rounds, repeats=3)
     figures["seconds"] = time.monotonic() - started
     Path(args.out).write_text(render(figures), encoding="utf-8")
     if args.json:
@@ -254,6 +264,19 @@ def main(argv: list[str] | None = None) -> int:
 
 def _plain(value: object) -> object:
     return getattr(value, "__dict__", str(value))
+
+
+@contextlib.contextmanager
+def _section(figures: dict[str, Any], name: str) -> Iterator[None]:
+    """Run one section; a failure is recorded in RESULTS and the run goes on, so an hour of
+    other sections' figures is not lost to one section's error."""
+    try:
+        yield
+    except Exception as exc:
+        traceback.print_exc()
+        why = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        figures.setdefault("failed_sections", {})[name] = why
+        _log("%s: failed (%s); going on with the next section", name, why)
 
 
 def _log(message: str, *args: object) -> None:

@@ -44,6 +44,7 @@ from benchmarks import (
 from benchmarks import contenders as C
 from benchmarks.envs import ensure_fmd_env
 from benchmarks.report import render
+from fmd_profiler.errors import one_line
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "benchmarks" / ".work"
@@ -274,7 +275,7 @@ def _section(figures: dict[str, Any], name: str) -> Iterator[None]:
         yield
     except Exception as exc:
         traceback.print_exc()
-        why = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        why = one_line(exc)
         figures.setdefault("failed_sections", {})[name] = why
         _log("%s: failed (%s); going on with the next section", name, why)
 

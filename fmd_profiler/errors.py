@@ -7,6 +7,12 @@ Errors never escape into a monitored request: the request hooks log them instead
 from __future__ import annotations
 
 
+def one_line(exc: BaseException) -> str:
+    """``Type: first line of the message``: how a log line or a child process names an error."""
+    text = str(exc)
+    return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}"
+
+
 class ProfilerError(Exception):
     """Base class of every error fmd_profiler raises on purpose."""
 

@@ -16,6 +16,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from fmd_profiler.errors import one_line
 from fmd_profiler.schema import Table
 from fmd_profiler.store.ingestion import Ingestion
 from fmd_profiler.store.segments import SegmentWriter
@@ -83,9 +84,9 @@ class Writer:
         self.flush(ingest=False, complete=True)
         self._segments.close()
         with self._lock:  # Ingestion is not thread-safe; flush uses it under the same lock
-            finished, error = self._ingestion.close(timeout=INGESTION_STOP_WAIT_S)
+            finished, problem = self._ingestion.close(timeout=INGESTION_STOP_WAIT_S)
             if finished:
-                self._note("ingest", error)
+                self._note("ingest", problem)
 
     def _run(self) -> None:
         while True:
@@ -122,9 +123,9 @@ class Writer:
                     timeout=ingest_timeout))
 
     def _pace_child_ingestion(self) -> None:
-        finished, error = self._ingestion.collect()
+        finished, problem = self._ingestion.collect()
         if finished:
-            self._note("ingest", error)
+            self._note("ingest", problem)
         self._guarded("start ingestion", self._ingestion.launch_if_due)
 
     def _write_pending(self) -> None:
@@ -143,7 +144,7 @@ class Writer:
             self._pending[name] = []
         # The store "works again" only when a whole flush wrote: one table's folder being
         # writable while another's is not is still the same outage.
-        self._note("write", first_error)
+        self._note("write", one_line(first_error) if first_error else None)
         self._bound_pending()
 
     def _bound_pending(self) -> None:
@@ -158,20 +159,20 @@ class Writer:
         try:
             action()
         except Exception as exc:
-            self._note(operation, exc)
+            self._note(operation, one_line(exc))
             return False
         self._note(operation, None)
         return True
 
-    def _note(self, operation: str, exc: Exception | None) -> None:
-        if exc is not None:
-            message = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+    def _note(self, operation: str, problem: str | None) -> None:
+        """``problem``: one line naming what failed (:func:`one_line`), None when it worked."""
+        if problem is not None:
             if operation not in self._failing:  # once per outage, not once per flush
-                self._failing[operation] = message
+                self._failing[operation] = problem
                 log.warning("fmd_profiler: cannot %s the store at %s (%s). Requests are still "
                             "served; up to %d rows per table are kept in memory and written "
                             "when the store works again.", _VERBS.get(operation, operation),
-                            self._ingestion.location.database, message, self._max_pending)
+                            self._ingestion.location.database, problem, self._max_pending)
         elif self._failing.pop(operation, None) is not None:
             log.warning("fmd_profiler: the store at %s works again (%s)",
                         self._ingestion.location.database, _VERBS.get(operation, operation))

@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from fmd_profiler.errors import one_line
 from fmd_profiler.schema import SEGMENT_TABLES
 from fmd_profiler.store.control import mtime
 from fmd_profiler.store.segments import StoreLocation
@@ -44,10 +45,6 @@ INGEST_MEMORY_LIMIT = "256MB"
 
 #: Children still running when their process stopped recording (see :meth:`Ingestion.close`).
 _LEFT_RUNNING: list[subprocess.Popen[bytes]] = []
-
-
-class IngestionFailed(Exception):
-    """The child ingestion ended with an error; the message is the child's own one-line reason."""
 
 
 class Ingestion:
@@ -90,9 +87,10 @@ class Ingestion:
         self._started_at = time.monotonic()
         return True
 
-    def collect(self) -> tuple[bool, IngestionFailed | None]:
-        """``(finished, error)`` of the child started last; ``(False, None)`` while it runs
-        or when there is none. A child past its time limit is killed and reported as failed."""
+    def collect(self) -> tuple[bool, str | None]:
+        """``(finished, problem)`` of the child started last: the child's own one-line reason
+        when it failed. ``(False, None)`` while it runs or when there is none. A child past its
+        time limit is killed and reported as failed."""
         child = self._child
         if child is None:
             return False, None
@@ -102,16 +100,15 @@ class Ingestion:
             child.kill()
             child.wait()
             self._release()
-            return True, IngestionFailed(
-                f"the ingestion process ran longer than {self._child_timeout:.0f} s and was "
-                f"stopped; the next one starts within {self._interval:.0f} s")
+            return True, (f"the ingestion process ran longer than {self._child_timeout:.0f} s "
+                          f"and was stopped; the next one starts within {self._interval:.0f} s")
         output = child.stdout.read().decode("utf-8", "replace").strip() if child.stdout else ""
         code = child.returncode
         self._release()
         if code == 0:
             return True, None
-        return True, IngestionFailed(output.splitlines()[-1] if output else
-                                     f"the ingestion process exited with status {code}")
+        return True, (output.splitlines()[-1] if output else
+                      f"the ingestion process exited with status {code}")
 
     def wait(self, timeout: float) -> None:
         """Wait up to ``timeout`` seconds for a running child."""
@@ -119,7 +116,7 @@ class Ingestion:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self._child.wait(timeout=timeout)
 
-    def close(self, timeout: float) -> tuple[bool, IngestionFailed | None]:
+    def close(self, timeout: float) -> tuple[bool, str | None]:
         """At stop: give a running child ``timeout`` seconds, then leave it to finish alone.
 
         The child holds the store lock and commits or rolls back on its own, so leaving it is
@@ -185,8 +182,7 @@ def main(argv: list[str] | None = None) -> int:
         result = Ingestion(location, retention_days=args.retention_days).ingest_here(
             timeout=CHILD_LOCK_WAIT_S)
     except Exception as exc:
-        first_line = str(exc).splitlines()[0] if str(exc) else ""
-        print(f"{type(exc).__name__}: {first_line}", flush=True)
+        print(one_line(exc), flush=True)
         return 1
     if result is None:
         print(f"the store stayed locked for {CHILD_LOCK_WAIT_S:.0f} s (another ingestion or a "

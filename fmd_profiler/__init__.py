@@ -4,10 +4,9 @@
 goes) into a DuckDB store; ``python -m fmd_profiler.report`` turns the store into a report.
 """
 
-import importlib
 from typing import TYPE_CHECKING, Any
 
-from fmd_profiler import config
+from fmd_profiler import config, lazy
 from fmd_profiler.errors import ConfigError, ConfigFileError, ProfilerError, SetupError, StoreError
 
 if TYPE_CHECKING:
@@ -24,12 +23,7 @@ _LAZY = {"Profiler": "fmd_profiler.extension", "bind": "fmd_profiler.extension",
 
 
 def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'fmd_profiler' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+    return lazy.attribute(globals(), _LAZY, __name__, name)
 
 __all__ = [
     "ConfigError",

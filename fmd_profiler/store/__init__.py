@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from fmd_profiler import lazy
 from fmd_profiler.store.segments import SegmentWriter, StoreLocation
 
 if TYPE_CHECKING:
@@ -16,14 +17,8 @@ if TYPE_CHECKING:
 
 __all__ = ["Database", "IngestResult", "SegmentWriter", "StoreLocation", "read_segments"]
 
-_FROM_DATABASE = ("Database", "IngestResult", "read_segments")
+_LAZY = dict.fromkeys(("Database", "IngestResult", "read_segments"), "fmd_profiler.store.database")
 
 
-def __getattr__(name: str) -> Any:  # PEP 562: keeps duckdb out of processes that only record
-    if name in _FROM_DATABASE:
-        from fmd_profiler.store import database
-
-        value = getattr(database, name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'fmd_profiler.store' has no attribute {name!r}")
+def __getattr__(name: str) -> Any:  # keeps duckdb out of processes that only record
+    return lazy.attribute(globals(), _LAZY, __name__, name)

@@ -29,6 +29,7 @@ class Contender:
     switch_interval_ms: float | None = None  # None: the default SAMPLER_SWITCH_INTERVAL_MS
     sampling_interval_ms: float | None = None  # None: the default SAMPLING_INTERVAL_MS
     signal: bool = True  # False: SAMPLER_SIGNAL off, the sampler thread samples every request
+    cpu_clock: bool = True  # the minimal recorder only: False reads the monotonic clock alone
 
     @property
     def env(self) -> str:
@@ -57,12 +58,15 @@ PYINSTRUMENT = Contender("pyinstrument per request", "pyinstrument")
 # Not a tool: the least any recorder of each request's duration and thread CPU time does in
 # Python (two clocks read twice around the app, one tuple kept). The capacity section's floor.
 MINIMAL = Contender("a minimal recorder: two clocks and a tuple", "minimal")
+# The same without the thread CPU clock, a system call (the monotonic clock is read in user
+# space): under a threaded server the pair of them shows what that clock costs a worker.
+MINIMAL_WALL = Contender("a minimal recorder without the CPU clock", "minimal", cpu_clock=False)
 
 ALL = (BARE, OURS_L1, OURS_L2, OURS_L2_THREAD, OURS_L2_SWI0, OURS_L2_40MS, OURS_L3, OURS_EXACT,
        FMD_L1, FMD_L3, PYINSTRUMENT)
 #: The throughput section's control: a second server of the app without profiler.
 BARE_TWIN = Contender("no profiler, a second server", "bare")
-BY_NAME = {c.name: c for c in (*ALL, BARE_TWIN, MINIMAL)}
+BY_NAME = {c.name: c for c in (*ALL, BARE_TWIN, MINIMAL, MINIMAL_WALL)}
 
 
 def build_app(contender: Contender, workdir: Path, *, clock: Any = None) -> Any:
@@ -95,7 +99,7 @@ def build_app(contender: Contender, workdir: Path, *, clock: Any = None) -> Any:
     if contender.kind == "pyinstrument":
         return _with_pyinstrument(create_app(profile=False))
     if contender.kind == "minimal":
-        return _with_minimal_recorder(create_app(profile=False))
+        return _with_minimal_recorder(create_app(profile=False), contender.cpu_clock)
     raise ValueError(f"unknown contender kind {contender.kind}")
 
 
@@ -126,11 +130,15 @@ def _with_pyinstrument(app: Any) -> Any:
     return app
 
 
-def _with_minimal_recorder(app: Any) -> Any:
+def _with_minimal_recorder(app: Any, cpu_clock: bool = True) -> Any:
     """Wall and thread CPU time around every request, one tuple kept per request (the last
-    100,000): no Flask hook, no endpoint or status, nothing written anywhere."""
+    100,000): no Flask hook, no endpoint or status, nothing written anywhere.
+
+    ``cpu_clock`` False: the CPU clock is ``float`` (a C call that returns 0.0), so the code
+    runs the same steps without the system call.
+    """
     rows: collections.deque[tuple[float, float]] = collections.deque(maxlen=100_000)
-    perf, cpu = time.perf_counter, time.thread_time
+    perf, cpu = time.perf_counter, (time.thread_time if cpu_clock else float)
     wsgi_app = app.wsgi_app
 
     def recorded(environ: dict[str, Any], start_response: Any) -> Any:

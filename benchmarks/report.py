@@ -7,7 +7,7 @@ from typing import Any
 from benchmarks import breakdown, capacity
 from benchmarks.breakdown import BreakdownResult
 from benchmarks.capacity import CapacityResult
-from benchmarks.contenders import BARE, BARE_TWIN
+from benchmarks.contenders import BARE, BARE_TWIN, MINIMAL, MINIMAL_WALL
 from benchmarks.latency import ENDPOINTS, LatencyResult
 from benchmarks.paired import PairedResult
 from benchmarks.throughput import ThroughputResult
@@ -214,6 +214,12 @@ def _throughput(results: dict[str, ThroughputResult], title: str = "## Throughpu
     control = (f"*{BARE_TWIN.name}* is the control: two identical servers measured the same "
                "way, so how far it reads from 1.000× is the measurement's own noise. "
                if BARE_TWIN.name in first.rps else "")
+    floors = (f"*{MINIMAL.name}*: not a tool, the floor under level 1 (a WSGI wrapper that "
+              "reads the monotonic and the thread CPU clock before and after each request and "
+              f"keeps one tuple); *{MINIMAL_WALL.name}*: the same with the monotonic clock "
+              "alone. The thread CPU clock is a system call, the monotonic one is not: the two "
+              "rows apart are what reading a request's CPU time costs under this server. "
+              if MINIMAL_WALL.name in first.rps else "")
     lines += [
         preface +
         f"gunicorn `-w {first.workers} --threads {first.threads} --reuse-port` on 127.0.0.1, "
@@ -223,7 +229,7 @@ def _throughput(results: dict[str, ThroughputResult], title: str = "## Throughpu
         "contender, contender, bare; the next round BAAB), so runs seconds apart share the "
         "machine's weather and a steady drift cancels. Ratio: the contender's requests/s over "
         "the bare server's in the same block, the median over rounds, followed from 4 rounds "
-        "on by the middle half of the rounds' ratios. " + control + "*mix*: the "
+        "on by the middle half of the rounds' ratios. " + control + floors + "*mix*: the "
         "demo's realistic rotation (`benchmarks/mix.lua`: 3 JSON lists, 2 item lookups, a "
         "template page and a call-heavy endpoint per 7 requests); `/api/items` alone is the "
         "worst case for any "

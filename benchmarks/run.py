@@ -204,12 +204,18 @@ def main(argv: list[str] | None = None) -> int:
                  plan.throughput_seconds)
             timed = [c for c in chosen if c in (C.BARE, C.OURS_L1, C.OURS_L2)] if plan.quick \
                 else chosen  # --quick: the two levels most deployments run
+            # Beside level 1, the least any per-request recorder costs under the same server,
+            # with and without the thread CPU clock: the floor level 1 is judged against.
+            floors = [C.MINIMAL, C.MINIMAL_WALL] if C.OURS_L1 in chosen and not plan.quick \
+                else []
+            timed = [*timed, *floors]
             figures["throughput"] = throughput.measure(
                 timed, ROOT, WORK, rounds=plan.throughput_rounds, seconds=plan.throughput_seconds,
                 warmup_s=plan.throughput_warmup_s)
             # Sync workers serve from the main thread, where level 2 samples with the timer signal;
             # they are also gunicorn's default, so a focused run of level 1 alone measures them too.
             sync = [c for c in (C.OURS_L2, C.OURS_L2_THREAD, C.OURS_L1) if c in chosen]
+            sync += floors if sync else []
             if sync:
                 _log("throughput: the same under sync workers (%d contenders)", len(sync))
                 figures["throughput_sync"] = throughput.measure(

@@ -42,13 +42,18 @@ def rows(con: Any, sql: str, params: dict[str, Any] | None = None) -> list[dict[
 
 
 def endpoint_summary(con: Any, window: Window = ALL_TIME) -> list[dict[str, Any]]:
-    """One row per endpoint, known routes included even when never requested (hits 0)."""
+    """One row per endpoint, known routes included even when never requested (hits 0).
+
+    ``median_cpu_ms`` is the median of the requests' thread CPU time: set beside ``median_ms``
+    it tells an endpoint that computes from one that waits (on I/O, a lock, the GIL).
+    """
     sql = f"""
     WITH r AS ({WINDOWED_REQUESTS}),
     s AS (
         SELECT endpoint,
                count(*) AS hits,
                quantile_cont(duration_ms, [0.5, 0.95, 0.99]) AS q,
+               quantile_cont(cpu_ms, 0.5) AS cpu_median,
                count(*) FILTER (WHERE status >= 500) AS errors,
                max(started_at) AS last_requested,
                string_agg(DISTINCT rule, ', ' ORDER BY rule) AS rules_hit
@@ -69,6 +74,7 @@ def endpoint_summary(con: Any, window: Window = ALL_TIME) -> list[dict[str, Any]
            round(s.q[1], 3) AS median_ms,
            round(s.q[2], 3) AS p95_ms,
            round(s.q[3], 3) AS p99_ms,
+           round(s.cpu_median, 3) AS median_cpu_ms,
            coalesce(s.errors, 0) AS errors,
            s.last_requested AS last_requested
     FROM known FULL OUTER JOIN s ON known.endpoint = s.endpoint

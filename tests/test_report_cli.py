@@ -22,7 +22,7 @@ def recorded_app(db_path: Path, clock: FakeClock) -> Flask:
 
     @app.route("/work/<int:ms>")
     def work(ms: int) -> str:
-        clock.advance(ms / 1000)
+        clock.advance(ms / 1000, cpu=ms / 4000)  # a quarter of each request computes
         if ms == 13:
             raise RuntimeError("unlucky")
         return "ok"
@@ -62,6 +62,7 @@ def test_summary_figures(db_path: Path, clock: FakeClock,
         "median_ms": 50.5,  # continuous quantiles of 1..100
         "p95_ms": 95.05,
         "p99_ms": 99.01,
+        "median_cpu_ms": 12.625,  # a quarter of 50.5
         "errors": 1,
         "last_requested": "2027-01-15T08:01:39.000+00:00",
     }

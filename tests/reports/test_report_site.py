@@ -24,9 +24,9 @@ def pages_of(site: Path) -> list[Path]:
     return sorted(site.rglob("*.html"))
 
 
-def durations(store: SyntheticStore, endpoint: str) -> np.ndarray:
+def durations(store: SyntheticStore, endpoint: str, column: str = "duration_ms") -> np.ndarray:
     with open_source(str(store.database)) as con:
-        found = con.execute("SELECT duration_ms FROM requests WHERE endpoint = ?",
+        found = con.execute(f"SELECT {column} FROM requests WHERE endpoint = ?",
                             [endpoint]).fetchall()
     return np.array([d for (d,) in found])
 
@@ -55,6 +55,10 @@ def test_overview_figures_equal_what_the_data_says(site: Path, store: SyntheticS
         assert median_text == format_ms(round(np.percentile(values, 50), 3))
         assert float(row[column["p95 ms"]][1]) == pytest.approx(
             round(np.percentile(values, 95), 3), abs=1e-3)
+        cpu = durations(store, endpoint, "cpu_ms")
+        assert float(row[column["CPU ms"]][1]) == pytest.approx(
+            round(np.percentile(cpu, 50), 3), abs=1e-3)
+        assert float(row[column["CPU ms"]][1]) < float(median_sort)  # the demo's requests wait
     for endpoint in store.unused:
         assert rows[endpoint][column["Hits"]][0] == "0"
         assert "unused" in rows[endpoint][0][0]

@@ -12,6 +12,11 @@ from benchmarks.latency import ENDPOINTS, LatencyResult
 from benchmarks.paired import PairedResult
 from benchmarks.throughput import ThroughputResult
 
+#: What the minimal recorder is, for every table it appears in.
+_MINIMAL_IS = (f"*{MINIMAL.name}*: not a tool, the floor under level 1; a WSGI wrapper that "
+               "reads the monotonic and the thread CPU clock before and after each request and "
+               "keeps one tuple, nothing else (no endpoint, status or user, nothing written). ")
+
 
 def _fmt(value: float | None, pattern: str = "{:.2f}") -> str:
     return "–" if value is None else pattern.format(value)
@@ -214,9 +219,7 @@ def _throughput(results: dict[str, ThroughputResult], title: str = "## Throughpu
     control = (f"*{BARE_TWIN.name}* is the control: two identical servers measured the same "
                "way, so how far it reads from 1.000× is the measurement's own noise. "
                if BARE_TWIN.name in first.rps else "")
-    floors = (f"*{MINIMAL.name}*: not a tool, the floor under level 1 (a WSGI wrapper that "
-              "reads the monotonic and the thread CPU clock before and after each request and "
-              f"keeps one tuple); *{MINIMAL_WALL.name}*: the same with the monotonic clock "
+    floors = (_MINIMAL_IS + f"*{MINIMAL_WALL.name}*: the same with the monotonic clock "
               "alone. The thread CPU clock is a system call, the monotonic one is not: the two "
               "rows apart are what reading a request's CPU time costs under this server. "
               if MINIMAL_WALL.name in first.rps else "")
@@ -278,9 +281,7 @@ def _capacity(results: list[CapacityResult],
         "over blocks (the middle half of the blocks' ratios); "
         f"{first.processes} fresh process(es) × {first.blocks} blocks per workload and thread "
         f"count. *{BARE_TWIN.name}*: a second bare app in the contender's place, the control. "
-        "*a minimal recorder*: not a tool, the floor under level 1; a WSGI wrapper that reads "
-        "the monotonic and the thread CPU clock before and after each request and keeps one "
-        "tuple, nothing else (no endpoint, status or user, nothing written). "
+        + _MINIMAL_IS +
         "Only level 1 is measured: level 2's sampler thread keeps ticking into the bare app's "
         "phases (see `benchmarks/capacity.py`).",
         "",

@@ -25,7 +25,7 @@ from pathlib import Path
 import duckdb
 import numpy as np
 
-from fmd_profiler.errors import StoreError
+from fmd_profiler.errors import StoreError, one_line
 from fmd_profiler.schema import (
     DIRECT_TABLES,
     SCHEMA_VERSION,
@@ -48,6 +48,9 @@ MAX_SEGMENTS_PER_INGEST = 2000
 #: Segment bytes decoded into memory for one INSERT (~80k request rows): a backlog (a busy server,
 #: a store that was locked for a while) is ingested in steps, not decoded at once.
 INGEST_CHUNK_BYTES = 4 * 1024 * 1024
+#: Pending segments per table a read session decodes (the newest): a web process must not decode
+#: an unbounded backlog on a page view; the ingestion takes the older ones.
+MAX_READ_SEGMENTS = 1000
 #: How long a forgotten segment name is remembered (guards against re-ingesting after a crash).
 INGESTED_NAMES_KEEP_DAYS = 7
 
@@ -184,7 +187,7 @@ class Database:
             return [], 0, quarantined
         try:
             return batch.paths, self._insert_segments(con, table, batch), quarantined
-        except duckdb.Error as exc:
+        except Exception as exc:  # noqa: BLE001 - duckdb.Error, or a value numpy cannot convert
             # Values DuckDB cannot convert: retry one by one, set the bad ones aside.
             log.warning("fmd_profiler: %s segments could not be ingested together (%s); "
                         "ingesting one by one", table.name, str(exc).splitlines()[0])
@@ -193,8 +196,8 @@ class Database:
             try:
                 rows += self._insert_segments(con, table, load_segments(table, [path]))
                 done.append(path)
-            except duckdb.Error as one:
-                self._quarantine(path, str(one).splitlines()[0])
+            except Exception as one:  # noqa: BLE001 - one segment's problem stays its own
+                self._quarantine(path, one_line(one))
                 quarantined += 1
         return done, rows, quarantined
 
@@ -359,6 +362,9 @@ def load_segments(table: Table, paths: Sequence[Path]) -> SegmentBatch:
         except (OSError, SegmentError) as exc:
             bad.append((path, str(exc)))
             continue
+        except Exception as exc:  # noqa: BLE001 - any other failure is this file's damage
+            bad.append((path, one_line(exc)))
+            continue
         parts.append(columns)
         good.append(path)
         total += n
@@ -464,7 +470,12 @@ def create_read_views(con: duckdb.DuckDBPyConnection, attached: str | None,
         parts = []
         if attached is not None and table.name in stored_columns:
             parts.append(_select_stored(table, attached, stored_columns[table.name]))
-        files = pending.get(table.name, []) + extra_by_table.get(table.name, [])
+        waiting = pending.get(table.name, [])
+        if len(waiting) > MAX_READ_SEGMENTS:
+            log.warning("fmd_profiler: %d %s segments wait for ingestion; this view shows the "
+                        "newest %d", len(waiting), table.name, MAX_READ_SEGMENTS)
+            waiting = waiting[-MAX_READ_SEGMENTS:]
+        files = waiting + extra_by_table.get(table.name, [])
         if files:
             batch = load_segments(table, files)
             for path, problem in batch.unreadable:  # ingestion sets them aside; here: skip

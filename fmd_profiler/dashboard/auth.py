@@ -2,7 +2,10 @@
 
 No framework here (the Flask views call it). Passwords from the config are compared in constant
 time, or checked with werkzeug when given as a werkzeug hash; every candidate account is checked
-on every attempt so timing does not tell which user name exists. The session is a cookie signed
+on every attempt so timing does not tell which user name exists. Attempts are counted per
+(address, user name) and per address, before the password is checked, in a file every worker
+shares (:mod:`fmd_profiler.throttle`); never per user name alone, which would let anybody lock the
+admin out. The session is a cookie signed
 with the app's secret whose salt includes a fingerprint of the configured credentials, so
 changing a password signs everybody out. Each session carries its own CSRF token.
 """
@@ -13,9 +16,7 @@ import hashlib
 import hmac
 import re
 import secrets
-import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -23,6 +24,8 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from fmd_profiler.config import Config
+from fmd_profiler.store.segments import StoreLocation
+from fmd_profiler.throttle import FileAttemptLog, Throttle
 
 ADMIN = "admin"
 GUEST = "guest"
@@ -89,51 +92,18 @@ class Credentials:
         return role
 
 
-class LoginThrottle:
-    """At most ``limit`` failed logins per key (client address, user name) per ``window_s``.
+#: Sign-in attempts allowed per (address, user name) and per address in :data:`LOGIN_WINDOW_S`.
+LOGIN_PER_USER = 5
+LOGIN_PER_ADDRESS = 20
+LOGIN_WINDOW_S = 300.0
 
-    Kept in memory per process: with N worker processes an attacker gets at most N times the
-    limit, still far too few guesses for a real password.
-    """
 
-    def __init__(self, limit: int = 5, window_s: float = 300.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self.limit = limit
-        self.window_s = window_s
-        self._clock = clock
-        self._failures: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def retry_after(self, *keys: str) -> int:
-        """Seconds until a login may be tried again for these keys (0: allowed now)."""
-        now = self._clock()
-        wait = 0.0
-        with self._lock:
-            for key in keys:
-                failures = self._recent(key, now)
-                if len(failures) >= self.limit:
-                    wait = max(wait, failures[0] + self.window_s - now)
-        return int(wait) + 1 if wait > 0 else 0
-
-    def failed(self, *keys: str) -> None:
-        now = self._clock()
-        with self._lock:
-            for key in keys:
-                self._recent(key, now).append(now)
-            if len(self._failures) > 10_000:  # a scan of many addresses must not grow memory
-                for key in [k for k, v in self._failures.items() if not v]:
-                    del self._failures[key]
-
-    def succeeded(self, *keys: str) -> None:
-        with self._lock:
-            for key in keys:
-                self._failures.pop(key, None)
-
-    def _recent(self, key: str, now: float) -> deque[float]:
-        failures = self._failures.setdefault(key, deque())
-        while failures and failures[0] <= now - self.window_s:
-            failures.popleft()
-        return failures
+def login_throttle(location: StoreLocation,
+                   clock: Callable[[], float] = time.time) -> Throttle:
+    """The sign-in throttle of a store, shared by every worker process through its folder."""
+    return Throttle(FileAttemptLog(location.attempts_path), scope="login",
+                    per_name=LOGIN_PER_USER, per_address=LOGIN_PER_ADDRESS,
+                    window_s=LOGIN_WINDOW_S, clock=clock)
 
 
 @dataclass(frozen=True)

@@ -24,10 +24,10 @@ from fmd_profiler.dashboard import admin
 from fmd_profiler.dashboard.auth import (
     ADMIN,
     Credentials,
-    LoginThrottle,
     Session,
     SessionCodec,
     csrf_ok,
+    login_throttle,
     new_session,
 )
 from fmd_profiler.dashboard.cache import BuiltPage, PageCache, data_version
@@ -59,7 +59,7 @@ class Dashboard:
         self.location = location
         self.client_ip = client_ip
         self.credentials = Credentials(config)
-        self.throttle = LoginThrottle()
+        self.throttle = login_throttle(location)
         self.pages = PageCache()
         self.renderer = ChartRenderer(processes=1)  # in-process, under one lock
         self.prefix = "/" + config.custom_link
@@ -139,18 +139,17 @@ def make_blueprint(config: Config, location: StoreLocation, client_ip: Any) -> B
             return _login_page(session, next_url, "The form was stale; please try again.", 400)
         username = request.form.get("username", "")
         password = request.form.get("password", "")
-        keys = (f"ip:{dash.client_ip(request.environ)}", f"user:{username[:128]}")
-        wait = dash.throttle.retry_after(*keys)
-        if wait:
-            response = _login_page(session, next_url,
-                                   f"Too many failed sign-ins; try again in {wait} s.", 429)
-            response.headers["Retry-After"] = str(wait)
+        # Counted before the password is checked: parallel guesses cannot all pass the check.
+        admission = dash.throttle.admit(dash.client_ip(request.environ), username)
+        if admission.wait_s:
+            response = _login_page(session, next_url, "Too many failed sign-ins; try again in "
+                                   f"{admission.wait_s} s.", 429)
+            response.headers["Retry-After"] = str(admission.wait_s)
             return response
         role = dash.credentials.check(username, password)
         if role is None:
-            dash.throttle.failed(*keys)
             return _login_page(session, next_url, "Wrong user name or password.", 401)
-        dash.throttle.succeeded(keys[0])
+        dash.throttle.succeeded(admission)
         g.fmd_new_session = new_session(username, role)  # a new token: no session fixation
         return redirect(next_url)
 

@@ -65,6 +65,11 @@ class StoreLocation:
         return self.spool_dir / "levels.json"
 
     @property
+    def attempts_path(self) -> Path:
+        """Recent sign-in and upload-token attempts, shared by every process (the throttle)."""
+        return self.spool_dir / "attempts.json"
+
+    @property
     def ingest_marker_path(self) -> Path:
         """Touched when a process starts an ingestion child; its age paces them all."""
         return self.spool_dir / "last-ingestion"

@@ -84,6 +84,7 @@ class Config:
     max_detailed_per_hour: int = 60
     sampler_switch_interval_ms: float = 0.2
     sampler_signal: bool = True
+    secure_cookie: bool = True
     # -- where the values came from --
     source: Path | None = None
 
@@ -362,7 +363,7 @@ KEYS: dict[str, tuple[str, Parser]] = {
     "SUBMIT_MAX_MB": ("submit_max_mb", _int_in(1, 4096)),
     "SECRET_KEY": ("secret_key", _text),
     "TIMEZONE": ("timezone", _timezone),
-    "RETENTION_DAYS": ("retention_days", _int_in(0, None)),
+    "RETENTION_DAYS": ("retention_days", _int_in(0, 36_500)),
     "TRUSTED_PROXIES": ("trusted_proxies", _trusted_proxies),
     "FLUSH_INTERVAL_S": ("flush_interval_s",
                          _float_in(0.05, 60.0, "seconds from 0.05 to 60, e.g. 1")),
@@ -378,6 +379,9 @@ KEYS: dict[str, tuple[str, Parser]] = {
                                    _float_in(0.0, 5.0, "milliseconds from 0 to 5, e.g. 0.2")),
     # Requests in the main thread are sampled by a timer signal (Linux), not the thread.
     "SAMPLER_SIGNAL": ("sampler_signal", _bool),
+    # The dashboard's session cookie is Secure (sent over https only) unless this is false:
+    # behind a TLS-terminating proxy the app cannot tell that the browser uses https.
+    "SECURE_COOKIE": ("secure_cookie", _bool),
 }
 
 

@@ -7,23 +7,29 @@ on every attempt so timing does not tell which user name exists. Attempts are co
 shares (:mod:`fmd_profiler.throttle`); never per user name alone, which would let anybody lock the
 admin out. The session is a cookie signed
 with the app's secret whose salt includes a fingerprint of the configured credentials, so
-changing a password signs everybody out. Each session carries its own CSRF token.
+changing a password signs everybody out. Each session carries its own CSRF token and its account's
+session generation (kept in the store's ``sessions.json``, shared by every worker): signing out
+and changing the password bump it, so a copied cookie stops working everywhere at once.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import re
 import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
-from itsdangerous import BadSignature, URLSafeTimedSerializer
+from itsdangerous import BadSignature, TimestampSigner, URLSafeTimedSerializer
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from fmd_profiler.config import Config
+from fmd_profiler.store.control import locked, mtime, read_json_object, write_atomic
 from fmd_profiler.store.segments import StoreLocation
 from fmd_profiler.throttle import FileAttemptLog, Throttle
 
@@ -113,6 +119,7 @@ class Session:
     csrf_token: str
     user: str | None = None
     role: str | None = None
+    generation: int = 0
 
     @property
     def signed_in(self) -> bool:
@@ -123,21 +130,33 @@ class Session:
         return self.signed_in and self.role == ADMIN
 
 
-def new_session(user: str | None = None, role: str | None = None) -> Session:
-    return Session(secrets.token_urlsafe(32), user, role)
+def new_session(user: str | None = None, role: str | None = None,
+                generation: int = 0) -> Session:
+    return Session(secrets.token_urlsafe(32), user, role, generation)
+
+
+def _clocked_signer(clock: Callable[[], float]) -> type[TimestampSigner]:
+    """itsdangerous' timestamp signer reading ``clock`` (its timestamps are whole seconds)."""
+
+    class ClockedSigner(TimestampSigner):
+        def get_timestamp(self) -> int:
+            return int(clock())
+
+    return ClockedSigner
 
 
 class SessionCodec:
     """Signs and reads the session cookie (itsdangerous, with an expiry)."""
 
-    def __init__(self, secret: str | bytes, fingerprint: str, max_age_s: int) -> None:
-        self._serializer = URLSafeTimedSerializer(secret,
-                                                  salt=f"fmd_profiler.dashboard.{fingerprint}")
+    def __init__(self, secret: str | bytes, fingerprint: str, max_age_s: int,
+                 clock: Callable[[], float] = time.time) -> None:
+        self._serializer = URLSafeTimedSerializer(
+            secret, salt=f"fmd_profiler.dashboard.{fingerprint}", signer=_clocked_signer(clock))
         self.max_age_s = max_age_s
 
     def dumps(self, session: Session) -> str:
         return self._serializer.dumps({"c": session.csrf_token, "u": session.user,
-                                       "r": session.role})
+                                       "r": session.role, "g": session.generation})
 
     def loads(self, cookie: str | None) -> Session | None:
         if not cookie:
@@ -148,10 +167,41 @@ class SessionCodec:
             return None
         if not isinstance(data, dict) or not isinstance(data.get("c"), str):
             return None
-        user, role = data.get("u"), data.get("r")
-        if not (isinstance(user, str) or user is None) or role not in (ADMIN, GUEST, None):
+        user, role, generation = data.get("u"), data.get("r"), data.get("g", 0)
+        if not (isinstance(user, str) or user is None) or role not in (ADMIN, GUEST, None) \
+                or type(generation) is not int:
             return None
-        return Session(data["c"], user, role)
+        return Session(data["c"], user, role, generation)
+
+
+class SessionGenerations:
+    """Each account's session generation, in a file every worker process reads.
+
+    A session is valid only while its generation is the account's current one; read per request
+    from ``sessions.json`` (a stat, and a read when it changed).
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._cache: tuple[float | None, dict[str, Any]] = (None, {})
+
+    def current(self, role: str, user: str) -> int:
+        stamp = mtime(self.path)
+        if stamp != self._cache[0]:
+            self._cache = (stamp, read_json_object(self.path))
+        value = self._cache[1].get(f"{role}:{user}", 0)
+        return value if type(value) is int else 0
+
+    def bump(self, role: str, user: str) -> int:
+        """End every session of the account (sign-out, password change); returns the new one."""
+        with locked(self.path):
+            data = read_json_object(self.path)
+            key = f"{role}:{user}"
+            value = data.get(key, 0)
+            data[key] = (value if type(value) is int else 0) + 1
+            write_atomic(self.path, json.dumps(data, sort_keys=True).encode())
+        self._cache = (None, {})
+        return int(data[key])
 
 
 def csrf_ok(session: Session | None, given: str | None) -> bool:

@@ -20,6 +20,7 @@ import os
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -34,6 +35,7 @@ from fmd_profiler.schema import (
     create_table_sql,
 )
 from fmd_profiler.store.segments import (
+    MAX_PRUNE_DAYS,
     SegmentError,
     StoreLocation,
     column_sql,
@@ -234,8 +236,9 @@ class Database:
                     count = con.execute(
                         f"INSERT INTO {table.name} ({cols}) SELECT {cols} FROM {source}"
                     ).fetchone()
-            con.execute("INSERT INTO ingested_segments SELECT unnest($names), now()",
-                        {"names": [f.name for f in batch.paths]})
+            con.execute("INSERT INTO ingested_segments SELECT unnest($names), $now",
+                        {"names": [f.name for f in batch.paths],
+                         "now": datetime.now(UTC).replace(tzinfo=None)})
             con.execute("COMMIT")
         except BaseException:
             # DuckDB may already have ended a failed transaction; the first error is the news.
@@ -443,14 +446,31 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
                 {"v": fingerprint})
 
 
-def prune_older_than(con: duckdb.DuckDBPyConnection, days: int) -> None:
+def utc_cutoff(days: int, now: datetime | None = None) -> datetime:
+    """The naive UTC time ``days`` days before ``now``, as stored timestamps are.
+
+    Computed here rather than with SQL's ``now()::TIMESTAMP``, which is in the session's time
+    zone (the machine's ``TZ``): with a zone 14 h ahead, "keep 1 day" would delete rows 14 h
+    too new. Raises :class:`StoreError` for a count no calendar holds.
+    """
+    now = now or datetime.now(UTC)
+    try:
+        return (now - timedelta(days=days)).astimezone(UTC).replace(tzinfo=None)
+    except (OverflowError, ValueError):
+        raise StoreError(f"{days} days reaches before the year 1; give at most "
+                         f"{MAX_PRUNE_DAYS} days") from None
+
+
+def prune_older_than(con: duckdb.DuckDBPyConnection, days: int,
+                     now: datetime | None = None) -> None:
     """Delete rows older than ``days`` days from every table with a time column."""
+    cutoff = utc_cutoff(days, now)
     for table in SEGMENT_TABLES.values():
         if table.time_column:
-            con.execute(f"DELETE FROM {table.name} WHERE {table.time_column} < "
-                        f"now()::TIMESTAMP - INTERVAL (CAST($d AS INTEGER)) DAY", {"d": days})
-    con.execute(f"DELETE FROM ingested_segments WHERE ingested_at < now()::TIMESTAMP - INTERVAL "
-                f"{INGESTED_NAMES_KEEP_DAYS} DAY")
+            con.execute(f"DELETE FROM {table.name} WHERE {table.time_column} < $cutoff",
+                        {"cutoff": cutoff})
+    con.execute("DELETE FROM ingested_segments WHERE ingested_at < $cutoff",
+                {"cutoff": utc_cutoff(INGESTED_NAMES_KEEP_DAYS, now)})
 
 
 def create_read_views(con: duckdb.DuckDBPyConnection, attached: str | None,

@@ -41,6 +41,8 @@ ORIGIN_COLUMNS = ("host", "pid")
 #: Most rows one segment may hold: a flush never buffers more (MAX_BUFFERED_ROWS' ceiling), so
 #: a larger count is damage, refused before it is allocated.
 MAX_SEGMENT_ROWS = 10_000_000
+#: The most days a prune or RETENTION_DAYS may keep (a century; more is a typo).
+MAX_PRUNE_DAYS = 36_500
 #: The ``pid`` column's SQL type (INTEGER) holds no more.
 _PID_RANGE = range(-2**31, 2**31)
 
@@ -68,6 +70,11 @@ class StoreLocation:
     def attempts_path(self) -> Path:
         """Recent sign-in and upload-token attempts, shared by every process (the throttle)."""
         return self.spool_dir / "attempts.json"
+
+    @property
+    def sessions_path(self) -> Path:
+        """Each dashboard account's session generation (bumped by sign-out)."""
+        return self.spool_dir / "sessions.json"
 
     @property
     def ingest_marker_path(self) -> Path:

@@ -138,7 +138,7 @@ def test_file_that_is_not_ini(tmp_path: Path) -> None:
     ("COLORS", "{'main': 'blue'}", "COLORS['main'] = 'blue'", "colour"),
     ("COLORS", "{'main': [0, 0, 999]}", "COLORS['main'] = [0, 0, 999]", "colour"),
     ("TIMEZONE", "Mars/Olympus", "'Mars/Olympus'", "IANA time zone"),
-    ("RETENTION_DAYS", "-1", "'-1'", "whole number >= 0"),
+    ("RETENTION_DAYS", "-1", "'-1'", "whole number from 0 to 36500"),
     ("TRUSTED_PROXIES", "['not-an-ip']", "TRUSTED_PROXIES['not-an-ip']", "IP address or network"),
     ("CUSTOM_LINK", "dash board", "'dash board'", "URL path"),
     ("SUBMIT_RESULTS_URL", "ftp://x", "'ftp://x'", "http:// or https:// URL"),

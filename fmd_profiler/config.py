@@ -215,6 +215,14 @@ def _database(key: str, value: object, base: Path) -> Path:
         raise ConfigError(key, value, "a DuckDB file path such as fmd.duckdb or duckdb:///fmd.duckdb")
     scheme, sep, rest = text.partition("://")
     if sep:
+        if scheme not in ("duckdb", "sqlite"):
+            # A server DSN (mysql://user:pw@host/db): its path means nothing here, and its
+            # password must not travel into a suggestion (the value itself is masked).
+            raise ConfigError(
+                key, value,
+                f"a DuckDB file; fmd_profiler stores its data in DuckDB, not in a {scheme} "
+                f"server, so write DATABASE=duckdb:///{DEFAULT_DATABASE} (or a path of your "
+                "choice)")
         if scheme != "duckdb":
             # sqlite:///x.db -> suggest duckdb:///x.duckdb: same place, the right engine.
             stem = rest.lstrip("/") if not rest.startswith("//") else rest[1:]
@@ -439,7 +447,41 @@ def load_config(config_file: str | os.PathLike[str] | None = None, *,
         values.update(_parse_one(key.upper(), raw, cwd, source="keyword override"))
     if "database" not in values:
         values["database"] = (path.resolve().parent if path else cwd) / DEFAULT_DATABASE
+    _warn_weak_secrets(values)
     return Config(source=path.resolve() if path else None, **values)  # type: ignore[arg-type]
+
+
+#: Keys whose values are secrets: a bad value is never echoed, only its length.
+SECRET_KEYS = frozenset({"PASSWORD", "GUEST_PASSWORD", "SUBMIT_TOKEN", "SECRET_KEY",
+                         "METRICS_TOKEN"})
+#: Keys whose values may embed a password (a DSN): the password part is masked.
+_DSN_KEYS = frozenset({"DATABASE", "SUBMIT_RESULTS_URL"})
+#: Secrets shorter than this get a warning (not an error: samples use PASSWORD=admin).
+MIN_SECRET_LENGTH = 16
+_DSN_PASSWORD = re.compile(r"(://[^:/@\s]*:)[^@\s]*(@)|((?:password|pwd)\s*=\s*)('[^']*'|\S+)",
+                           re.IGNORECASE)
+
+
+def masked(key: str, value: object) -> object:
+    """``value`` as an error message may show it under ``key``."""
+    base = key.split("[", 1)[0]
+    if base in SECRET_KEYS and value is not None:
+        return f"<hidden: {len(str(value))} characters>"
+    if base in _DSN_KEYS and isinstance(value, str):
+        return _DSN_PASSWORD.sub(lambda m: (m.group(1) + "***" + m.group(2)) if m.group(1)
+                                 else m.group(3) + "***", value)
+    return value
+
+
+def _warn_weak_secrets(values: Mapping[str, object]) -> None:
+    for key in ("PASSWORD", "SUBMIT_TOKEN", "SECRET_KEY"):
+        value = values.get(KEYS[key][0])
+        if isinstance(value, str) and len(value) < MIN_SECRET_LENGTH \
+                and not (value.startswith(("scrypt", "pbkdf2")) and value.count("$") == 2):
+            log.warning("fmd_profiler: %s is shorter than %d characters; anyone who can reach "
+                        "the app can guess a short one: use a long random value, e.g. python -c "
+                        "'import secrets; print(secrets.token_urlsafe(24))'", key,
+                        MIN_SECRET_LENGTH)
 
 
 def _parse_one(key: str, raw: object, base: Path, source: str) -> dict[str, object]:
@@ -453,7 +495,8 @@ def _parse_one(key: str, raw: object, base: Path, source: str) -> dict[str, obje
     try:
         return {name: parse(key, raw, base)}
     except ConfigError as exc:
-        raise ConfigError(exc.key, exc.value, exc.expected, source=source) from None
+        raise ConfigError(exc.key, masked(exc.key, exc.value), exc.expected,
+                          source=source) from None
 
 
 # ---------------------------------------------------------------------------------------------

@@ -289,6 +289,19 @@ def _live(session: Session) -> dict[str, Any]:
             "is_admin": session.role == ADMIN}
 
 
+def _flush_this_process() -> None:
+    """Write this process's buffered rows first, so a page shows the requests this very process
+    just served rather than waiting for its next flush (never raises: a page is still shown)."""
+    state = current_app.extensions.get("fmd_profiler")
+    runtime = getattr(state, "runtime", None)
+    if runtime is None:
+        return
+    try:
+        runtime.flush()
+    except Exception as exc:  # noqa: BLE001 - the store's trouble is the writer's to report
+        log.debug("fmd_profiler: flush before a dashboard read failed: %s", exc)
+
+
 def _has_data(dash: Dashboard) -> bool:
     return dash.location.database.exists() or dash.location.spool_dir.exists()
 
@@ -310,6 +323,7 @@ def _built(dash: Dashboard, path: str) -> BuiltPage | None:
 def _page(dash: Dashboard, path: str) -> Response:
     from fmd_profiler.report.site import SiteContext, render_page
 
+    _flush_this_process()
     if not _has_data(dash):
         return _plain("No data recorded yet: the dashboard fills as soon as the app serves "
                       "requests.", 200)
@@ -330,6 +344,7 @@ def _download(dash: Dashboard, path: str) -> Response:
     """A file an endpoint page links to (a profile export), from that page's model."""
     from fmd_profiler.report.pages import download_page
 
+    _flush_this_process()
     if not _has_data(dash):
         abort(404)
     with store.Database(dash.location).read(ingest_first=False) as con:
@@ -352,6 +367,7 @@ def _settings_page(dash: Dashboard, done: str | None, error: str | None,
     from fmd_profiler.report.site import SiteContext, render_page
 
     options = dash.options()
+    _flush_this_process()
     with store.Database(dash.location).read(ingest_first=False) as con:
         routes = admin.known_routes(con)
         nav = navigation(con, options)

@@ -322,3 +322,18 @@ def test_settings_say_when_raised_levels_need_a_restart(tmp_path: Path) -> None:
             assert (note in client.get("/dashboard/settings").text) is shown
         finally:
             app.extensions["fmd_profiler"].runtime.stop()
+
+
+def test_the_dashboard_shows_what_this_process_just_served(tmp_path: Path) -> None:
+    app = create_app(DATABASE=str(tmp_path / "fresh.duckdb"), PASSWORD=ADMIN_PASSWORD,
+                     SECRET_KEY=SECRET, FLUSH_INTERVAL_S=60)  # no flush of its own meanwhile
+    try:
+        client = app.test_client()
+        for _ in range(3):
+            assert client.get("/compute").status_code == 200
+        sign_in(client, "admin", ADMIN_PASSWORD)
+        page = client.get("/dashboard/")
+        assert page.status_code == 200 and "No data recorded yet" not in page.text
+        assert "compute" in page.text
+    finally:
+        app.extensions["fmd_profiler"].runtime.stop()

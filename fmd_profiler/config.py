@@ -287,7 +287,7 @@ def _timezone(key: str, value: object, base: Path) -> str:
     name = _required_text(key, value, base)
     try:
         zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a too long name
         raise ConfigError(key, value, "an IANA time zone name such as 'UTC' or "
                                       "'Europe/Amsterdam'") from None
     return name

@@ -153,7 +153,7 @@ def attempt(app: Flask, address: str, password: str) -> int:
 
 
 def test_a_stranger_cannot_lock_the_admin_out(apps: tuple[Flask, Flask]) -> None:
-    first, second = apps
+    first, _second = apps
     for _ in range(5):
         assert attempt(first, "203.0.113.9", "guess") == 401
     assert attempt(first, "203.0.113.9", ADMIN_PASSWORD) == 429  # the stranger's address

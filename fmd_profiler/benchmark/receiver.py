@@ -3,10 +3,11 @@
 A blueprint of its own, named ``fmd_profiler_submit`` (so the profiler does not monitor it),
 registered by ``init_app`` only when ``SUBMIT_TOKEN`` is set. Answers: 401 without the right
 bearer token (compared in constant time), 429 after :data:`TOKEN_GUESSES` wrong tokens from one
-address in five minutes (counted in the store's folder, so for every worker together), 413 above ``SUBMIT_MAX_MB`` (compressed or not), 400
-naming the first problem of a malformed run, 409 for a known run id with other data, 201 when
-stored, 200 when that run was already stored (uploads retry), 503 when the store is busy. A run
-is stored in one transaction: whole or not at all.
+address in five minutes (counted in the store's folder, so for every worker together), 413
+above ``SUBMIT_MAX_MB`` (compressed or not), 400 naming the first problem of a malformed run,
+409 for a known run id with other data, 201 when stored, 200 when that run was already stored
+(uploads retry), 503 when the store is busy. A run is stored in one transaction: whole or not at
+all.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """What an admin may change from the dashboard: monitoring levels and old data.
 
-A level change is written to the store's ``levels.json`` (atomically, under its lock); every worker's writer
-thread polls it each flush, so the change reaches every process within a few seconds. Pruning
-deletes rows older than N days under the store's exclusive lock, after ingesting pending segments.
+A level change is written to the store's ``levels.json`` (atomically, under its lock); every
+worker's writer thread polls it each flush, so the change reaches every process within a few
+seconds. Pruning deletes rows older than N days (the cut computed in UTC) under the store's
+exclusive lock, after ingesting pending segments.
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ from typing import Any
 from fmd_profiler import store
 from fmd_profiler.errors import ProfilerError
 from fmd_profiler.store import StoreLocation
-from fmd_profiler.store.segments import MAX_PRUNE_DAYS
 from fmd_profiler.store.control import read_level_overrides, update_level_overrides
+from fmd_profiler.store.segments import MAX_PRUNE_DAYS
 
 LEVELS = (0, 1, 2, 3)
 LEVEL_NAMES = {0: "off", 1: "timing", 2: "timing + call stacks",

@@ -298,7 +298,7 @@ def _flush_this_process() -> None:
         return
     try:
         runtime.flush()
-    except Exception as exc:  # noqa: BLE001 - the store's trouble is the writer's to report
+    except Exception as exc:  # the store's trouble is the writer's to report, not a page's
         log.debug("fmd_profiler: flush before a dashboard read failed: %s", exc)
 
 

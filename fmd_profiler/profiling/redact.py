@@ -3,11 +3,12 @@
 A header or argument whose *name* is secret keeps its name and loses its value: a name is split
 into words (on ``-``, ``_``, ``.`` and case changes) and is secret when a word is one of
 :data:`SECRET_WORDS` (``key``, ``pwd``, ``sig``, ...) or contains one of :data:`SECRET_STEMS`
-(``token``, ``secret``, ``passw``, ...), or when it matches a ``REDACT_PATTERNS`` entry. Inside every
-kept value, ``name=value`` pairs with a secret name lose their value too (a ``Referer`` carrying
-``?access_token=...``, a path with ``;jsessionid=...``), and ``REDACT_PATTERNS`` matches are
-replaced. The URL is the matched rule (``/reset-password/<token>``), never the raw path, whose
-converter values may be secrets; only an unmatched path is kept, redacted. Bodies are never read.
+(``token``, ``secret``, ``passw``, ...), or when it matches a ``REDACT_PATTERNS`` entry.
+Inside every kept value, ``name=value`` pairs with a secret name lose their value too (a
+``Referer`` carrying ``?access_token=...``, a path with ``;jsessionid=...``), and
+``REDACT_PATTERNS`` matches are replaced. The URL is the matched rule
+(``/reset-password/<token>``), never the raw path, whose converter values may be secrets; only an
+unmatched path is kept, redacted. Bodies are never read.
 """
 
 from __future__ import annotations
@@ -28,8 +29,9 @@ SECRET_STEMS = ("authoriz", "cookie", "token", "secret", "passw", "apikey", "ses
 SECRET_WORDS = frozenset({"key", "pwd", "pass", "pw", "code", "sig", "sid", "dpop", "otp",
                           "pin", "ssn", "nonce", "saml", "ticket", "sas"})
 
-#: Splits a name into words: separators, and a lower-case letter followed by an upper-case one.
-_WORD_BREAK = re.compile(r"[^A-Za-z0-9]+|(?<=[a-z0-9])(?=[A-Z])")
+#: Splits a name into words: separators, a lower-case letter followed by an upper-case one, and
+#: the end of an upper-case run before a capitalised word (``accessKEYId``: access, KEY, Id).
+_WORD_BREAK = re.compile(r"[^A-Za-z0-9]+|(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 #: ``name=value`` inside any text (query strings, URLs in headers, ``;jsessionid=`` in paths).
 _PAIR = re.compile(r"([A-Za-z0-9_.\-\[\]]+)=([^&#;\s,\"'<>]*)")
 

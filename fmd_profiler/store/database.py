@@ -189,16 +189,16 @@ class Database:
             return [], 0, quarantined
         try:
             return batch.paths, self._insert_segments(con, table, batch), quarantined
-        except Exception as exc:  # noqa: BLE001 - duckdb.Error, or a value numpy cannot convert
+        except Exception as exc:  # duckdb.Error, or a value numpy cannot convert
             # Values DuckDB cannot convert: retry one by one, set the bad ones aside.
             log.warning("fmd_profiler: %s segments could not be ingested together (%s); "
-                        "ingesting one by one", table.name, str(exc).splitlines()[0])
+                        "ingesting one by one", table.name, one_line(exc))
         done, rows = [], 0
         for path in batch.paths:
             try:
                 rows += self._insert_segments(con, table, load_segments(table, [path]))
                 done.append(path)
-            except Exception as one:  # noqa: BLE001 - one segment's problem stays its own
+            except Exception as one:  # one segment's problem stays its own
                 self._quarantine(path, one_line(one))
                 quarantined += 1
         return done, rows, quarantined
@@ -365,7 +365,7 @@ def load_segments(table: Table, paths: Sequence[Path]) -> SegmentBatch:
         except (OSError, SegmentError) as exc:
             bad.append((path, str(exc)))
             continue
-        except Exception as exc:  # noqa: BLE001 - any other failure is this file's damage
+        except Exception as exc:  # any other failure is this file's damage
             bad.append((path, one_line(exc)))
             continue
         parts.append(columns)

@@ -333,8 +333,11 @@ def _patterns(key: str, value: object, base: Path) -> tuple[str, ...]:
     patterns = _text_list(key, value, base)
     for pattern in patterns:
         try:
-            re.compile(pattern)
-        except re.error as exc:
+            with warnings.catch_warnings():
+                # "possible nested set": a pattern whose meaning a later Python changes
+                warnings.simplefilter("error", FutureWarning)
+                re.compile(pattern)
+        except (re.error, FutureWarning) as exc:
             raise ConfigError(f"{key}[{pattern!r}]", pattern,
                               f"a regular expression ({exc})") from None
     return patterns

@@ -108,16 +108,27 @@ class Database:
     # -- writing ---------------------------------------------------------------------------
 
     def _connect_rw(self) -> duckdb.DuckDBPyConnection:
+        """Open the file read-write (under the exclusive lock) with the schema in place."""
         path = self.location.database
         path.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(OSError):
+            if path.stat().st_size == 0:
+                # Left by a creation that failed (a full disk): it holds nothing, and DuckDB
+                # would refuse it as "not a valid DuckDB database file" for good.
+                path.unlink()
+        created = not path.exists()
         try:
             con = duckdb.connect(str(path), config=dict(self._config))
         except duckdb.Error as exc:
+            if created:
+                _remove_new_file(path)
             raise StoreError(_explain_open_error(path, exc)) from exc
         try:
             ensure_schema(con)
         except BaseException:
             con.close()
+            if created:
+                _remove_new_file(path)
             raise
         return con
 
@@ -296,7 +307,7 @@ class Database:
             con = duckdb.connect(config=dict(self._config))
             try:
                 attached = False
-                if self.location.database.exists():
+                if _has_content(self.location.database):
                     try:
                         con.execute(f"ATTACH '{_sql_str(self.location.database)}' AS stored "
                                     "(READ_ONLY)")
@@ -543,6 +554,20 @@ def _explain_open_error(path: Path, exc: duckdb.Error) -> str:
         return (f"cannot open the DuckDB file {path} ({text}); if it is corrupt, move it away - "
                 "data not yet ingested stays in the spool folder and goes into a new file")
     return f"cannot open the DuckDB file {path}: {text}"
+
+
+def _has_content(path: Path) -> bool:
+    """A database file with bytes in it (an empty one is a failed creation: nothing to read)."""
+    try:
+        return path.stat().st_size > 0
+    except OSError:
+        return False
+
+
+def _remove_new_file(path: Path) -> None:
+    """Remove a database file this process just created and could not finish (nothing in it)."""
+    for leftover in (path, path.with_name(path.name + ".wal")):
+        unlink_quietly(leftover)
 
 
 def _sql_str(value: object) -> str:

@@ -4,12 +4,12 @@ No framework here (the Flask views call it). Passwords from the config are compa
 time, or checked with werkzeug when given as a werkzeug hash; every candidate account is checked
 on every attempt so timing does not tell which user name exists. Attempts are counted per
 (address, user name) and per address, before the password is checked, in a file every worker
-shares (:mod:`fmd_profiler.throttle`); never per user name alone, which would let anybody lock the
-admin out. The session is a cookie signed
-with the app's secret whose salt includes a fingerprint of the configured credentials, so
-changing a password signs everybody out. Each session carries its own CSRF token and its account's
-session generation (kept in the store's ``sessions.json``, shared by every worker): signing out
-and changing the password bump it, so a copied cookie stops working everywhere at once.
+shares (:mod:`fmd_profiler.throttle`); never per user name alone, which would let anybody lock
+the admin out. The session is a cookie signed with the app's secret whose salt includes a
+fingerprint of the configured credentials, so changing a password signs everybody out. Each
+session carries its own CSRF token and its account's session generation (kept in the store's
+``sessions.json``, shared by every worker): signing out bumps it, so a copied cookie stops
+working everywhere at once.
 """
 
 from __future__ import annotations
@@ -193,7 +193,7 @@ class SessionGenerations:
         return value if type(value) is int else 0
 
     def bump(self, role: str, user: str) -> int:
-        """End every session of the account (sign-out, password change); returns the new one."""
+        """End every session of the account (sign-out); returns the new generation."""
         with locked(self.path):
             data = read_json_object(self.path)
             key = f"{role}:{user}"

@@ -2,8 +2,8 @@
 
 An :class:`AttemptLog` keeps recent attempts per key and admits a new one only while every key
 it counts against is under its limit, checking and recording in one step (so parallel guesses
-cannot all pass the check before any is recorded). :class:`FileAttemptLog` keeps the log in a
-small JSON file in the store's folder under an ``flock``, so all worker processes share one count
+cannot all pass the check before any is recorded). :class:`FileAttemptLog` keeps the log in
+small JSON files in the store's folder under an ``flock``, so all worker processes share one count
 and a worker restart resets nothing; a catalog-backed log can implement the same protocol. The
 log is bounded: stale attempts expire, each key keeps at most its limit, and the number of keys is
 capped (the oldest go first).
@@ -19,12 +19,11 @@ import logging
 import os
 import threading
 import time
+import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
-
-from fmd_profiler.store.control import write_atomic
 
 log = logging.getLogger("fmd_profiler")
 
@@ -123,16 +122,18 @@ class MemoryAttemptLog:
 
 
 class FileAttemptLog:
-    """An :class:`AttemptLog` in ``path``, shared by every process that names the same file.
+    """An :class:`AttemptLog` in the folder ``path``, shared by every process that names it.
 
-    Read, decided and replaced under an exclusive ``flock`` on ``<path>.lock``; a damaged file
-    counts as empty. When the folder cannot be written the log falls back to this process's
-    memory (one warning), so a read-only store still throttles, per process.
+    Keys are spread over :data:`SHARDS` small JSON files by a hash, so an attempt reads and
+    rewrites only the one or two files its keys live in, never the whole log. Everything is
+    decided under one exclusive ``flock`` on ``<path>/.lock``; a damaged file counts as empty.
+    When the folder cannot be written the log falls back to this process's memory (one
+    warning), so a read-only store still throttles, per process.
     """
 
-    def __init__(self, path: Path, max_keys: int = MAX_KEYS) -> None:
+    def __init__(self, path: Path, max_keys: int = MAX_KEYS, shards: int = 64) -> None:
         self.path = path
-        self._lock_path = path.with_name(path.name + ".lock")
+        self._shards = shards
         self._max_keys = max_keys
         self._thread_lock = threading.Lock()  # flock is per open file, threads share a process
         self._fallback = MemoryAttemptLog(max_keys)
@@ -140,43 +141,58 @@ class FileAttemptLog:
 
     def admit(self, limits: Sequence[Limit], now: float, window_s: float) -> float:
         try:
-            with self._locked() as attempts:
-                # the whole file is read anyway: sweeping it costs little more
-                return admit_in(attempts, limits, now, window_s, max_keys=self._max_keys)
+            with self._locked([limit.key for limit in limits]) as (attempts, shards):
+                # only these shards are in hand: the key cap is theirs
+                cap = max(1, self._max_keys * shards // self._shards)
+                return admit_in(attempts, limits, now, window_s, max_keys=cap)
         except OSError as exc:
             self._warn(exc)
             return self._fallback.admit(limits, now, window_s)
 
     def forget(self, key: str, stamp: float | None = None) -> None:
         try:
-            with self._locked() as attempts:
+            with self._locked([key]) as (attempts, _):
                 forget_in(attempts, key, stamp)
         except OSError as exc:
             self._warn(exc)
         self._fallback.forget(key, stamp)
 
     def keys(self) -> int:
-        """How many keys the file holds (for tests and status pages)."""
-        return len(self._read())
+        """How many keys the log holds (for tests and status pages)."""
+        return sum(len(self._read(n)) for n in range(self._shards))
+
+    def _shard(self, key: str) -> int:
+        return zlib.crc32(key.encode("utf-8", "surrogatepass")) % self._shards
+
+    def _file(self, shard: int) -> Path:
+        return self.path / f"{shard:02x}.json"
 
     @contextlib.contextmanager
-    def _locked(self) -> Iterator[Attempts]:
+    def _locked(self, keys: Sequence[str]) -> Iterator[tuple[Attempts, int]]:
+        shards = sorted({self._shard(k) for k in keys})
         with self._thread_lock:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+            self.path.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX)
-                attempts = self._read()
-                before = {k: list(v) for k, v in attempts.items()}
-                yield attempts
-                if attempts != before:  # a refused attempt changes nothing: no write
-                    write_atomic(self.path, json.dumps(attempts, separators=(",", ":")).encode())
+                before = {n: self._read(n) for n in shards}
+                attempts = {k: list(v) for part in before.values() for k, v in part.items()}
+                yield attempts, len(shards)
+                after: dict[int, Attempts] = {n: {} for n in shards}
+                for key, stamps in attempts.items():
+                    after[self._shard(key)][key] = stamps
+                for n in shards:  # a refused attempt changes nothing: no write
+                    if after[n] != before[n]:
+                        # In place, not through a rename: every reader holds the lock, and a
+                        # file cut short by a crash only forgets some attempts (read as empty).
+                        with open(self._file(n), "wb") as fh:
+                            fh.write(json.dumps(after[n], separators=(",", ":")).encode())
             finally:
                 os.close(fd)  # closing releases the flock
 
-    def _read(self) -> Attempts:
+    def _read(self, shard: int) -> Attempts:
         try:
-            data = json.loads(self.path.read_bytes())
+            data = json.loads(self._file(shard).read_bytes())
         except (OSError, ValueError):
             return {}
         if not isinstance(data, dict):

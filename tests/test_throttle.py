@@ -59,7 +59,7 @@ def test_a_success_does_not_count_and_clears_the_name() -> None:
 
 
 def test_parallel_guesses_cannot_all_pass_the_check(tmp_path: Path) -> None:
-    throttle = Throttle(FileAttemptLog(tmp_path / "attempts.json"), scope="t", per_name=5,
+    throttle = Throttle(FileAttemptLog(tmp_path / "attempts"), scope="t", per_name=5,
                         per_address=100, window_s=60, clock=Clock())
     admitted: list[int] = []
     barrier = threading.Barrier(8)
@@ -94,7 +94,7 @@ print(sum(throttle.admit("10.0.0.66", "boss").wait_s == 0 for _ in range(10)))
 def test_worker_processes_share_one_count(tmp_path: Path) -> None:
     import time
 
-    path = tmp_path / "store.spool" / "attempts.json"
+    path = tmp_path / "store.spool" / "attempts"
     start = time.time() + 1.0  # every process starts guessing at the same moment
     procs = [subprocess.Popen([sys.executable, "-c", GUESSER, str(path), str(start)],
                               stdout=subprocess.PIPE, text=True) for _ in range(4)]
@@ -115,18 +115,21 @@ def test_the_log_is_bounded_and_expires(tmp_path: Path) -> None:
     throttle.admit("10.9.9.9", "admin")
     assert len(memory) == 2  # everything older than the window is gone
 
-    log = FileAttemptLog(tmp_path / "attempts.json", max_keys=64)
-    for i in range(200):
+    log = FileAttemptLog(tmp_path / "attempts", max_keys=256, shards=4)
+    for i in range(2000):
         log.admit([Limit(f"k{i}", 5)], 1000.0 + i, 300)
-    assert log.keys() == 64
-    assert (tmp_path / "attempts.json").stat().st_size < 64 * 100
+    assert 128 <= log.keys() <= 256
+    files = list((tmp_path / "attempts").glob("*.json"))
+    assert len(files) == 4 and all(f.stat().st_size < 64 * 60 for f in files)
+    log.admit([Limit("late", 5)], 1000.0 + 2000 + 301, 300)  # all older than the window
+    assert log.keys() <= 1 + 3 * 64  # its shard was swept; the others are swept when next used
 
 
 def test_an_unwritable_folder_throttles_per_process(tmp_path: Path,
                                                     caplog: pytest.LogCaptureFixture) -> None:
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("x")
-    throttle = Throttle(FileAttemptLog(blocker / "attempts.json"), scope="t", per_name=2,
+    throttle = Throttle(FileAttemptLog(blocker / "attempts"), scope="t", per_name=2,
                         per_address=10, window_s=60, clock=Clock())
     assert [throttle.admit("a", "b").wait_s for _ in range(3)] == [0, 0, 61]
     assert sum("cannot write the attempt log" in r.getMessage() for r in caplog.records) == 1

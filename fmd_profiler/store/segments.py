@@ -68,8 +68,9 @@ class StoreLocation:
 
     @property
     def attempts_path(self) -> Path:
-        """Recent sign-in and upload-token attempts, shared by every process (the throttle)."""
-        return self.spool_dir / "attempts.json"
+        """Recent sign-in and upload-token attempts, shared by every process (the throttle's
+        folder of small files)."""
+        return self.spool_dir / "attempts"
 
     @property
     def sessions_path(self) -> Path:

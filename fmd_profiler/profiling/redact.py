@@ -33,7 +33,9 @@ SECRET_WORDS = frozenset({"key", "pwd", "pass", "pw", "code", "sig", "sid", "dpo
 #: the end of an upper-case run before a capitalised word (``accessKEYId``: access, KEY, Id).
 _WORD_BREAK = re.compile(r"[^A-Za-z0-9]+|(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 #: ``name=value`` inside any text (query strings, URLs in headers, ``;jsessionid=`` in paths).
-_PAIR = re.compile(r"([A-Za-z0-9_.\-\[\]]+)=([^&#;\s,\"'<>]*)")
+#: A name starts only where no name character precedes it: without the look-behind every
+#: position of a long run of name characters would be tried again (quadratic time).
+_PAIR = re.compile(r"(?<![A-Za-z0-9_.\-\[\]])([A-Za-z0-9_.\-\[\]]+)=([^&#;\s,\"'<>]*)")
 
 MAX_ITEMS = 100
 MAX_VALUE = 1024
@@ -76,7 +78,8 @@ class Redactor:
 
     def text(self, value: str) -> str:
         """``value`` with secret ``name=value`` pairs and configured patterns removed, capped."""
-        value = _PAIR.sub(self._pair, value)
+        # capped first as well: what is cut off is not stored, so it needs no searching
+        value = _PAIR.sub(self._pair, _cap(value, MAX_VALUE))
         if self._secret_value is not None:
             value = self._secret_value.sub(REDACTED, value)
         return _cap(value, MAX_VALUE)

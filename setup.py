@@ -42,6 +42,7 @@ setup(
             "asgiref>=3.7",  # Flask async views
             "gevent>=23",  # the profiler must degrade clearly under gevent monkey-patching
             "jsonschema>=4",  # validates the speedscope export against speedscope's schema
+            "hypothesis>=6.100",  # the fuzz/property suite (tests/test_fuzz.py)
         ],
         # make bench: pyinstrument is a contender (Flask-MonitoringDashboard gets its own venv).
         "bench": ["pyinstrument>=4.6", "gunicorn>=22"],

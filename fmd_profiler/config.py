@@ -71,7 +71,7 @@ class Config:
     sampling_interval_ms: float = 10.0
     detail_sample_rate: float = 0.01
     submit_token: str | None = None
-    submit_max_mb: int = 64
+    submit_max_mb: int = 16
     secret_key: str | None = None
     timezone: str = "UTC"
     retention_days: int = 0
@@ -84,6 +84,7 @@ class Config:
     max_detailed_per_hour: int = 60
     sampler_switch_interval_ms: float = 0.2
     sampler_signal: bool = True
+    secure_cookie: bool = True
     # -- where the values came from --
     source: Path | None = None
 
@@ -214,6 +215,14 @@ def _database(key: str, value: object, base: Path) -> Path:
         raise ConfigError(key, value, "a DuckDB file path such as fmd.duckdb or duckdb:///fmd.duckdb")
     scheme, sep, rest = text.partition("://")
     if sep:
+        if scheme not in ("duckdb", "sqlite"):
+            # A server DSN (mysql://user:pw@host/db): its path means nothing here, and its
+            # password must not travel into a suggestion (the value itself is masked).
+            raise ConfigError(
+                key, value,
+                f"a DuckDB file; fmd_profiler stores its data in DuckDB, not in a {scheme} "
+                f"server, so write DATABASE=duckdb:///{DEFAULT_DATABASE} (or a path of your "
+                "choice)")
         if scheme != "duckdb":
             # sqlite:///x.db -> suggest duckdb:///x.duckdb: same place, the right engine.
             stem = rest.lstrip("/") if not rest.startswith("//") else rest[1:]
@@ -278,7 +287,7 @@ def _timezone(key: str, value: object, base: Path) -> str:
     name = _required_text(key, value, base)
     try:
         zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a too long name
         raise ConfigError(key, value, "an IANA time zone name such as 'UTC' or "
                                       "'Europe/Amsterdam'") from None
     return name
@@ -324,8 +333,11 @@ def _patterns(key: str, value: object, base: Path) -> tuple[str, ...]:
     patterns = _text_list(key, value, base)
     for pattern in patterns:
         try:
-            re.compile(pattern)
-        except re.error as exc:
+            with warnings.catch_warnings():
+                # "possible nested set": a pattern whose meaning a later Python changes
+                warnings.simplefilter("error", FutureWarning)
+                re.compile(pattern)
+        except (re.error, FutureWarning) as exc:
             raise ConfigError(f"{key}[{pattern!r}]", pattern,
                               f"a regular expression ({exc})") from None
     return patterns
@@ -358,11 +370,12 @@ KEYS: dict[str, tuple[str, Parser]] = {
     "DETAIL_SAMPLE_RATE": ("detail_sample_rate",
                            _float_in(0.0, 1.0, "a fraction from 0 to 1, e.g. 0.01")),
     "SUBMIT_TOKEN": ("submit_token", _text),
-    # Largest benchmark run the upload receiver accepts (a run of 100k requests is ~5 MB).
+    # Largest benchmark run the upload receiver accepts (a run of 100k requests is ~5 MB; the
+    # parsed document takes many times its size in memory, so the default stays small).
     "SUBMIT_MAX_MB": ("submit_max_mb", _int_in(1, 4096)),
     "SECRET_KEY": ("secret_key", _text),
     "TIMEZONE": ("timezone", _timezone),
-    "RETENTION_DAYS": ("retention_days", _int_in(0, None)),
+    "RETENTION_DAYS": ("retention_days", _int_in(0, 36_500)),
     "TRUSTED_PROXIES": ("trusted_proxies", _trusted_proxies),
     "FLUSH_INTERVAL_S": ("flush_interval_s",
                          _float_in(0.05, 60.0, "seconds from 0.05 to 60, e.g. 1")),
@@ -378,6 +391,9 @@ KEYS: dict[str, tuple[str, Parser]] = {
                                    _float_in(0.0, 5.0, "milliseconds from 0 to 5, e.g. 0.2")),
     # Requests in the main thread are sampled by a timer signal (Linux), not the thread.
     "SAMPLER_SIGNAL": ("sampler_signal", _bool),
+    # The dashboard's session cookie is Secure (sent over https only) unless this is false:
+    # behind a TLS-terminating proxy the app cannot tell that the browser uses https.
+    "SECURE_COOKIE": ("secure_cookie", _bool),
 }
 
 
@@ -434,7 +450,41 @@ def load_config(config_file: str | os.PathLike[str] | None = None, *,
         values.update(_parse_one(key.upper(), raw, cwd, source="keyword override"))
     if "database" not in values:
         values["database"] = (path.resolve().parent if path else cwd) / DEFAULT_DATABASE
+    _warn_weak_secrets(values)
     return Config(source=path.resolve() if path else None, **values)  # type: ignore[arg-type]
+
+
+#: Keys whose values are secrets: a bad value is never echoed, only its length.
+SECRET_KEYS = frozenset({"PASSWORD", "GUEST_PASSWORD", "SUBMIT_TOKEN", "SECRET_KEY",
+                         "METRICS_TOKEN"})
+#: Keys whose values may embed a password (a DSN): the password part is masked.
+_DSN_KEYS = frozenset({"DATABASE", "SUBMIT_RESULTS_URL"})
+#: Secrets shorter than this get a warning (not an error: samples use PASSWORD=admin).
+MIN_SECRET_LENGTH = 16
+_DSN_PASSWORD = re.compile(r"(://[^:/@\s]*:)[^@\s]*(@)|((?:password|pwd)\s*=\s*)('[^']*'|\S+)",
+                           re.IGNORECASE)
+
+
+def masked(key: str, value: object) -> object:
+    """``value`` as an error message may show it under ``key``."""
+    base = key.split("[", 1)[0]
+    if base in SECRET_KEYS and value is not None:
+        return f"<hidden: {len(str(value))} characters>"
+    if base in _DSN_KEYS and isinstance(value, str):
+        return _DSN_PASSWORD.sub(lambda m: (m.group(1) + "***" + m.group(2)) if m.group(1)
+                                 else m.group(3) + "***", value)
+    return value
+
+
+def _warn_weak_secrets(values: Mapping[str, object]) -> None:
+    for key in ("PASSWORD", "SUBMIT_TOKEN", "SECRET_KEY"):
+        value = values.get(KEYS[key][0])
+        if isinstance(value, str) and len(value) < MIN_SECRET_LENGTH \
+                and not (value.startswith(("scrypt", "pbkdf2")) and value.count("$") == 2):
+            log.warning("fmd_profiler: %s is shorter than %d characters; anyone who can reach "
+                        "the app can guess a short one: use a long random value, e.g. python -c "
+                        "'import secrets; print(secrets.token_urlsafe(24))'", key,
+                        MIN_SECRET_LENGTH)
 
 
 def _parse_one(key: str, raw: object, base: Path, source: str) -> dict[str, object]:
@@ -448,7 +498,8 @@ def _parse_one(key: str, raw: object, base: Path, source: str) -> dict[str, obje
     try:
         return {name: parse(key, raw, base)}
     except ConfigError as exc:
-        raise ConfigError(exc.key, exc.value, exc.expected, source=source) from None
+        raise ConfigError(exc.key, masked(exc.key, exc.value), exc.expected,
+                          source=source) from None
 
 
 # ---------------------------------------------------------------------------------------------

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import logging
 import secrets
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -24,10 +26,11 @@ from fmd_profiler.dashboard import admin
 from fmd_profiler.dashboard.auth import (
     ADMIN,
     Credentials,
-    LoginThrottle,
     Session,
     SessionCodec,
+    SessionGenerations,
     csrf_ok,
+    login_throttle,
     new_session,
 )
 from fmd_profiler.dashboard.cache import BuiltPage, PageCache, data_version
@@ -59,7 +62,9 @@ class Dashboard:
         self.location = location
         self.client_ip = client_ip
         self.credentials = Credentials(config)
-        self.throttle = LoginThrottle()
+        self.clock: Callable[[], float] = time.time  # tests move it to expire sessions
+        self.throttle = login_throttle(location)
+        self.generations = SessionGenerations(location.sessions_path)
         self.pages = PageCache()
         self.renderer = ChartRenderer(processes=1)  # in-process, under one lock
         self.prefix = "/" + config.custom_link
@@ -75,7 +80,18 @@ class Dashboard:
                 log.warning("fmd_profiler: the dashboard needs a secret to sign its sessions: "
                             "set SECRET_KEY in the [dashboard] config or app.secret_key")
             return None
-        return SessionCodec(secret, self.credentials.fingerprint(), SESSION_MAX_AGE_S)
+        return SessionCodec(secret, self.credentials.fingerprint(), SESSION_MAX_AGE_S,
+                            clock=self.clock)
+
+    def current(self, session: Session | None) -> Session | None:
+        """``session`` while its account has not signed out since it was made."""
+        if session is None or not session.signed_in:
+            return session
+        try:
+            current = self.generations.current(session.role or "", session.user or "")
+        except OSError:
+            return None  # cannot tell whether it was revoked: not signed in
+        return session if session.generation == current else None
 
     def options(self) -> Any:
         from fmd_profiler.report.options import ReportOptions
@@ -94,7 +110,7 @@ def make_blueprint(config: Config, location: StoreLocation, client_ip: Any) -> B
             return _plain("The dashboard is not available: no session secret is configured "
                           "(set SECRET_KEY in the [dashboard] config).", 503)
         g.fmd_codec = codec
-        session = codec.loads(request.cookies.get(COOKIE))
+        session = dash.current(codec.loads(request.cookies.get(COOKIE)))
         g.fmd_session = session
         g.fmd_new_session = None
         if request.endpoint in PUBLIC_ENDPOINTS:
@@ -117,11 +133,14 @@ def make_blueprint(config: Config, location: StoreLocation, client_ip: Any) -> B
         response.headers.setdefault("Cache-Control", "no-store")
         fresh: Session | None = g.get("fmd_new_session")
         if fresh is not None:
+            # Secure by default: behind a TLS-terminating proxy request.is_secure is false
+            # although the browser speaks https (SECURE_COOKIE = false for plain-HTTP work).
             response.set_cookie(COOKIE, g.fmd_codec.dumps(fresh), max_age=SESSION_MAX_AGE_S,
                                 path=dash.prefix, httponly=True, samesite="Lax",
-                                secure=request.is_secure)
+                                secure=dash.config.secure_cookie)
         elif g.get("fmd_clear_session"):
-            response.delete_cookie(COOKIE, path=dash.prefix, httponly=True, samesite="Lax")
+            response.delete_cookie(COOKIE, path=dash.prefix, httponly=True, samesite="Lax",
+                                   secure=dash.config.secure_cookie)
         return response
 
     # -- login ----------------------------------------------------------------------------------
@@ -139,23 +158,30 @@ def make_blueprint(config: Config, location: StoreLocation, client_ip: Any) -> B
             return _login_page(session, next_url, "The form was stale; please try again.", 400)
         username = request.form.get("username", "")
         password = request.form.get("password", "")
-        keys = (f"ip:{dash.client_ip(request.environ)}", f"user:{username[:128]}")
-        wait = dash.throttle.retry_after(*keys)
-        if wait:
-            response = _login_page(session, next_url,
-                                   f"Too many failed sign-ins; try again in {wait} s.", 429)
-            response.headers["Retry-After"] = str(wait)
+        # Counted before the password is checked: parallel guesses cannot all pass the check.
+        admission = dash.throttle.admit(dash.client_ip(request.environ), username)
+        if admission.wait_s:
+            response = _login_page(session, next_url, "Too many failed sign-ins; try again in "
+                                   f"{admission.wait_s} s.", 429)
+            response.headers["Retry-After"] = str(admission.wait_s)
             return response
         role = dash.credentials.check(username, password)
         if role is None:
-            dash.throttle.failed(*keys)
             return _login_page(session, next_url, "Wrong user name or password.", 401)
-        dash.throttle.succeeded(keys[0])
-        g.fmd_new_session = new_session(username, role)  # a new token: no session fixation
+        dash.throttle.succeeded(admission)
+        # a new token: no session fixation; the account's generation: revocable by sign-out
+        g.fmd_new_session = new_session(username, role, dash.generations.current(role, username))
         return redirect(next_url)
 
     @bp.route("/logout", methods=["POST"])
     def logout() -> Any:
+        session: Session = g.fmd_session
+        try:  # every copy of this account's cookie stops working, in every worker
+            dash.generations.bump(session.role or "", session.user or "")
+        except OSError as exc:
+            log.warning("fmd_profiler: sign-out could not end the session everywhere (cannot "
+                        "write %s: %s); it ends when the cookie expires",
+                        dash.generations.path, exc)
         g.fmd_clear_session = True
         return redirect(f"{dash.prefix}/login")
 
@@ -236,6 +262,7 @@ def make_blueprint(config: Config, location: StoreLocation, client_ip: Any) -> B
         dash.pages.clear()
         return redirect(f"{dash.prefix}/settings?done=pruned")
 
+    bp.dashboard = dash  # type: ignore[attr-defined]  # for tests: its clock
     return bp
 
 
@@ -246,8 +273,9 @@ def _plain(text: str, status: int) -> Response:
 
 
 def _safe_next(target: str | None, prefix: str) -> str:
-    """Only a path inside the dashboard: never another host (an open redirect)."""
-    if target:
+    """Only a path inside the dashboard: never another host (an open redirect), never a
+    control character (a CR/LF would split the Location header)."""
+    if target and not any(ord(ch) < 0x20 or ord(ch) == 0x7f for ch in target):
         parts = urlsplit(target)
         if not parts.scheme and not parts.netloc and (
                 parts.path == prefix or parts.path.startswith(prefix + "/")) \
@@ -259,6 +287,19 @@ def _safe_next(target: str | None, prefix: str) -> str:
 def _live(session: Session) -> dict[str, Any]:
     return {"user": session.user, "role": session.role, "csrf_token": session.csrf_token,
             "is_admin": session.role == ADMIN}
+
+
+def _flush_this_process() -> None:
+    """Write this process's buffered rows first, so a page shows the requests this very process
+    just served rather than waiting for its next flush (never raises: a page is still shown)."""
+    state = current_app.extensions.get("fmd_profiler")
+    runtime = getattr(state, "runtime", None)
+    if runtime is None:
+        return
+    try:
+        runtime.flush()
+    except Exception as exc:  # the store's trouble is the writer's to report, not a page's
+        log.debug("fmd_profiler: flush before a dashboard read failed: %s", exc)
 
 
 def _has_data(dash: Dashboard) -> bool:
@@ -282,6 +323,7 @@ def _built(dash: Dashboard, path: str) -> BuiltPage | None:
 def _page(dash: Dashboard, path: str) -> Response:
     from fmd_profiler.report.site import SiteContext, render_page
 
+    _flush_this_process()
     if not _has_data(dash):
         return _plain("No data recorded yet: the dashboard fills as soon as the app serves "
                       "requests.", 200)
@@ -302,6 +344,7 @@ def _download(dash: Dashboard, path: str) -> Response:
     """A file an endpoint page links to (a profile export), from that page's model."""
     from fmd_profiler.report.pages import download_page
 
+    _flush_this_process()
     if not _has_data(dash):
         abort(404)
     with store.Database(dash.location).read(ingest_first=False) as con:
@@ -324,6 +367,7 @@ def _settings_page(dash: Dashboard, done: str | None, error: str | None,
     from fmd_profiler.report.site import SiteContext, render_page
 
     options = dash.options()
+    _flush_this_process()
     with store.Database(dash.location).read(ingest_first=False) as con:
         routes = admin.known_routes(con)
         nav = navigation(con, options)

@@ -214,3 +214,13 @@ def test_pages_without_data_are_left_out(tmp_path: Path) -> None:
     page = (out / endpoint_path(plain.endpoints[0])).read_text()
     assert section(page, "profile") == "" and section(page, "slow") == ""
     assert "Where the time goes" not in page
+
+
+def test_long_endpoint_names_keep_their_hash_suffix() -> None:
+    first, second = "a" * 130 + "_one", "a" * 130 + "_two"
+    names = {endpoint_file_name(first), endpoint_file_name(second)}
+    assert len(names) == 2
+    for name in names:
+        assert len(name) <= 130 and name.endswith(".folded")
+    assert endpoint_file_name("index") == "index.folded"
+    assert endpoint_file_name("\ud800") != endpoint_file_name("\udfff")

@@ -276,8 +276,10 @@ def ratio_heatmap(data: pd.DataFrame) -> ggplot:
                        text=data["ratio"].map(lambda r: f"×{r:.2f}"))
     notable = data[data["verdict"].isin(["slower", "faster"])]
     return _plot(ggplot(data, aes("pair", "endpoint")), [
-        geom_tile(aes(fill="change"), color="white"),
-        geom_tile(notable, fill="none", color="#1d2127", size=0.8),
+        geom_tile(aes(fill="change"), color="white", width=1, height=1),
+        # One tile per cell, said explicitly: without it a layer sizes its tiles from the
+        # spacing of its own rows, so outlines of non-adjacent tiles spanned several rows.
+        geom_tile(notable, fill="none", color="#1d2127", size=0.8, width=0.94, height=0.94),
         geom_text(aes(label="text"), size=7, color="#1d2127"),
         scale_fill_gradient2(low="#3d9a50", mid="#f7f7f7", high="#d04a3a", midpoint=0,
                                    limits=(-1, 1), guide=None),

@@ -53,6 +53,8 @@ from plotnine import (
 )
 from plotnine.exceptions import PlotnineWarning
 
+from fmd_profiler.report.flame_data import OTHER_COLOR, PACKAGE_COLORS, package_of
+
 log = logging.getLogger("fmd_profiler")
 
 #: Bump when a chart's look changes, so cached images are redrawn.
@@ -290,22 +292,12 @@ def ratio_heatmap(data: pd.DataFrame) -> ggplot:
 
 # -- the profiler ---------------------------------------------------------------------------------
 
-#: Package colours of flame graphs, heaviest package first: Tableau's light tints, on which
-#: the dark labels stay readable.
-PACKAGE_COLORS = ("#a0cbe8", "#ffbe7d", "#8cd17d", "#ff9d9a", "#86bcb6", "#f1ce63", "#d4a6c8",
-                  "#fabfd2", "#d7b5a6")
-OTHER_COLOR = "#c8ccd2"
 #: Flame boxes narrower than this (share of the request) are not drawn: under a pixel wide.
 MIN_FLAME_WIDTH = 0.001
 #: Width of one character of a 7-point label, in pixels at :data:`DPI`.
 LABEL_CHAR_PX = 5.6
 #: Figure width not taken by the plot panel (axis and margins), in inches.
 FLAME_MARGIN_IN = 0.5
-
-
-def package_of(function: str) -> str:
-    """``pkg.mod:Class.method`` -> ``pkg`` (synthetic nodes such as ``flask:<dispatch>`` too)."""
-    return function.partition(":")[0].partition(".")[0] or "?"
 
 
 def fit_label(text: str, chars: int) -> str:

@@ -42,6 +42,8 @@ setup(
             "asgiref>=3.7",  # Flask async views
             "gevent>=23",  # the profiler must degrade clearly under gevent monkey-patching
             "jsonschema>=4",  # validates the speedscope export against speedscope's schema
+            # parses /metrics as Prometheus would (the runtime writes the text format itself)
+            "prometheus_client>=0.17",
         ],
         # make bench: pyinstrument is a contender (Flask-MonitoringDashboard gets its own venv).
         "bench": ["pyinstrument>=4.6", "gunicorn>=22"],

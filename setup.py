@@ -46,7 +46,8 @@ setup(
             "prometheus_client>=0.17",
         ],
         # make bench: pyinstrument is a contender (Flask-MonitoringDashboard gets its own venv).
-        "bench": ["pyinstrument>=4.6", "gunicorn>=22"],
+        # prometheus_client: benchmarks.prometheus_cost --storage times its multiprocess mode.
+        "bench": ["pyinstrument>=4.6", "gunicorn>=22", "prometheus_client>=0.17"],
         "dev": ["ruff>=0.6", "mypy>=1.10"],
     },
     classifiers=[

@@ -245,3 +245,22 @@ def test_off_by_default_means_no_route_and_no_files(db_path: Path, clock: FakeCl
     app.extensions["fmd_profiler"].runtime.flush()
     assert client.get("/dashboard/metrics").status_code == 404
     assert not metrics_dir(StoreLocation(db_path).spool_dir).exists()
+
+
+def test_grafana_dashboard_queries_metrics_we_expose() -> None:
+    import re
+
+    dashboard = json.loads((Path(__file__).resolve().parent.parent / "docs" /
+                            "grafana-dashboard.json").read_text())
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+    exprs += [v["definition"] for v in dashboard["templating"]["list"] if "definition" in v]
+    counters = RequestCounters()
+    counters.observe([request_row("a", "GET", 200, 1.0)])
+    counters.set_counters({"rows_recorded": 1, "rows_dropped": 0, "samples_taken": 0,
+                           "sampler_passes": 0})
+    exposed = {s[0] for s in samples(render(Snapshot(counters.totals, 1)))}
+    used = {name for expr in exprs for name in re.findall(r"fmd_profiler_[a-z_]+", expr)}
+    assert used and used <= exposed, used - exposed
+    labels = {name for expr in exprs for name in re.findall(r"by \(([^)]*)\)", expr)}
+    assert {label.strip() for group in labels for label in group.split(",")} <= {
+        "endpoint", "method", "status_class", "le"}

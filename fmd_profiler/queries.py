@@ -63,8 +63,8 @@ def endpoint_summary(con: Any, window: Window = ALL_TIME) -> list[dict[str, Any]
         SELECT endpoint,
                string_agg(DISTINCT rule, ', ' ORDER BY rule) AS rule,
                -- each allowed method once, over every rule of the endpoint
-               array_to_string(list_sort(list_distinct(flatten(
-                   list(string_split(methods, ','))))), ',') AS methods,
+               array_to_string(list_sort(list_distinct(list_filter(flatten(
+                   list(string_split(methods, ','))), lambda m: m <> ''))), ',') AS methods,
                max(level) AS level
         FROM routes GROUP BY endpoint
     )

@@ -20,7 +20,7 @@ OTHER_COLOR = "#c8ccd2"
 #: Boxes narrower than this share of the request are left out: thinner than a pixel even
 #: zoomed a hundredfold, and they would make the page heavy. The exports keep them.
 MIN_BOX_WIDTH = 1e-4
-MAX_BOXES = 20_000
+MAX_BOXES = 8_000
 
 
 def package_of(function: str) -> str:

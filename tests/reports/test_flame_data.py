@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 from fmd_profiler.report.flame_data import (
     MIN_BOX_WIDTH,
     OTHER_COLOR,
@@ -43,3 +46,17 @@ def test_packages_beyond_the_palette_are_grey() -> None:
     colors = {f[0]: f[3] for f in flame_data(boxes, None, 0)["frames"]}
     assert colors["pkg0:f"] == PACKAGE_COLORS[0]
     assert colors[f"pkg{count - 1}:f"] == OTHER_COLOR
+
+
+def test_pages_run_no_inline_script(site: Path) -> None:
+    """The dashboard's CSP (script-src 'self') runs no inline code: every script element of
+    every page is a file of the package or a JSON data block."""
+    pages = list(site.rglob("*.html"))
+    assert pages
+    flame_blocks = 0
+    for page in pages:
+        for attributes in re.findall(r"<script\b([^>]*)>", page.read_text(encoding="utf-8")):
+            assert re.search(r'\bsrc="[^"]*static/[a-z]+\.js"', attributes) or \
+                'type="application/json"' in attributes, (page.name, attributes)
+            flame_blocks += 'type="application/json"' in attributes
+    assert flame_blocks >= 1

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -62,7 +64,8 @@ def test_static_report_renders_offline(browser: Browser, site: Path) -> None:
     browser.open(endpoint)
     assert browser.evaluate("document.images.length") >= 3
     assert all_images_loaded(browser)
-    assert browser.evaluate("document.querySelector('#profile img') !== null")  # flame graph
+    # The flame graph, drawn by flame.js
+    assert browser.evaluate("document.querySelector('#profile svg.flame-svg') !== null")
     # The function table sorts: "Total ms" descending puts the whole request (100 %) first.
     assert browser.evaluate("""(() => {
         const table = document.getElementById('functions');
@@ -115,9 +118,12 @@ def test_signed_in_dashboard_renders(browser: Browser, tmp_path: Path) -> None:
             browser.open(browser.evaluate(
                 "document.querySelector('#endpoints a[href*=\"/split-\"]').href"))
             assert browser.evaluate("document.querySelector('nav.toc') !== null")
-            assert browser.evaluate("document.querySelector('#profile img') !== null")
+            assert browser.evaluate("document.querySelector('#profile svg.flame-svg') !== null")
             assert all_images_loaded(browser)
             exercise_flame_graph(browser, flame_boxes(browser))
+            png = browser.evaluate("new URL(document.querySelector('#profile figure.flame')"
+                                   ".getAttribute('data-png'), location.href).href")
+            assert png not in browser.requested_urls()  # replaced: the server drew nothing
             browser.open(browser.evaluate("document.querySelector('#slow a').href"))
             assert browser.evaluate("document.querySelector('h1').textContent").startswith(
                 "Detailed profile of split")
@@ -165,6 +171,17 @@ def click(browser: Browser, selector: str) -> None:
     mouse(browser, "mouseReleased", x, y)
 
 
+def settled(browser: Browser, expression: str, done: Callable[[Any], bool],
+            seconds: float = 5.0) -> Any:
+    """``expression``'s value once ``done`` accepts it, or its last value after ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while True:
+        value = browser.evaluate(expression)
+        if done(value) or time.monotonic() > deadline:
+            return value
+        time.sleep(0.05)
+
+
 def frame_selector(index: int) -> str:
     return f"#profile svg.flame-svg g.frame[data-index='{index}'] rect"
 
@@ -175,21 +192,22 @@ def exercise_flame_graph(browser: Browser, expected: list[dict[str, object]]) ->
     search matches (as many as ``expected`` has), and Reset shows everything again."""
     state = f"""(() => {{ const f = {FIGURE}; const svg = f.querySelector('svg.flame-svg');
         return {{live: f.classList.contains('live'),
-                 png: getComputedStyle(f.querySelector('.flame-png')).display,
+                 png: !!f.querySelector('img.flame-png'),
                  width: Number(svg.getAttribute('width')),
                  frames: svg.querySelectorAll('g.frame').length,
                  zoom: f.getAttribute('data-zoom'), matches: f.getAttribute('data-matches'),
                  marked: svg.querySelectorAll('g.frame.match').length,
                  status: f.querySelector('.flame-status').textContent}}; }})()"""
     before = browser.evaluate(state)
-    assert before["live"] and before["png"] == "none" and before["frames"] > 2, before
+    assert before["live"] and not before["png"] and before["frames"] > 2, before
     boxes = browser.evaluate(f"JSON.parse(document.getElementById({FIGURE}"
                              ".getAttribute('data-flame')).textContent).boxes")
     # A box below the root, wide enough to click, narrower than the graph.
     target = max((i for i, b in enumerate(boxes) if b[1] >= 1 and 0.02 < b[3] < 0.9),
                  key=lambda i: boxes[i][3])
     click(browser, frame_selector(target))
-    zoomed = browser.evaluate(state)
+    # Input events reach a busy page a moment after the protocol call returns.
+    zoomed = settled(browser, state, lambda s: s["zoom"] == str(target))
     assert zoomed["zoom"] == str(target)
     rect = browser.evaluate(f"""(() => {{ const r = document.querySelector(
         {json.dumps(frame_selector(target))}); return [Number(r.getAttribute('x')),
@@ -199,11 +217,11 @@ def exercise_flame_graph(browser: Browser, expected: list[dict[str, object]]) ->
     root = next(i for i, b in enumerate(boxes) if b[1] == 0)
     x, y = center_of(browser, frame_selector(root))
     mouse(browser, "mouseMoved", x, y)
-    status = browser.evaluate(state)["status"]
+    status = settled(browser, state, lambda s: "100.0 %" in s["status"])["status"]
     assert "100.0 % of the request" in status and " ms per request" in status, status
     # Reset: back to the full graph.
     click(browser, "#profile figure.flame button.flame-reset")
-    reset = browser.evaluate(state)
+    reset = settled(browser, state, lambda s: s["zoom"] == "")
     assert reset["zoom"] == "" and reset["frames"] == before["frames"]
     # Search, typed: every box whose function contains the term is counted and marked.
     function = browser.evaluate(f"JSON.parse(document.getElementById({FIGURE}"
@@ -212,7 +230,7 @@ def exercise_flame_graph(browser: Browser, expected: list[dict[str, object]]) ->
     term = function.rpartition(".")[2][:6].lower()
     browser.evaluate(f"{FIGURE}.querySelector('input[type=search]').focus()")
     browser.call("Input.insertText", {"text": term})
-    found = browser.evaluate(state)
+    found = settled(browser, state, lambda s: s["matches"] not in (None, "0"))
     want = sum(1 for b in expected if term in str(b["function"]).lower())
     assert want >= 1 and found["matches"] == str(want), (term, found)
     assert 1 <= found["marked"] <= want
@@ -237,3 +255,18 @@ def test_flame_graph_is_interactive_from_file(browser: Browser, site: Path,
     exercise_flame_graph(browser, expected)
     assert browser.problems() == []
     assert_local(browser.requested_urls())
+    # Without JavaScript the PNG is the flame graph.
+    browser.call("Emulation.setScriptExecutionDisabled", {"value": True})
+    try:
+        browser.open((site / endpoint_path(endpoint)).as_uri())
+        assert browser.evaluate("""(() => {
+            const figure = document.querySelector('#profile figure.flame');
+            const png = figure.querySelector('img.flame-png');
+            png.scrollIntoView();
+            return !figure.classList.contains('live') && !figure.querySelector('svg')
+                && getComputedStyle(png).display !== 'none';
+        })()""")
+        browser.settle(1.0)
+        assert browser.evaluate("document.querySelector('#profile img.flame-png').naturalWidth") > 0
+    finally:
+        browser.call("Emulation.setScriptExecutionDisabled", {"value": False})

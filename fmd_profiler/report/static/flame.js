@@ -77,7 +77,7 @@
   };
 
   FlameGraph.prototype.draw = function () {
-    var width = Math.max(200, Math.floor(this.view.clientWidth || 1200));
+    var width = this.width = Math.max(200, Math.floor(this.view.clientWidth || 1200));
     var low = this.zoomed ? this.zoomed.start : 0;
     var span = this.zoomed ? this.zoomed.width : 1;
     var svg = this.svg;
@@ -153,8 +153,16 @@
       var group = event.target.closest ? event.target.closest("g.frame") : null;
       return group ? self.boxes[Number(group.getAttribute("data-index"))] : null;
     }
-    this.svg.addEventListener("click", function (event) {
+    // On the figure, not the SVG: when the graph is redrawn between a press and its release
+    // (the page grew a scrollbar while images loaded), the click goes to an ancestor of the
+    // replaced box; the box now under the pointer is the one meant.
+    this.figure.addEventListener("click", function (event) {
       var box = boxOf(event);
+      if (!box && !self.svg.contains(event.target)) {
+        var under = document.elementFromPoint(event.clientX, event.clientY);
+        var group = under && under.closest ? under.closest("g.frame") : null;
+        if (group && self.svg.contains(group)) box = self.boxes[Number(group.getAttribute("data-index"))];
+      }
       if (box) self.zoom(box);
     });
     this.svg.addEventListener("mouseover", function (event) {
@@ -179,18 +187,35 @@
     var pending = null;
     window.addEventListener("resize", function () {
       if (pending) clearTimeout(pending);
-      pending = setTimeout(function () { pending = null; self.draw(); }, 100);
+      pending = setTimeout(function () {
+        pending = null;
+        if (Math.max(200, Math.floor(self.view.clientWidth || 1200)) !== self.width) self.draw();
+      }, 100);
     });
   };
+
+  function showPng(figure) {  // the picture <noscript> holds for browsers without JavaScript
+    var src = figure.getAttribute("data-png");
+    if (!src || figure.querySelector("img.flame-png")) return;
+    var img = document.createElement("img");
+    img.className = "flame-png";
+    img.src = src;
+    img.alt = figure.getAttribute("data-alt") || "Flame graph";
+    figure.querySelector(".flame-view").appendChild(img);
+  }
 
   function start() {
     Array.prototype.forEach.call(document.querySelectorAll("figure.flame[data-flame]"), function (figure) {
       var source = document.getElementById(figure.getAttribute("data-flame"));
-      if (!source) return;
-      var data;
-      try { data = JSON.parse(source.textContent); } catch (error) { return; }  // PNG stays
-      if (!data || !data.boxes || !data.boxes.length) return;
-      figure.flameGraph = new FlameGraph(figure, data);
+      var data = null;
+      try { data = source ? JSON.parse(source.textContent) : null; } catch (error) { data = null; }
+      if (!data || !data.boxes || !data.boxes.length) { showPng(figure); return; }
+      try {
+        figure.flameGraph = new FlameGraph(figure, data);
+      } catch (error) {
+        showPng(figure);
+        throw error;
+      }
     });
   }
 

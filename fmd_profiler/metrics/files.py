@@ -140,6 +140,8 @@ def read_merged(folder: Path, *, alive: Alive = process_alive,
                 total.merge(totals)
                 running += 1
         if dead:
+            # The archive names the files it now holds before they are deleted, and forgets
+            # the names once they are gone: a crash in between never counts a file twice.
             write_atomic(folder / ARCHIVE, json.dumps(
                 {**archived.to_json(), "folded": sorted(folded)}).encode())
             for path in dead:

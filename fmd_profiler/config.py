@@ -85,6 +85,10 @@ class Config:
     sampler_switch_interval_ms: float = 0.2
     sampler_signal: bool = True
     secure_cookie: bool = True
+    prometheus: bool = False
+    metrics_token: str | None = None
+    metrics_path: str | None = None  # None: /<CUSTOM_LINK>/metrics
+    metrics_open: bool = False
     # -- where the values came from --
     source: Path | None = None
 
@@ -95,6 +99,7 @@ class Config:
     def public_dict(self) -> dict[str, object]:
         """Settings safe to show a guest: no paths, passwords, tokens or secrets."""
         hidden = {"password", "guest_password", "database", "git", "test_dir", "submit_token",
+                  "metrics_token",
                   "secret_key", "submit_results_url", "source"}
         return {f.name.upper(): getattr(self, f.name) for f in dataclasses.fields(self)
                 if f.name not in hidden}
@@ -329,6 +334,17 @@ def _trusted_proxies(key: str, value: object, base: Path) -> int | tuple[str, ..
     return tuple(parsed)
 
 
+_METRICS_PATH = re.compile(r"^(/[A-Za-z0-9_.\-]+)+$")
+
+
+def _metrics_path(key: str, value: object, base: Path) -> str | None:
+    text = _text(key, value, base)
+    if text is not None and not _METRICS_PATH.match(text.rstrip("/") or "/"):
+        raise ConfigError(key, value, "a URL path starting with '/', made of letters, digits, "
+                                      "'-', '_', '.' and '/', e.g. '/metrics'")
+    return None if text is None else text.rstrip("/")
+
+
 def _patterns(key: str, value: object, base: Path) -> tuple[str, ...]:
     patterns = _text_list(key, value, base)
     for pattern in patterns:
@@ -394,6 +410,11 @@ KEYS: dict[str, tuple[str, Parser]] = {
     # The dashboard's session cookie is Secure (sent over https only) unless this is false:
     # behind a TLS-terminating proxy the app cannot tell that the browser uses https.
     "SECURE_COOKIE": ("secure_cookie", _bool),
+    # Prometheus metrics (docs/prometheus.md): off by default; who may read them.
+    "PROMETHEUS": ("prometheus", _bool),
+    "METRICS_TOKEN": ("metrics_token", _text),
+    "METRICS_PATH": ("metrics_path", _metrics_path),
+    "METRICS_OPEN": ("metrics_open", _bool),
 }
 
 

@@ -91,6 +91,10 @@ class Profiler:
         app.extensions[EXTENSION_KEY] = state
         init_dashboard(app, config, runtime.location, hooks.client_ip)
         _register_cli(app)
+        if config.prometheus:  # /<CUSTOM_LINK>/metrics, opt-in
+            from fmd_profiler.metrics.route import register_metrics
+
+            register_metrics(app, config, runtime.location.spool_dir)
         if config.submit_token:  # the benchmark harness's upload receiver, opt-in by its token
             from fmd_profiler.benchmark.receiver import register_receiver
 

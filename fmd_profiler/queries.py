@@ -62,7 +62,9 @@ def endpoint_summary(con: Any, window: Window = ALL_TIME) -> list[dict[str, Any]
     known AS (
         SELECT endpoint,
                string_agg(DISTINCT rule, ', ' ORDER BY rule) AS rule,
-               string_agg(DISTINCT methods, ',' ORDER BY methods) AS methods,
+               -- each allowed method once, over every rule of the endpoint
+               array_to_string(list_sort(list_distinct(list_filter(flatten(
+                   list(string_split(methods, ','))), lambda m: m <> ''))), ',') AS methods,
                max(level) AS level
         FROM routes GROUP BY endpoint
     )
@@ -81,6 +83,32 @@ def endpoint_summary(con: Any, window: Window = ALL_TIME) -> list[dict[str, Any]
     ORDER BY (coalesce(known.endpoint, s.endpoint) = '{UNMATCHED}'), endpoint
     """
     return rows(con, sql, window.params())
+
+
+def method_summary(con: Any, window: Window = ALL_TIME) -> list[dict[str, Any]]:
+    """One row per (endpoint, method, rule) that served requests: the figures of each method of
+    an endpoint, as an operator names an API call ("POST /items/"). Ordered by endpoint, rule,
+    method."""
+    return rows(con, f"""
+        SELECT endpoint, method, rule, hits,
+               round(q[1], 3) AS median_ms,
+               round(q[2], 3) AS p95_ms,
+               round(q[3], 3) AS p99_ms,
+               errors
+        FROM (SELECT endpoint, method, rule, count(*) AS hits,
+                     quantile_cont(duration_ms, [0.5, 0.95, 0.99]) AS q,
+                     count(*) FILTER (WHERE status >= 500) AS errors
+              FROM ({WINDOWED_REQUESTS}) r GROUP BY endpoint, method, rule)
+        ORDER BY endpoint, rule NULLS LAST, method""", window.params())
+
+
+def methods_by_endpoint(con: Any, window: Window = ALL_TIME) -> dict[str, list[dict[str, Any]]]:
+    """:func:`method_summary` grouped: endpoint -> its ``{method, rule, hits, median_ms, p95_ms,
+    p99_ms, errors}`` rows."""
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for row in method_summary(con, window):
+        grouped.setdefault(row.pop("endpoint"), []).append(row)
+    return grouped
 
 
 def dropped_rows(con: Any) -> int:

@@ -16,9 +16,10 @@ import signal
 import sys
 import threading
 import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fmd_profiler.clock import SYSTEM_CLOCK, Clock
 from fmd_profiler.config import Config
@@ -29,6 +30,9 @@ from fmd_profiler.store.control import mtime, read_level_overrides
 from fmd_profiler.store.ingestion import Ingestion
 from fmd_profiler.store.segments import SegmentWriter, StoreLocation
 from fmd_profiler.writer import Source, Writer
+
+if TYPE_CHECKING:
+    from fmd_profiler.metrics.feed import MetricsFeed
 
 log = logging.getLogger("fmd_profiler")
 
@@ -72,6 +76,8 @@ class Runtime:
         self._extra_sources: list[Callable[[Runtime], Source]] = []
         self._stop_hooks: list[Callable[[], None]] = []
         self._start_hooks: list[Callable[[], None]] = []
+        self._counter_sources: list[Callable[[], Mapping[str, float]]] = []
+        self._metrics: MetricsFeed | None = None
         _fork_safe(self)
 
     # -- wiring (done at init_app, in any process) -------------------------------------------
@@ -83,6 +89,10 @@ class Runtime:
     def add_source(self, factory: Callable[[Runtime], Source]) -> None:
         """Another table written by the writer (the profiler's stack samples, for instance)."""
         self._extra_sources.append(factory)
+
+    def add_counters(self, read: Callable[[], Mapping[str, float]]) -> None:
+        """Cumulative counters of another part (the profiler's samples) for the metrics."""
+        self._counter_sources.append(read)
 
     def on_start(self, hook: Callable[[], None]) -> None:
         self._start_hooks.append(hook)
@@ -109,7 +119,14 @@ class Runtime:
     def _start(self) -> None:
         self._pid = os.getpid()
         segments = SegmentWriter(self.location)
-        sources = [Source(REQUESTS, self.requests.drain),
+        drain_requests = self.requests.drain
+        if self.config.prometheus:
+            # Counted on the writer thread as rows are drained: the request path gains nothing.
+            from fmd_profiler.metrics.feed import MetricsFeed
+
+            self._metrics = MetricsFeed(self.location.spool_dir, self._own_counters)
+            drain_requests = self._metrics.wrap(drain_requests)
+        sources = [Source(REQUESTS, drain_requests),
                    Source(ROUTES, self._take_routes),
                    Source(PROCESS_STATS, self._take_stats)]
         sources += [factory(self) for factory in self._extra_sources]
@@ -156,6 +173,7 @@ class Runtime:
         self._stats_signature = None
         self._pending_routes = []
         self._pending_stats = []
+        self._metrics = None
 
     # -- work done on the writer thread before each flush ------------------------------------
 
@@ -205,6 +223,16 @@ class Runtime:
         self._stats_signature = (recorded, dropped)
         self._stats_at = now
         self._pending_stats = [(self.clock.wall(), self._version, recorded, dropped)]
+
+    def _own_counters(self) -> dict[str, float]:
+        writer = self._writer
+        counters: dict[str, float] = {
+            "rows_recorded": self.requests.recorded,
+            "rows_dropped": self.requests.dropped + (writer.dropped.get(REQUESTS.name, 0)
+                                                     if writer else 0)}
+        for read in self._counter_sources:
+            counters.update(read())
+        return counters
 
     def _take_routes(self) -> list[tuple[object, ...]]:
         rows, self._pending_routes = self._pending_routes, []

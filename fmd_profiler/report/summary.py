@@ -1,4 +1,6 @@
-"""The machine-readable summary (``--json``): endpoints and functions, as DESIGN §2 fixes it."""
+"""The machine-readable summary (``--json``): endpoints and functions, as DESIGN §2 fixes it.
+
+Each endpoint object carries ``by_method``: one row per (method, rule) that served requests."""
 
 from __future__ import annotations
 
@@ -13,8 +15,10 @@ from fmd_profiler.queries import Window
 def build_summary(con: Any, window: Window | None = None) -> dict[str, Any]:
     window = window or Window()
     endpoints = queries.endpoint_summary(con, window)
+    by_method = queries.methods_by_endpoint(con, window)
     for row in endpoints:
         row["last_requested"] = _iso(row["last_requested"])
+        row["by_method"] = by_method.get(row["endpoint"], [])
     totals = queries.totals(con, window)
     return {
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),

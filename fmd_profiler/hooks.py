@@ -18,13 +18,16 @@ import threading
 import weakref
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import urlsplit
 
-from flask import Flask, Request, Response, got_request_exception, request
+from flask import Flask, Request, Response, current_app, got_request_exception, request
+from werkzeug.routing import RequestRedirect, Rule
 from werkzeug.wsgi import ClosingIterator
 
 from fmd_profiler import config as config_module
 from fmd_profiler.client_ip import Resolver
 from fmd_profiler.context import TEST_ID_HEADER, current_test
+from fmd_profiler.group_by import FmdGroupBy
 from fmd_profiler.levels import UNMATCHED, is_own_or_static
 from fmd_profiler.runtime import Route, Runtime
 
@@ -225,6 +228,8 @@ class RequestHooks:
 
         def begin(state: RequestState, req: Request) -> int:
             rule = req.url_rule
+            if rule is None and isinstance(req.routing_exception, RequestRedirect):
+                rule = _redirect_target(req)
             if rule is not None:  # unmatched 404/405s share one bucket: scanners can't blow it up
                 state.endpoint = rule.endpoint
                 state.rule = rule.rule
@@ -257,6 +262,8 @@ class RequestHooks:
                 return
             environ = req.environ
             group_by = profiler.get_group_by or config_module.get_group_by
+            if group_by is None and config_module.group_by is not None:  # FMD 2.x-5.x's name
+                group_by = FmdGroupBy(config_module.group_by)
             if group_by is not None:
                 try:
                     value = group_by()
@@ -354,6 +361,25 @@ def _finish_after(body: Iterable[bytes] | Iterable[str], finish: Callable[[Reque
 
 def _no_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
     return []
+
+
+def _redirect_target(req: Request) -> Rule | None:
+    """The rule a routing redirect (``/dashboard`` -> ``/dashboard/``, a merged slash) leads to:
+    the redirect belongs to that endpoint, not to the unmatched bucket. Rare, so the second
+    match costs nothing on the common path."""
+    try:
+        adapter = current_app.create_url_adapter(req)
+        if adapter is None:
+            return None
+        new_url = req.routing_exception.new_url  # type: ignore[union-attr]
+        path = urlsplit(new_url).path
+        script = req.script_root
+        if script and path.startswith(script):
+            path = path[len(script):] or "/"
+        rule, _ = adapter.match(path, req.method, return_rule=True)
+        return rule  # type: ignore[no-any-return]
+    except Exception:  # a redirect to another host, or no rule: the unmatched bucket
+        return None
 
 
 def _exception_name(exc: BaseException) -> str:

@@ -32,6 +32,7 @@ from fmd_profiler.dashboard.auth import (
 )
 from fmd_profiler.dashboard.cache import BuiltPage, PageCache, data_version
 from fmd_profiler.errors import ProfilerError
+from fmd_profiler.fmd_config import our_level_as_fmd
 from fmd_profiler.levels import DASHBOARD_BLUEPRINT, may_profile
 from fmd_profiler.store import StoreLocation
 
@@ -64,18 +65,35 @@ class Dashboard:
         self.renderer = ChartRenderer(processes=1)  # in-process, under one lock
         self.prefix = "/" + config.custom_link
         self._warned_secret = False
+        self._generated_secret: str | None = None
 
     # -- sessions --------------------------------------------------------------------------------
 
     def codec(self) -> SessionCodec | None:
-        secret = self.config.secret_key or current_app.secret_key
+        secret = self.config.secret_key or current_app.secret_key or self._stored_secret()
         if not secret:
-            if not self._warned_secret:
-                self._warned_secret = True
-                log.warning("fmd_profiler: the dashboard needs a secret to sign its sessions: "
-                            "set SECRET_KEY in the [dashboard] config or app.secret_key")
             return None
         return SessionCodec(secret, self.credentials.fingerprint(), SESSION_MAX_AGE_S)
+
+    def _stored_secret(self) -> str | None:
+        """Without SECRET_KEY and app.secret_key: one random key beside the store, shared by
+        every worker (made by the first)."""
+        if self._generated_secret is None:
+            from fmd_profiler.dashboard.secret_file import secret_path, shared_secret
+
+            path = secret_path(self.location.database)
+            try:
+                self._generated_secret, created = shared_secret(path)
+            except ProfilerError as exc:
+                if not self._warned_secret:
+                    self._warned_secret = True
+                    log.warning("fmd_profiler: the dashboard cannot sign sessions: %s", exc)
+                return None
+            if created:
+                log.warning("fmd_profiler: no SECRET_KEY configured; the dashboard signs its "
+                            "sessions with a random key kept in %s (readable by its owner "
+                            "only). Set SECRET_KEY to choose your own.", path)
+        return self._generated_secret
 
     def options(self) -> Any:
         from fmd_profiler.report.options import ReportOptions
@@ -91,8 +109,9 @@ def make_blueprint(config: Config, location: StoreLocation, client_ip: Any) -> B
     def require_session() -> Any:
         codec = dash.codec()
         if codec is None:
-            return _plain("The dashboard is not available: no session secret is configured "
-                          "(set SECRET_KEY in the [dashboard] config).", 503)
+            return _plain("The dashboard is not available: it has no session secret and "
+                          "cannot keep one beside its database (set SECRET_KEY in the "
+                          "[dashboard] config).", 503)
         g.fmd_codec = codec
         session = codec.loads(request.cookies.get(COOKIE))
         g.fmd_session = session
@@ -331,6 +350,7 @@ def _settings_page(dash: Dashboard, done: str | None, error: str | None,
     context = {
         "routes": [{**r, "override": current.get(r["endpoint"])} for r in routes],
         "level_names": admin.LEVEL_NAMES,
+        "fmd_levels": {level: our_level_as_fmd(level) for level in admin.LEVEL_NAMES},
         "public_config": sorted(dash.config.public_dict().items()),
         "message": MESSAGES.get(done or ""),
         "error": error,

@@ -30,6 +30,7 @@ from fmd_profiler.context import TEST_ID_HEADER, current_test
 from fmd_profiler.group_by import FmdGroupBy
 from fmd_profiler.levels import UNMATCHED, is_own_or_static
 from fmd_profiler.runtime import Route, Runtime
+from fmd_profiler.tracebacks import exception_name
 
 if TYPE_CHECKING:
     from fmd_profiler.extension import Profiler
@@ -49,6 +50,7 @@ class RequestState:
         "c0",
         "captured",
         "endpoint",
+        "error",
         "exception",
         "extra",
         "finished",
@@ -77,6 +79,7 @@ class RequestState:
         self.group_by: str | None = None
         self.ip: str | None = None
         self.exception: str | None = None
+        self.error: BaseException | None = None  # formatted later, by the writer thread
         self.test_id: str | None = None
         self.captured = False
         self.streamed = False
@@ -134,7 +137,8 @@ class RequestHooks:
             except BaseException as exc:
                 # Exceptions propagate out of wsgi_app in testing / PROPAGATE_EXCEPTIONS mode.
                 if state.exception is None:
-                    state.exception = _exception_name(exc)
+                    state.exception = exception_name(exc)
+                    state.error = exc
                 state.status = "500"
                 finish(state)
                 raise
@@ -215,7 +219,8 @@ class RequestHooks:
             state = req.environ.get(ENVIRON_KEY)
             if state is not None:
                 if state.exception is None:
-                    state.exception = _exception_name(exception)
+                    state.exception = exception_name(exception)
+                    state.error = exception
                 if not state.captured:
                     self.capture(state, req)
         except Exception as exc:
@@ -297,6 +302,7 @@ class RequestHooks:
         perf, cpu = clock.perf, clock.thread_cpu
         levels_of = self.runtime.levels.of
         add = self.runtime.requests.add
+        add_exception = self.runtime.exceptions.add
         version = self.version
         observers = self.observers  # the same list add_observer appends to
         internal_error = self._internal_error
@@ -320,6 +326,9 @@ class RequestHooks:
                      int(status[:3]) if status else 500,
                      duration * 1000.0, cpu_s * 1000.0, state.wall0, version,
                      state.group_by, state.ip, state.exception, state.test_id))
+                if state.error is not None:
+                    add_exception((state.endpoint, version, state.wall0, state.error))
+                    state.error = None  # the frames are the writer's now, not the request's
                 if state.thread_id:
                     for observer in observers:
                         observer.end(state, duration, cpu_s)
@@ -380,13 +389,6 @@ def _redirect_target(req: Request) -> Rule | None:
         return rule  # type: ignore[no-any-return]
     except Exception:  # a redirect to another host, or no rule: the unmatched bucket
         return None
-
-
-def _exception_name(exc: BaseException) -> str:
-    cls = type(exc)
-    if cls.__module__ == "builtins":
-        return cls.__qualname__
-    return f"{cls.__module__}.{cls.__qualname__}"
 
 
 def list_routes(app: Flask, runtime: Runtime) -> list[Route]:

@@ -407,10 +407,26 @@ BENCH_SUBMISSIONS = Table(
     doc="When each run was stored and a digest of its data: makes uploads idempotent.",
 )
 
-#: Tables written directly into DuckDB in one transaction (the benchmark harness).
+# -- python -m fmd_profiler.migrate -------------------------------------------------------------
+
+FMD_IMPORTS = Table(
+    "fmd_imports",
+    _cols(
+        ("source", "VARCHAR", STR),  # the FMD database (password masked) and its table prefix
+        ("fmd_table", "VARCHAR", STR),
+        ("last_id", "BIGINT", INT),  # FMD's ids grow: rows up to this one are imported
+        ("imported", "BIGINT", INT),  # rows imported from that table so far
+        ("imported_at", "TIMESTAMP", EPOCH),
+    ),
+    key=("source", "fmd_table"),
+    doc="What the migrate command imported from each Flask-MonitoringDashboard database, so "
+        "that running it again imports nothing twice.",
+)
+
+#: Tables written directly into DuckDB in one transaction (the benchmark harness, migrate).
 DIRECT_TABLES: dict[str, Table] = {t.name: t for t in (
     BENCH_RUNS, BENCH_TESTS, BENCH_REQUESTS, BENCH_ENDPOINTS, BENCH_FUNCTIONS, BENCH_VERDICTS,
-    BENCH_SUBMISSIONS)}
+    BENCH_SUBMISSIONS, FMD_IMPORTS)}
 
 
 def create_table_sql(table: Table) -> str:

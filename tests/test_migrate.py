@@ -247,3 +247,77 @@ def test_a_progress_bar_on_a_terminal(fmd_database: Path, tmp_path: Path) -> Non
     assert done.returncode == 0
     assert "requests" in bar and "/18" in bar and "rows" in bar  # tqdm, on the terminal only
     assert "imported 18 requests" in done.stdout
+
+
+# FMD 2.x-3.x's tables, as its SQLAlchemy models declared them (no status_code, no exception
+# tables, test results from its Travis harness).
+FMD3_SCHEMA = """
+CREATE TABLE fmd_Endpoint (id INTEGER PRIMARY KEY, name VARCHAR(250) UNIQUE NOT NULL,
+    monitor_level INTEGER, time_added DATETIME, version_added VARCHAR(100),
+    last_requested DATETIME);
+CREATE TABLE fmd_Request (id INTEGER PRIMARY KEY, endpoint_id INTEGER, duration FLOAT NOT NULL,
+    time_requested DATETIME, version_requested VARCHAR(100), group_by VARCHAR(100),
+    ip VARCHAR(100) NOT NULL);
+CREATE TABLE fmd_Outlier (id INTEGER PRIMARY KEY, request_id INTEGER, request_header TEXT,
+    request_environment TEXT, request_url VARCHAR(2100), cpu_percent VARCHAR(150), memory TEXT,
+    stacktrace TEXT);
+CREATE TABLE fmd_Test (id INTEGER PRIMARY KEY, name VARCHAR(250) UNIQUE, passing BOOLEAN NOT NULL,
+    last_tested DATETIME, version_added VARCHAR(100) NOT NULL, time_added DATETIME);
+CREATE TABLE fmd_TestResult (id INTEGER PRIMARY KEY, test_id INTEGER, duration FLOAT NOT NULL,
+    time_added DATETIME, app_version VARCHAR(100) NOT NULL, travis_job_id VARCHAR(10) NOT NULL,
+    run_nr INTEGER NOT NULL);
+CREATE TABLE fmd_TestEndpoint (id INTEGER PRIMARY KEY, endpoint_id INTEGER, test_id INTEGER,
+    duration FLOAT NOT NULL, app_version VARCHAR(100) NOT NULL,
+    travis_job_id VARCHAR(10) NOT NULL, time_added DATETIME);
+INSERT INTO fmd_Endpoint VALUES (1, 'index', 2, '2019-03-01 10:00:00', '1.0', NULL);
+INSERT INTO fmd_Request VALUES (1, 1, 12.5, '2019-03-01 10:00:01.250000', '1.0', 'bob', '10.1.1.1');
+INSERT INTO fmd_Request VALUES (2, 1, 250.0, '2019-03-01 10:00:02', '1.0', NULL, '10.1.1.2');
+INSERT INTO fmd_Outlier VALUES (1, 2, 'Cookie: session=s3cr3t', '', 'http://x/?token=abc', '[1]',
+    '', 'stack');
+INSERT INTO fmd_Test VALUES (1, 'test_index', 1, '2019-03-02', '1.0', '2019-03-02');
+INSERT INTO fmd_Test VALUES (2, 'test_other', 0, '2019-03-02', '1.0', '2019-03-02');
+INSERT INTO fmd_TestResult VALUES (1, 1, 3.0, '2019-03-02 08:00:00', '1.0', '777', 0);
+INSERT INTO fmd_TestResult VALUES (2, 1, 5.0, '2019-03-02 08:00:01', '1.0', '777', 1);
+INSERT INTO fmd_TestResult VALUES (3, 2, 7.0, '2019-03-02 08:00:02', '1.0', '777', 0);
+INSERT INTO fmd_TestEndpoint VALUES (1, 1, 1, 2.0, '1.0', '777', '2019-03-02 08:00:00');
+INSERT INTO fmd_TestEndpoint VALUES (2, 1, 1, 4.0, '1.0', '777', '2019-03-02 08:00:01');
+"""
+
+
+def test_an_fmd3_database_with_a_table_prefix_and_test_results(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source = tmp_path / "fmd3.db"
+    with sqlite3.connect(source) as con:
+        con.executescript(FMD3_SCHEMA)
+    config = tmp_path / "fmd.cfg"
+    config.write_text(f"[dashboard]\nMONITOR_LEVEL=3\n[database]\nTABLE_PREFIX=fmd_\n"
+                      f"DATABASE=sqlite:///{tmp_path}/fmd3.db\n")
+    for _ in range(2):  # twice: nothing twice
+        assert migrate_main([f"sqlite:///{source}", "--config", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert "imported 2 requests" in out and "imported 3 test results" in out
+    db = tmp_path / "fmd3.duckdb"
+    assert query(db, "SELECT endpoint, duration_ms, group_by, ip, status FROM requests "
+                     "ORDER BY duration_ms") == [
+        {"endpoint": "index", "duration_ms": 12.5, "group_by": "bob", "ip": "10.1.1.1",
+         "status": None},
+        {"endpoint": "index", "duration_ms": 250.0, "group_by": None, "ip": "10.1.1.2",
+         "status": None}]
+    (outlier,) = query(db, "SELECT url, headers FROM outliers")
+    assert "s3cr3t" not in outlier["headers"] and "abc" not in outlier["url"]
+    # FMD level 2 (outliers) is our 3; the config's FMD 3 is our 3 too: no override needed.
+    assert query(db, "SELECT level FROM routes WHERE endpoint = 'index'") == [{"level": 3}]
+    assert query(db, "SELECT test_id, round, call_ms, outcome FROM bench_tests "
+                     "ORDER BY test_id, round") == [
+        {"test_id": "test_index", "round": 1, "call_ms": 3.0, "outcome": "passed"},
+        {"test_id": "test_index", "round": 2, "call_ms": 5.0, "outcome": "passed"},
+        {"test_id": "test_other", "round": 1, "call_ms": 7.0, "outcome": "failed"}]
+    assert query(db, "SELECT app_version, ci_job_id, rounds FROM bench_runs") == [
+        {"app_version": "1.0", "ci_job_id": "777", "rounds": 2}]
+    assert query(db, "SELECT test_id, endpoint, hits, total_ms FROM bench_endpoints") == [
+        {"test_id": "test_index", "endpoint": "index", "hits": 2, "total_ms": 6.0}]
+    site = tmp_path / "site"
+    assert report_main(["--db", str(db), "--out", str(site)]) == 0
+    assert "test_index" in (site / "tests.html").read_text()
+    pages = "".join(p.read_text() for p in site.rglob("*.html"))
+    assert "could not be drawn" not in pages

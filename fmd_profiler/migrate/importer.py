@@ -24,6 +24,9 @@ from fmd_profiler.migrate import rows as mapping
 from fmd_profiler.migrate.source import FmdSource, batches, epoch, text
 from fmd_profiler.profiling.redact import Redactor
 from fmd_profiler.schema import (
+    BENCH_REQUESTS,
+    BENCH_RUNS,
+    BENCH_TESTS,
     EXCEPTION_TRACES,
     EXCEPTIONS,
     FMD_IMPORTS,
@@ -39,10 +42,6 @@ BATCH = 20_000
 NOT_IMPORTED = {
     "StackLine": "profiler call-tree lines (ours are sampled stacks, recorded from now on)",
     "CustomGraphData": "custom graph points (no custom graphs here)",
-    "TestEndpoint": "per-test endpoint hits (tests are measured by python -m "
-                    "fmd_profiler.benchmark from now on)",
-    "TestResult": "test results (tests are measured by python -m fmd_profiler.benchmark "
-                  "from now on)",
 }
 
 
@@ -86,6 +85,8 @@ class Importer:
             self._outliers()
         if self.source.has("ExceptionOccurrence"):
             self._exceptions()
+        if self.source.has("TestResult") and self.source.has("Test"):
+            self._test_results()
         for table, why in NOT_IMPORTED.items():
             if self.source.has(table):
                 found = self.source.query(f"SELECT count(*) FROM {{{table}}}")
@@ -214,6 +215,41 @@ class Importer:
                                                 if key not in known])
 
         self._copy("ExceptionOccurrence", "exceptions", sql, write)
+
+    def _test_results(self) -> None:
+        """FMD 1.x-3.x's test results (its Travis harness): one benchmark run per CI job and
+        version, its rounds FMD's run numbers, and each test-endpoint hit as endpoint timings."""
+        runs = self.source.query(
+            "SELECT travis_job_id, app_version, min(time_added), max(time_added), max(run_nr), "
+            "count(DISTINCT test_id) FROM {TestResult} GROUP BY travis_job_id, app_version")
+        new_runs = [mapping.bench_run_row(self.source.identity, *run) for run in runs]
+        with self.db.transaction() as con:
+            known = {r[0] for r in con.execute("SELECT run_id FROM bench_runs").fetchall()}
+            insert_rows(con, BENCH_RUNS, [r for r in new_runs if r[0] not in known])
+        passing = "t.passing" if self.source.has("Test", "passing") else "NULL"
+        sql = (f"SELECT x.id, t.name, x.duration, x.app_version, x.travis_job_id, x.run_nr, "
+               f"{passing} FROM {{TestResult}} x LEFT JOIN {{Test}} t ON t.id = x.test_id "
+               "WHERE x.id > :after ORDER BY x.id LIMIT :size")
+        self._copy("TestResult", "test results", sql, lambda con, batch: insert_rows(
+            con, BENCH_TESTS, [mapping.bench_test_row(self.source.identity, r) for r in batch]))
+        if self.source.has("TestEndpoint"):
+            sql = ("SELECT x.id, t.name, e.name, x.duration, x.app_version, x.travis_job_id "
+                   "FROM {TestEndpoint} x LEFT JOIN {Test} t ON t.id = x.test_id "
+                   "LEFT JOIN {Endpoint} e ON e.id = x.endpoint_id "
+                   "WHERE x.id > :after ORDER BY x.id LIMIT :size")
+            self._copy("TestEndpoint", "test endpoint hits", sql, lambda con, batch: insert_rows(
+                con, BENCH_REQUESTS,
+                [mapping.bench_request_row(self.source.identity, r) for r in batch]))
+        run_ids = [r[0] for r in new_runs]
+        with self.db.transaction() as con:  # per (test, endpoint) figures, as the harness has
+            con.execute("DELETE FROM bench_endpoints WHERE run_id IN (SELECT unnest($ids))",
+                        {"ids": run_ids})
+            con.execute("""
+                INSERT INTO bench_endpoints
+                SELECT run_id, test_id, endpoint, round, count(*), sum(duration_ms),
+                       median(duration_ms), max(duration_ms), 0
+                FROM bench_requests WHERE run_id IN (SELECT unnest($ids))
+                GROUP BY run_id, test_id, endpoint, round""", {"ids": run_ids})
 
     def _frames(self, snapshot_id: Any) -> list[dict[str, Any]]:
         if snapshot_id is None or not self.source.has("ExceptionStackLine"):

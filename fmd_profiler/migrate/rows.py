@@ -9,6 +9,7 @@ frames get their source line from the function source FMD kept.
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
@@ -106,3 +107,33 @@ class ExceptionGroups:
                  IMPORT_HOST, IMPORT_PID)
                 for (key, endpoint, version, minute), (name, message, count, first, last)
                 in sorted(self.groups.items(), key=lambda item: str(item[0]))]
+
+
+def bench_run_id(source: str, job: Any, version: Any) -> str:
+    """A stable run id per FMD CI job and version (UUID 5): imports merge, never duplicate."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"fmd:{source}|{text(job)}|{text(version)}"))
+
+
+def bench_run_row(source: str, job: Any, version: Any, first: Any, last: Any, last_run: Any,
+                  tests: Any) -> tuple[object, ...]:
+    """A benchmark run for FMD's test results of one CI job: no commit or machine was kept."""
+    return (bench_run_id(source, job, version), "run", epoch(first), epoch(last), None, None,
+            None, None, None, None, None, text(version), IMPORT_HOST, "{}", None, None,
+            "travis", text(job), None, int(last_run or 0) + 1, 0, int(tests or 0), None, 0,
+            False, "fmd-import")
+
+
+def bench_test_row(source: str, row: Sequence[Any]) -> tuple[object, ...]:
+    """(id, test name, duration ms, version, job, run number, passing) -> bench_tests."""
+    _, name, duration, version, job, run_nr, passing = row
+    outcome = "passed" if passing is None or bool(passing) else "failed"
+    return (bench_run_id(source, job, version), text(name) or "<unknown>",
+            int(run_nr or 0) + 1, None, float(duration), None, outcome)
+
+
+def bench_request_row(source: str, row: Sequence[Any]) -> tuple[object, ...]:
+    """(id, test name, endpoint, duration ms, version, job) -> bench_requests (round 1: FMD
+    did not say which run a hit came from)."""
+    _, name, endpoint, duration, version, job = row
+    return (bench_run_id(source, job, version), text(name) or "<unknown>", 1,
+            text(endpoint) or "<unknown>", None, None, None, float(duration), None, None)

@@ -11,6 +11,7 @@ from fmd_profiler.errors import ConfigError, ConfigFileError, ProfilerError, Set
 
 if TYPE_CHECKING:
     from fmd_profiler.extension import Profiler, bind, enable_profiler
+    from fmd_profiler.hooks import capture
     from fmd_profiler.runtime import worker_exit
 
 __version__ = "0.1.0"
@@ -19,7 +20,8 @@ __version__ = "0.1.0"
 #: any submodule (``fmd_profiler.config``, the demo app) runs this file first. An app that
 #: imports the package without profiling stays free of them.
 _LAZY = {"Profiler": "fmd_profiler.extension", "bind": "fmd_profiler.extension",
-         "enable_profiler": "fmd_profiler.extension", "worker_exit": "fmd_profiler.runtime"}
+         "enable_profiler": "fmd_profiler.extension", "worker_exit": "fmd_profiler.runtime",
+         "capture": "fmd_profiler.hooks"}
 
 
 def __getattr__(name: str) -> Any:
@@ -33,6 +35,7 @@ __all__ = [
     "SetupError",
     "StoreError",
     "bind",
+    "capture",
     "config",
     "enable_profiler",
     "worker_exit",

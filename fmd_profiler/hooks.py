@@ -350,6 +350,26 @@ class RequestHooks:
             log.warning(message, *args)
 
 
+def capture(exception: BaseException) -> None:
+    """Record a handled ``exception`` with its traceback against the current request's
+    endpoint, as Flask-MonitoringDashboard 5's ``capture(e)`` does. Outside a monitored request,
+    or at level 0, it does nothing; it never raises."""
+    try:
+        req = request._get_current_object()  # type: ignore[attr-defined]
+        state = req.environ.get(ENVIRON_KEY)
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        app_state = app.extensions.get("fmd_profiler")
+        if state is None or app_state is None:
+            return
+        rule = req.url_rule
+        endpoint = rule.endpoint if rule is not None else state.endpoint
+        if app_state.runtime.levels.of(endpoint) == 0:
+            return
+        app_state.runtime.exceptions.add((endpoint, app_state.version, state.wall0, exception))
+    except Exception:  # no request context, or anything else: never into the app
+        return
+
+
 def _is_streamed(response: Response) -> bool:
     # Error pages built from an HTTPException arrive as a ClosingIterator over a finished body:
     # "streamed" by werkzeug's definition, but complete when wsgi_app returns. Files

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 
+import fmd_profiler
 from fmd_profiler import Profiler
 from fmd_profiler.profiling.redact import Redactor
 from fmd_profiler.report.cli import main as report_main
@@ -49,6 +50,14 @@ def make_app(db: Path, **overrides: object) -> Flask:
     @app.route("/ok")
     def ok() -> str:
         return "ok"
+
+    @app.route("/handled")
+    def handled() -> str:
+        try:
+            failing_helper(5)
+        except ValueError as exc:
+            fmd_profiler.capture(exc)  # FMD 5's name: recorded, and the request goes on
+        return "handled"
 
     settings: dict[str, object] = {"DATABASE": str(db), "MONITOR_LEVEL": 1,
                                    "REDACT_PATTERNS": [r"api_key=\w+"], **overrides}
@@ -167,3 +176,17 @@ def test_the_buffer_is_bounded_and_counts_what_it_drops() -> None:
         log.add(("e", "v", clock.wall(), _raise(KeyError)))
     assert log.pending.dropped == 3
     assert log.take_groups(everything=True)[0][6] == 2
+
+
+def test_capture_records_a_handled_exception(db_path: Path) -> None:
+    app = make_app(db_path)
+    assert app.test_client().get("/handled").text == "handled"
+    fmd_profiler.capture(ValueError("outside any request"))  # nothing, and no error
+    app.extensions["fmd_profiler"].runtime.stop()
+    found = query(db_path, "SELECT e.endpoint, e.exception, e.message, e.count, t.frames "
+                           "FROM exceptions e JOIN exception_traces t USING (fingerprint)")
+    assert [(f["endpoint"], f["exception"], f["message"], f["count"]) for f in found] == [
+        ("handled", "ValueError", "order 5 failed, [redacted]", 1)]
+    assert json.loads(found[0]["frames"])[-1]["function"] == "failing_helper"
+    assert query(db_path, "SELECT status, exception FROM requests") == [
+        {"status": 200, "exception": None}]

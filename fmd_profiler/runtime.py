@@ -23,8 +23,8 @@ from pathlib import Path
 from fmd_profiler.clock import SYSTEM_CLOCK, Clock
 from fmd_profiler.config import Config
 from fmd_profiler.levels import Levels
-from fmd_profiler.recorder import Recorder
 from fmd_profiler.profiling.redact import Redactor
+from fmd_profiler.recorder import Recorder
 from fmd_profiler.schema import EXCEPTION_TRACES, EXCEPTIONS, PROCESS_STATS, REQUESTS, ROUTES
 from fmd_profiler.store.control import mtime, read_level_overrides
 from fmd_profiler.store.ingestion import Ingestion

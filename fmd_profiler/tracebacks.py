@@ -45,7 +45,7 @@ class Frame:
 
 def raw_frames(tb: TracebackType | None) -> list[tuple[str, str, int, object]]:
     """(file, function, line, globals) of each frame of ``tb``, innermost last, capped."""
-    frames = []
+    frames: list[tuple[str, str, int, object]] = []
     while tb is not None:
         code = tb.tb_frame.f_code
         frames.append((code.co_filename, getattr(code, "co_qualname", code.co_name),
@@ -131,7 +131,8 @@ class ExceptionLog:
             group.last, group.message = wall, message
         if key not in self._traced and self._allow(endpoint, wall):
             self._traced.add(key)
-            self._traces.append((key, name, frames_json(format_frames(frames, self._redactor)), wall))
+            formatted = format_frames(frames, self._redactor)
+            self._traces.append((key, name, frames_json(formatted), wall))
 
     def _allow(self, endpoint: str, wall: float) -> bool:
         hour = wall - wall % 3600.0
@@ -150,7 +151,7 @@ class ExceptionLog:
             now = self._now()
             current = now - now % BUCKET_S
             done = [k for k in self._groups if everything or k[3] < current]
-            rows = []
+            rows: list[tuple[object, ...]] = []
             for key in sorted(done):
                 group = self._groups.pop(key)
                 fp, endpoint, version, minute = key

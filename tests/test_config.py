@@ -199,7 +199,7 @@ def test_relative_sqlite_database_resolves_beside_the_file(tmp_path: Path) -> No
 
 def test_in_memory_sqlite_is_refused(tmp_path: Path) -> None:
     path = write_config(tmp_path, "DATABASE=sqlite://\n")
-    with pytest.raises(ConfigError, match="sqlite:////absolute/x.db"):
+    with pytest.raises(ConfigError, match=r"sqlite:////absolute/x\.db"):
         load_config(path, environ={})
 
 

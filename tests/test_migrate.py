@@ -212,10 +212,9 @@ def test_batches_resume_after_the_last_imported_id(fmd_database: Path, tmp_path:
 
 def test_a_progress_bar_on_a_terminal(fmd_database: Path, tmp_path: Path) -> None:
     import pty
-    import threading
-
     import struct
     import termios
+    import threading
 
     leader, follower = pty.openpty()
     # A terminal 100 columns wide (a new pty is 0 x 0, where tqdm draws nothing).

@@ -11,7 +11,7 @@ from fmd_profiler.dashboard.secret_file import shared_secret
 from fmd_profiler.errors import StoreError
 
 
-def _race(path: str, queue: "multiprocessing.Queue[str]") -> None:
+def _race(path: str, queue: multiprocessing.Queue[str]) -> None:
     queue.put(shared_secret(Path(path))[0])
 
 

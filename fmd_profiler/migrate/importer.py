@@ -109,7 +109,7 @@ class Importer:
                                         self.clock())])
 
     def _copy(self, fmd_table: str, kind: str, sql: str,
-              write: Callable[[Any, list[tuple[Any, ...]]], None]) -> None:
+              write: Callable[[Any, list[tuple[Any, ...]]], object]) -> None:
         last, imported = self._last_id(fmd_table)
         total = self.source.count(fmd_table, last)
         bar = self.progress(kind, total)

@@ -42,6 +42,10 @@ setup(
             "asgiref>=3.7",  # Flask async views
             "gevent>=23",  # the profiler must degrade clearly under gevent monkey-patching
             "jsonschema>=4",  # validates the speedscope export against speedscope's schema
+            # migrate reads Flask-MonitoringDashboard's PostgreSQL/MySQL databases through
+            # SQLAlchemy (optional for users: only that command needs it).
+            "sqlalchemy>=2",
+            "psycopg2-binary>=2.9",
         ],
         # make bench: pyinstrument is a contender (Flask-MonitoringDashboard gets its own venv).
         "bench": ["pyinstrument>=4.6", "gunicorn>=22"],

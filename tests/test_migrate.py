@@ -6,10 +6,15 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
+import tempfile
+import time
 import venv
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -37,25 +42,23 @@ def fmd_python() -> Path:
     pins its own dependency set, so it stays out of the test environment."""
     folder = _cache_dir() / f"fmd-{FMD_VERSION}"
     python = folder / "bin" / "python"
-    stamp = folder / ".installed"
+    stamp = folder / ".installed-with-psycopg2"
     folder.parent.mkdir(parents=True, exist_ok=True)
     with open(folder.parent / f".fmd-{FMD_VERSION}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not stamp.exists():
             venv.create(folder, with_pip=True, clear=True)
             done = subprocess.run([str(python), "-m", "pip", "install", "-q",
-                                   f"Flask-MonitoringDashboard=={FMD_VERSION}"],
+                                   f"Flask-MonitoringDashboard=={FMD_VERSION}",
+                                   "psycopg2-binary"],  # FMD on PostgreSQL, for one test
                                   capture_output=True, text=True, timeout=900)
             assert done.returncode == 0, f"installing FMD {FMD_VERSION} failed:\n{done.stderr}"
             stamp.touch()
     return python
 
 
-@pytest.fixture(scope="session")
-def fmd_database(fmd_python: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An FMD 5.1 SQLite database with a known set of requests, exceptions and outliers."""
-    folder = tmp_path_factory.mktemp("fmd")
-    database = folder / "fmd.db"
+def _record_with_fmd(fmd_python: Path, folder: Path, database_url: str) -> None:
+    """FMD 5.1 records the recorder's known requests into ``database_url``."""
     (folder / "fmd.cfg").write_text(f"""\
 [dashboard]
 APP_VERSION=1.0
@@ -63,13 +66,21 @@ MONITOR_LEVEL=3
 OUTLIER_DETECTION_CONSTANT=2.5
 
 [database]
-DATABASE=sqlite:///{database}
+DATABASE={database_url}
 """)
     done = subprocess.run([str(fmd_python), str(RECORDER), str(folder / "fmd.cfg")],
                           capture_output=True, text=True, timeout=300, cwd=folder,
                           env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"),
                                "HOME": str(folder)})
     assert done.returncode == 0, done.stderr
+
+
+@pytest.fixture(scope="session")
+def fmd_database(fmd_python: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An FMD 5.1 SQLite database with a known set of requests, exceptions and outliers."""
+    folder = tmp_path_factory.mktemp("fmd")
+    database = folder / "fmd.db"
+    _record_with_fmd(fmd_python, folder, f"sqlite:///{database}")
     return database
 
 
@@ -320,3 +331,75 @@ def test_an_fmd3_database_with_a_table_prefix_and_test_results(
     assert "test_index" in (site / "tests.html").read_text()
     pages = "".join(p.read_text() for p in site.rglob("*.html"))
     assert "could not be drawn" not in pages
+
+
+# -- PostgreSQL, through SQLAlchemy -----------------------------------------------------------
+
+
+def _pg_bin() -> Path:
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    assert found, "PostgreSQL is not installed: make system-deps installs it"
+    return found[-1].parent
+
+
+@pytest.fixture(scope="session")
+def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A PostgreSQL server of this test session (trust auth, 127.0.0.1 only, its own port); the
+    URL of an empty database in it. As root, the server runs as the ``postgres`` user (initdb
+    refuses root) with its data under a folder that user owns."""
+    from tests.servers import free_port
+
+    runas = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    owned = Path(tempfile.mkdtemp(prefix="fmd-migrate-pg-"))
+    if runas:
+        shutil.chown(owned, "postgres")
+    data = owned / "data"
+    subprocess.run([*runas, str(_pg_bin() / "initdb"), "-D", str(data), "-A", "trust", "-U",
+                    "fmd", "--no-sync"], check=True, capture_output=True, timeout=120)
+    port = free_port()
+    server = subprocess.Popen(
+        [*runas, str(_pg_bin() / "postgres"), "-D", str(data), "-h", "127.0.0.1", "-p",
+         str(port), "-k", str(data), "-c", "fsync=off"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        for _ in range(300):  # bounded: 30 s
+            ready = subprocess.run([str(_pg_bin() / "createdb"), "-h", "127.0.0.1", "-p",
+                                    str(port), "-U", "fmd", "fmd"], capture_output=True)
+            if ready.returncode == 0:
+                break
+            assert server.poll() is None, "PostgreSQL did not start"
+            time.sleep(0.1)
+        else:
+            raise AssertionError("PostgreSQL did not accept connections within 30 s")
+        yield f"postgresql+psycopg2://fmd@127.0.0.1:{port}/fmd"
+    finally:
+        server.send_signal(signal.SIGINT)  # its "fast" shutdown
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(timeout=10)
+        shutil.rmtree(owned, ignore_errors=True)
+
+
+def test_migrate_from_postgresql_through_sqlalchemy(
+        fmd_python: Path, postgres_url: str, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    _record_with_fmd(fmd_python, tmp_path, postgres_url)
+    # trust auth accepts any password: one that must never be printed
+    url = postgres_url.replace("fmd@", "fmd:pg-secret-pw@")
+    db = _store(tmp_path)
+    for _ in range(2):
+        assert migrate_main([url, "--db", str(db)]) == 0
+    out, err = capsys.readouterr()
+    assert "pg-secret-pw" not in out + err
+    assert "postgresql+psycopg2://fmd:***@" in out
+    assert out.count("imported 18 requests") == 1 and "imported 0 requests" in out
+    assert query(db, "SELECT endpoint, count(*) AS n FROM requests GROUP BY ALL "
+                     "ORDER BY endpoint") == [{"endpoint": "boom", "n": 2},
+                                              {"endpoint": "fast", "n": 5},
+                                              {"endpoint": "slow", "n": 11}]
+    assert query(db, "SELECT exception, message, sum(count) AS n FROM exceptions GROUP BY ALL"
+                 ) == [{"exception": "ValueError", "message": "it broke", "n": 2}]
+    assert query(db, "SELECT count(*) AS n FROM outliers WHERE url = '/slow?s=0.6'") == \
+        [{"n": 1}]

@@ -9,6 +9,7 @@ frames get their source line from the function source FMD kept.
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -43,7 +44,7 @@ def outlier_row(row: Sequence[Any], source_key: str,
                 redactor: Redactor) -> tuple[object, ...]:
     """(id, request_id, header, url, duration, time, version, endpoint) -> outliers."""
     _, request_id, header, url, duration, when, version, endpoint = row
-    parts = urlsplit(text(url) or "")
+    parts = urlsplit(_stored_bytes_text(text(url) or ""))
     environ: dict[str, Any] = {"PATH_INFO": parts.path, "QUERY_STRING": parts.query}
     for line in (text(header) or "").splitlines():
         name, sep, value = line.partition(":")
@@ -53,6 +54,16 @@ def outlier_row(row: Sequence[Any], source_key: str,
     return (f"fmd-{source_key}-{request_id}", text(endpoint) or "<unknown>", text(version),
             epoch(when), float(duration) if duration is not None else None, None, None, None,
             None, snap.url, snap.args, snap.headers, None, None, IMPORT_HOST, IMPORT_PID)
+
+
+_HEX_BYTES = re.compile(r"^\\x((?:[0-9a-fA-F]{2})+)$")
+
+
+def _stored_bytes_text(value: str) -> str:
+    """FMD 5 hands its URL to the database as bytes: SQLite keeps them as a blob, while
+    PostgreSQL's driver writes them into the text column as a ``\\x…`` hex literal."""
+    found = _HEX_BYTES.match(value)
+    return bytes.fromhex(found.group(1)).decode("utf-8", "replace") if found else value
 
 
 def frame_dicts(frames: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:

@@ -210,7 +210,8 @@ def _driver_hint(url: str) -> str:
     if scheme.startswith("mysql"):
         return "pymysql (and write mysql+pymysql://…)"
     if scheme.startswith(("postgres", "postgresql")):
-        return "psycopg2-binary"
+        return ("'psycopg[binary]' (the driver of postgresql:// in SQLAlchemy 2.1), or "
+                "psycopg2-binary and write postgresql+psycopg2://…")
     return "the driver SQLAlchemy names for this URL"
 
 

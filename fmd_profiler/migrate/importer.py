@@ -36,7 +36,8 @@ from fmd_profiler.schema import (
 )
 from fmd_profiler.store.database import insert_rows
 
-BATCH = 20_000
+#: Rows per transaction: each commit costs a WAL write, so batches are large (and bounded).
+BATCH = 100_000
 
 #: FMD tables with no equivalent here (shown as skipped, with their row counts).
 NOT_IMPORTED = {

@@ -170,25 +170,28 @@ def open_source(url: str, prefix: str = "", base: Path | None = None) -> FmdSour
     return source
 
 
+_EPOCH = datetime(1970, 1, 1)
+
+
 def epoch(value: Any) -> float | None:
     """FMD's naive UTC timestamps (datetime, or text from SQLite) as epoch seconds."""
     if value is None:
         return None
-    if isinstance(value, str):
+    if type(value) is str:
         try:
-            value = datetime.fromisoformat(value.strip())
+            value = datetime.fromisoformat(value)
         except ValueError:
             return None
     if isinstance(value, datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=UTC)
-        return value.timestamp()
+        if value.tzinfo is None:  # the common case: a subtraction, no time zone lookup
+            return (value - _EPOCH).total_seconds()
+        return value.astimezone(UTC).timestamp()
     return None
 
 
 def text(value: Any) -> str | None:
-    if value is None:
-        return None
+    if type(value) is str or value is None:  # the common case first: millions of calls
+        return value  # type: ignore[no-any-return]
     if isinstance(value, bytes | bytearray | memoryview):
         return bytes(value).decode("utf-8", "replace")
     return str(value)

@@ -41,6 +41,18 @@ DEFAULT_DATABASE = "fmd_profiler.duckdb"
 #: A profiler without its own ``get_group_by`` falls back to this one, read per request.
 get_group_by: Callable[[], object] | None = None
 
+#: Flask-MonitoringDashboard's ``config.inject_dependencies(get_ip=fn)``: when set, ``fn()`` is
+#: called in each request and its value is stored as the client address (instead of the one
+#: TRUSTED_PROXIES resolves).
+get_ip: Callable[[], object] | None = None
+
+
+def inject_dependencies(get_ip: Callable[[], object] | None = None) -> None:
+    """Flask-MonitoringDashboard's hook for a custom client address (behind proxies)."""
+    if get_ip is not None:
+        globals()["get_ip"] = get_ip
+
+
 #: Flask-MonitoringDashboard 2.x-5.x's name: a value, a callable, or a tuple/list of those
 #: (nested as deep as you like), turned into text per request as FMD does (see group_by.py).
 #: Used when neither ``profiler.get_group_by`` nor ``get_group_by`` is set.

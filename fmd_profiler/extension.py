@@ -139,3 +139,17 @@ def bind(app: Flask, schedule: bool = True, include_dashboard: bool = True) -> P
     """
     config = config_module.take_seed_config() or load_config(None)
     return Profiler(app, config=config, include_dashboard=include_dashboard)
+
+
+def add_graph(title: str, func: Any, trigger: str = "interval", **schedule: Any) -> None:
+    """Flask-MonitoringDashboard's custom graphs do not exist here: one warning, no effect."""
+    log.warning("fmd_profiler: add_graph(%r) is ignored: there are no custom graphs (and no "
+                "scheduler) here; publish such figures to your metrics system", title)
+
+
+def add_database_pruning_schedule(weeks_to_keep: int, delete_custom_graph_data: bool = False,
+                                  **schedule: Any) -> None:
+    """Flask-MonitoringDashboard's pruning job: here ``RETENTION_DAYS`` does it (one warning)."""
+    log.warning("fmd_profiler: add_database_pruning_schedule(%s weeks) is ignored: set "
+                "RETENTION_DAYS = %d in the config instead (data is pruned at each ingestion)",
+                weeks_to_keep, int(weeks_to_keep) * 7)

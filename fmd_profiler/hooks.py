@@ -257,6 +257,7 @@ class RequestHooks:
         client_ip = self.client_ip
         accept_test_header = self.accept_test_header
         group_by_failed = self._group_by_failed
+        get_ip_failed = self._get_ip_failed
 
         def capture(state: RequestState, req: Request) -> None:
             state.captured = True
@@ -278,12 +279,27 @@ class RequestHooks:
                     # str() and the slice return a short str itself: no copy in the common case.
                     state.group_by = None if value is None else str(value)[:MAX_GROUP_BY_LENGTH]
             state.ip = client_ip(environ)
+            custom_ip = config_module.get_ip  # FMD's config.inject_dependencies(get_ip=...)
+            if custom_ip is not None:
+                try:
+                    found = custom_ip()
+                except Exception as exc:
+                    get_ip_failed(exc)
+                else:
+                    if found is not None:
+                        state.ip = str(found)[:MAX_GROUP_BY_LENGTH]
             test_id = current_test.get()
             if test_id is None and accept_test_header:
                 test_id = environ.get(TEST_ID_HEADER)
             state.test_id = test_id
 
         return capture
+
+    def _get_ip_failed(self, exc: Exception) -> None:
+        self._warn_once(f"get_ip:{type(exc).__name__}",
+                        "fmd_profiler: the get_ip given to inject_dependencies raised %s: %s; "
+                        "these requests keep the address TRUSTED_PROXIES resolves",
+                        type(exc).__name__, exc)
 
     def _group_by_failed(self, exc: Exception) -> None:
         self._warn_once(f"group_by:{type(exc).__name__}",

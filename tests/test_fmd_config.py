@@ -181,3 +181,14 @@ def test_settings_page_shows_both_meanings_of_each_level(tmp_path: Path) -> None
         assert f"<td>{name}</td><td>{our_level_as_fmd(level)}</td>" in page
     assert "FMD 2 and 3" in our_level_as_fmd(3)
     app.extensions["fmd_profiler"].runtime.stop()
+
+
+def test_fmd_scheduling_names_are_accepted_with_one_line_each(
+        caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level("WARNING", logger="fmd_profiler"):
+        assert fmd_profiler.add_graph("Users", lambda: 1, minutes=5) is None
+        assert fmd_profiler.add_database_pruning_schedule(weeks_to_keep=2,
+                                                          delete_custom_graph_data=True) is None
+    lines = [r.getMessage() for r in caplog.records]
+    assert any("add_graph('Users') is ignored" in line for line in lines)
+    assert any("RETENTION_DAYS = 14" in line for line in lines)

@@ -321,6 +321,26 @@ def test_fmd_style_group_by_forms_are_stored(db_path: Path, clock: FakeClock,
     assert stored_requests(db_path)[0]["group_by"] == expected
 
 
+def test_fmd_inject_dependencies_get_ip_sets_the_address(db_path: Path, clock: FakeClock,
+                                                         monkeypatch: pytest.MonkeyPatch,
+                                                         caplog: pytest.LogCaptureFixture) -> None:
+    import fmd_profiler
+
+    monkeypatch.setattr(fmd_profiler.config, "get_ip", None)
+    fmd_profiler.config.inject_dependencies(get_ip=lambda: request.headers.get("X-Real-IP"))
+    app = make_app(db_path, clock)
+    client = app.test_client()
+    client.get("/health", headers={"X-Real-IP": "203.0.113.9"})
+    client.get("/health")  # None: the address TRUSTED_PROXIES resolves
+    monkeypatch.setattr(fmd_profiler.config, "get_ip", lambda: 1 / 0)
+    with caplog.at_level(logging.WARNING, logger="fmd_profiler"):
+        assert client.get("/health").status_code == 200
+    flush(app)
+    assert [r["ip"] for r in stored_requests(db_path)] == ["203.0.113.9", "127.0.0.1",
+                                                          "127.0.0.1"]
+    assert "get_ip given to inject_dependencies raised ZeroDivisionError" in caplog.text
+
+
 def test_a_redirect_to_the_slashed_url_belongs_to_its_endpoint(db_path: Path,
                                                                clock: FakeClock) -> None:
     app = make_app(db_path, clock, PASSWORD="pw", SECRET_KEY="k" * 40)

@@ -60,8 +60,8 @@ def endpoint_summary(con: Any, window: Window = ALL_TIME) -> list[dict[str, Any]
         FROM r GROUP BY endpoint
     ),
     known AS (
-        SELECT endpoint,
-               string_agg(DISTINCT rule, ', ' ORDER BY rule) AS rule,
+        SELECT endpoint,  -- '': an endpoint imported from FMD, which kept no rule
+               string_agg(DISTINCT NULLIF(rule, ''), ', ' ORDER BY NULLIF(rule, '')) AS rule,
                string_agg(DISTINCT methods, ',' ORDER BY methods) AS methods,
                max(level) AS level
         FROM routes GROUP BY endpoint

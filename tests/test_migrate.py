@@ -142,6 +142,17 @@ def test_migrate_brings_exactly_what_fmd_recorded(fmd_database: Path, tmp_path: 
     assert {r["endpoint"] for r in query(db, "SELECT endpoint FROM routes")} == \
         {"fast", "slow", "boom", "never"}
     assert read_level_overrides(StoreLocation(db).levels_path) == {"fast": 1}
+    # FMD kept no URL rules; once the app lists its routes, the rule is the app's alone.
+    from fmd_profiler.queries import endpoint_summary
+    from fmd_profiler.schema import ROUTES
+    from fmd_profiler.store import Database
+    from fmd_profiler.store.database import insert_rows
+
+    with Database(StoreLocation(db)).transaction() as con:
+        insert_rows(con, ROUTES, [("fast", "/fast", "GET", 1, 0.0, "app", 1)])
+    with Database(StoreLocation(db)).read() as con:
+        rules = {e["endpoint"]: e["rule"] for e in endpoint_summary(con)}
+    assert (rules["fast"], rules["never"]) == ("/fast", None)
 
     # Exceptions: the known traceback, in the --json summary.
     assert report_main(["--db", str(db), "--json", "-"]) == 0

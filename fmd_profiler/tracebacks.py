@@ -14,6 +14,8 @@ from __future__ import annotations
 import hashlib
 import json
 import linecache
+import logging
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +23,8 @@ from types import TracebackType
 
 from fmd_profiler.profiling.redact import Redactor
 from fmd_profiler.recorder import Recorder
+
+log = logging.getLogger("fmd_profiler")
 
 #: The innermost frames kept of a deep traceback (recursion).
 MAX_FRAMES = 64
@@ -108,6 +112,7 @@ class ExceptionLog:
         self._traced: set[str] = set()
         self._kept: dict[tuple[str, float], int] = {}  # (endpoint, hour) -> new traces kept
         self._traces: list[tuple[object, ...]] = []
+        self._dropped_told = 0
 
     # -- writer thread ---------------------------------------------------------------------
 
@@ -115,6 +120,12 @@ class ExceptionLog:
         for endpoint, version, wall, exc in self.pending.drain():
             self._count(endpoint, version, wall, exc)  # type: ignore[arg-type]
         # The exception objects (and their frames) are released here, once per flush.
+        dropped = self.pending.dropped
+        if dropped > self._dropped_told:
+            self._dropped_told = dropped
+            log.warning("fmd_profiler: %d exceptions so far in process %d came faster than "
+                        "%d per flush and were not grouped; their requests still carry the "
+                        "exception's type", dropped, os.getpid(), self.pending.capacity)
 
     def _count(self, endpoint: str, version: str, wall: float, exc: BaseException) -> None:
         name = exception_name(exc)
@@ -173,6 +184,7 @@ class ExceptionLog:
             self._traced.clear()
             self._kept.clear()
             self._traces = []
+            self._dropped_told = 0
 
 
 def _message(exc: BaseException) -> str:

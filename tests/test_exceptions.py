@@ -169,13 +169,17 @@ def test_new_kinds_beyond_the_hourly_cap_are_counted_without_traceback() -> None
     assert [r[1] for r in log.take_traces()] == ["KeyError"]
 
 
-def test_the_buffer_is_bounded_and_counts_what_it_drops() -> None:
+def test_the_buffer_is_bounded_and_says_what_it_dropped(caplog: pytest.LogCaptureFixture) -> None:
     clock = FakeClock()
     log = ExceptionLog(Redactor(), per_hour=20, capacity=2, now=clock.wall)
     for _ in range(5):
         log.add(("e", "v", clock.wall(), _raise(KeyError)))
     assert log.pending.dropped == 3
-    assert log.take_groups(everything=True)[0][6] == 2
+    with caplog.at_level("WARNING", logger="fmd_profiler"):
+        assert log.take_groups(everything=True)[0][6] == 2
+        log.take_traces()  # nothing new dropped: no second line
+    assert [r.getMessage()[:40] for r in caplog.records] == [
+        "fmd_profiler: 3 exceptions so far in pro"]
 
 
 def test_capture_records_a_handled_exception(db_path: Path) -> None:

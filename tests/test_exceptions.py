@@ -103,6 +103,8 @@ def test_a_known_traceback_is_grouped_and_summarised(db_path: Path, tmp_path: Pa
     assert "failing_helper" in page and "order 2 failed, [redacted]" in page
     assert "abc123" not in page
     assert 'href="errors.html"' in (out / "index.html").read_text()
+    endpoint_page = next((out / "endpoints").glob("order-*.html")).read_text()
+    assert 'href="../errors.html">Tracebacks on the Errors page' in endpoint_page
 
 
 def test_the_dashboard_shows_the_errors_page(db_path: Path) -> None:

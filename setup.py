@@ -45,6 +45,10 @@ setup(
             "hypothesis>=6.100",  # the fuzz/property suite (tests/test_fuzz.py)
             # parses /metrics as Prometheus would (the runtime writes the text format itself)
             "prometheus_client>=0.17",
+            # migrate reads Flask-MonitoringDashboard's PostgreSQL/MySQL databases through
+            # SQLAlchemy (optional for users: only that command needs it).
+            "sqlalchemy>=2",
+            "psycopg2-binary>=2.9",
         ],
         # make bench: pyinstrument is a contender (Flask-MonitoringDashboard gets its own venv).
         # prometheus_client: benchmarks.prometheus_cost --storage times its multiprocess mode.

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from fmd_profiler.errors import ConfigError, ConfigFileError
+from fmd_profiler.fmd_config import FMD_SECTIONS, translate_sections
 
 log = logging.getLogger("fmd_profiler")
 
@@ -39,6 +40,23 @@ DEFAULT_DATABASE = "fmd_profiler.duckdb"
 #: Seed-compatible hook: ``fmd_profiler.config.get_group_by = lambda: current_user.id``.
 #: A profiler without its own ``get_group_by`` falls back to this one, read per request.
 get_group_by: Callable[[], object] | None = None
+
+#: Flask-MonitoringDashboard's ``config.inject_dependencies(get_ip=fn)``: when set, ``fn()`` is
+#: called in each request and its value is stored as the client address (instead of the one
+#: TRUSTED_PROXIES resolves).
+get_ip: Callable[[], object] | None = None
+
+
+def inject_dependencies(get_ip: Callable[[], object] | None = None) -> None:
+    """Flask-MonitoringDashboard's hook for a custom client address (behind proxies)."""
+    if get_ip is not None:
+        globals()["get_ip"] = get_ip
+
+
+#: Flask-MonitoringDashboard 2.x-5.x's name: a value, a callable, or a tuple/list of those
+#: (nested as deep as you like), turned into text per request as FMD does (see group_by.py).
+#: Used when neither ``profiler.get_group_by`` nor ``get_group_by`` is set.
+group_by: object = None
 
 
 class ConfigWarning(UserWarning):
@@ -220,22 +238,14 @@ def _database(key: str, value: object, base: Path) -> Path:
         raise ConfigError(key, value, "a DuckDB file path such as fmd.duckdb or duckdb:///fmd.duckdb")
     scheme, sep, rest = text.partition("://")
     if sep:
-        if scheme not in ("duckdb", "sqlite"):
-            # A server DSN (mysql://user:pw@host/db): its path means nothing here, and its
-            # password must not travel into a suggestion (the value itself is masked).
-            raise ConfigError(
-                key, value,
-                f"a DuckDB file; fmd_profiler stores its data in DuckDB, not in a {scheme} "
-                f"server, so write DATABASE=duckdb:///{DEFAULT_DATABASE} (or a path of your "
-                "choice)")
+        if scheme.split("+")[0] == "sqlite":
+            return _beside_sqlite(key, text, rest, base)
         if scheme != "duckdb":
-            # sqlite:///x.db -> suggest duckdb:///x.duckdb: same place, the right engine.
-            stem = rest.lstrip("/") if not rest.startswith("//") else rest[1:]
-            stem = str(Path(stem).with_suffix(".duckdb")) if stem else "fmd_profiler.duckdb"
             raise ConfigError(
-                key, value,
-                f"a DuckDB database; fmd_profiler stores its data in DuckDB only, so write "
-                f"DATABASE=duckdb:///{stem} (or the plain path {stem})")
+                key, mask_url_password(text),
+                "a DuckDB database; fmd_profiler stores its data in DuckDB only, so write "
+                "DATABASE=duckdb:///fmd_profiler.duckdb (or a plain path); bring the history "
+                "along with python -m fmd_profiler.migrate <this URL>")
         # SQLAlchemy-style: duckdb:///relative/path, duckdb:////absolute/path
         if not rest.startswith("/"):
             raise ConfigError(key, value, "duckdb:///relative/path or duckdb:////absolute/path")
@@ -245,6 +255,27 @@ def _database(key: str, value: object, base: Path) -> Path:
                                       "between worker processes or read by the report")
     path = Path(os.path.expanduser(text))
     return path if path.is_absolute() else (base / path)
+
+
+def _beside_sqlite(key: str, url: str, rest: str, base: Path) -> Path:
+    """FMD's ``sqlite:///x.db`` means the DuckDB file ``x.duckdb`` beside it (one warning)."""
+    sqlite_path = rest[1:] if rest.startswith("/") else ""
+    if sqlite_path in {"", ":memory:"}:
+        raise ConfigError(key, url, "a file: sqlite:///relative/x.db or sqlite:////absolute/x.db "
+                                    "(fmd_profiler keeps its data in x.duckdb beside it)")
+    path = Path(os.path.expanduser(sqlite_path))
+    path = path if path.is_absolute() else base / path
+    duckdb_path = path.with_suffix(".duckdb")
+    warnings.warn(f"{key} = {url} is a Flask-MonitoringDashboard SQLite database; fmd_profiler "
+                  f"keeps its data in the DuckDB file {duckdb_path} beside it. To bring the "
+                  f"recorded history along, run: python -m fmd_profiler.migrate {url}",
+                  ConfigWarning, stacklevel=2)
+    return duckdb_path
+
+
+def mask_url_password(url: str) -> str:
+    """``url`` with the password of its ``user:password@`` part replaced by ``***``."""
+    return re.sub(r"^([A-Za-z0-9+.\-]+://[^/:@]*:)[^/@]*@", r"\1***@", url)
 
 
 def _level(key: str, value: object) -> int:
@@ -435,7 +466,9 @@ def resolve_config_path(config_file: str | os.PathLike[str] | None,
 
 
 def read_config_file(path: Path) -> dict[str, str]:
-    """The raw ``[dashboard]`` values of ``path``, keys upper-cased."""
+    """The raw values of ``path``, keys upper-cased: its ``[dashboard]`` section, or the sections
+    of a Flask-MonitoringDashboard 2.x-5.x file translated to our keys (one warning per key
+    whose meaning changes or that has no effect here)."""
     parser = configparser.ConfigParser(interpolation=None)  # '%' is legal in passwords
     parser.optionxform = str.upper  # type: ignore[assignment,method-assign]
     try:
@@ -446,10 +479,14 @@ def read_config_file(path: Path) -> dict[str, str]:
     except configparser.Error as exc:
         raise ConfigFileError(f"config file {path} is not a valid INI file: "
                               f"{str(exc).splitlines()[0]}") from None
-    if not parser.has_section(SECTION):
+    sections = {name: dict(parser.items(name)) for name in parser.sections()}
+    if not any(name in sections for name in FMD_SECTIONS):
         raise ConfigFileError(f"config file {path} has no [{SECTION}] section; put the "
                               f"settings under a line '[{SECTION}]'")
-    return dict(parser.items(SECTION))
+    translation = translate_sections(sections)
+    for note in translation.notes:
+        warnings.warn(f"{path}: {note}", ConfigWarning, stacklevel=3)
+    return translation.values
 
 
 def load_config(config_file: str | os.PathLike[str] | None = None, *,
@@ -539,6 +576,20 @@ def from_file(path: str | os.PathLike[str] | None) -> Config:
     global _seed_config
     _seed_config = load_config(path)
     return _seed_config
+
+
+def init_from(file: str | os.PathLike[str] | None = None, envvar: str | None = None,
+              log_verbose: bool = False) -> Config:
+    """Flask-MonitoringDashboard's name for :func:`from_file`.
+
+    ``envvar`` names an environment variable holding the file's path; when it is set it wins
+    over ``file``, as in FMD. ``log_verbose`` logs which file was read.
+    """
+    named = os.environ.get(envvar) if envvar else None
+    config = from_file(named or file)
+    if log_verbose:
+        log.info("fmd_profiler: configuration read from %s", config.source or "the defaults")
+    return config
 
 
 def take_seed_config() -> Config | None:

@@ -24,11 +24,13 @@ from typing import TYPE_CHECKING
 from fmd_profiler.clock import SYSTEM_CLOCK, Clock
 from fmd_profiler.config import Config
 from fmd_profiler.levels import Levels
+from fmd_profiler.profiling.redact import Redactor
 from fmd_profiler.recorder import Recorder
-from fmd_profiler.schema import PROCESS_STATS, REQUESTS, ROUTES
+from fmd_profiler.schema import EXCEPTION_TRACES, EXCEPTIONS, PROCESS_STATS, REQUESTS, ROUTES
 from fmd_profiler.store.control import mtime, read_level_overrides
 from fmd_profiler.store.ingestion import Ingestion
 from fmd_profiler.store.segments import SegmentWriter, StoreLocation
+from fmd_profiler.tracebacks import ExceptionLog
 from fmd_profiler.writer import Source, Writer
 
 if TYPE_CHECKING:
@@ -61,6 +63,11 @@ class Runtime:
         self.location = StoreLocation(Path(config.database))
         self.levels = Levels(config)
         self.requests = Recorder(config.max_buffered_rows)
+        # Exceptions hold their frames until the next flush: a smaller bound than rows.
+        self.exceptions = ExceptionLog(Redactor(config.redact_patterns),
+                                       per_hour=config.max_outliers_per_hour,
+                                       capacity=max(1000, config.max_buffered_rows // 100),
+                                       now=clock.wall)
         self.started = False
         self._lock = threading.Lock()
         self._pid: int | None = None
@@ -128,7 +135,10 @@ class Runtime:
             drain_requests = self._metrics.wrap(drain_requests)
         sources = [Source(REQUESTS, drain_requests),
                    Source(ROUTES, self._take_routes),
-                   Source(PROCESS_STATS, self._take_stats)]
+                   Source(PROCESS_STATS, self._take_stats),
+                   Source(EXCEPTIONS, self.exceptions.take_groups,
+                          lambda: self.exceptions.take_groups(everything=True)),
+                   Source(EXCEPTION_TRACES, self.exceptions.take_traces)]
         sources += [factory(self) for factory in self._extra_sources]
         ingestion = Ingestion(self.location, retention_days=self.config.retention_days)
         self._writer = Writer(sources, segments, ingestion,
@@ -169,6 +179,7 @@ class Runtime:
         self._pid = None
         self.started = False
         self.requests.clear()
+        self.exceptions.clear()
         self._routes_signature = None
         self._stats_signature = None
         self._pending_routes = []

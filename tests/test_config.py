@@ -180,13 +180,37 @@ def test_database_absolute_url(tmp_path: Path) -> None:
     assert load_config(path, environ={}).database == tmp_path / "abs.duckdb"
 
 
-def test_sqlite_database_is_refused_with_the_fix(tmp_path: Path) -> None:
+def test_sqlite_database_means_the_duckdb_file_beside_it(tmp_path: Path) -> None:
     path = write_config(tmp_path, "DATABASE=sqlite:////var/lib/app/dashboard.db\n")
+    with pytest.warns(ConfigWarning) as caught:
+        config = load_config(path, environ={})
+    assert config.database == Path("/var/lib/app/dashboard.duckdb")
+    assert len(caught) == 1
+    message = str(caught[0].message)
+    assert "/var/lib/app/dashboard.duckdb" in message
+    assert "python -m fmd_profiler.migrate sqlite:////var/lib/app/dashboard.db" in message
+
+
+def test_relative_sqlite_database_resolves_beside_the_file(tmp_path: Path) -> None:
+    path = write_config(tmp_path, "DATABASE=sqlite:///data/fmd.db\n")
+    with pytest.warns(ConfigWarning, match="fmd.duckdb"):
+        assert load_config(path, environ={}).database == tmp_path / "data" / "fmd.duckdb"
+
+
+def test_in_memory_sqlite_is_refused(tmp_path: Path) -> None:
+    path = write_config(tmp_path, "DATABASE=sqlite://\n")
+    with pytest.raises(ConfigError, match=r"sqlite:////absolute/x\.db"):
+        load_config(path, environ={})
+
+
+def test_server_database_url_is_refused_without_echoing_its_password(tmp_path: Path) -> None:
+    path = write_config(tmp_path, "DATABASE=postgresql://fmd:hunter2@db.example/fmd\n")
     with pytest.raises(ConfigError) as info:
         load_config(path, environ={})
     message = str(info.value)
-    assert "DuckDB" in message
-    assert "DATABASE=duckdb:////var/lib/app/dashboard.duckdb" in message
+    assert "hunter2" not in message
+    assert "postgresql://fmd:***@db.example/fmd" in message
+    assert "python -m fmd_profiler.migrate" in message
 
 
 def test_unknown_key_is_a_warning_not_a_crash(tmp_path: Path) -> None:

@@ -23,7 +23,9 @@ LEVEL_NAMES = {0: "off", 1: "timing", 2: "timing + call stacks",
 
 def known_routes(con: Any) -> list[dict[str, Any]]:
     """Every endpoint the app declared, with its stored level and any live override."""
-    cursor = con.execute("SELECT endpoint, string_agg(DISTINCT rule, ', ' ORDER BY rule) AS rule, "
+    # An endpoint imported from FMD has the rule '' (FMD kept none) until the app lists it.
+    cursor = con.execute("SELECT endpoint, string_agg(DISTINCT NULLIF(rule, ''), ', ' "
+                         "ORDER BY NULLIF(rule, '')) AS rule, "
                          "max(level) AS level FROM routes GROUP BY endpoint ORDER BY endpoint")
     names = [d[0] for d in cursor.description]
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]

@@ -35,6 +35,7 @@ from fmd_profiler.dashboard.auth import (
 )
 from fmd_profiler.dashboard.cache import BuiltPage, PageCache, data_version
 from fmd_profiler.errors import ProfilerError
+from fmd_profiler.fmd_config import our_level_as_fmd
 from fmd_profiler.levels import DASHBOARD_BLUEPRINT, may_profile
 from fmd_profiler.store import StoreLocation
 
@@ -69,16 +70,13 @@ class Dashboard:
         self.renderer = ChartRenderer(processes=1)  # in-process, under one lock
         self.prefix = "/" + config.custom_link
         self._warned_secret = False
+        self._generated_secret: str | None = None
 
     # -- sessions --------------------------------------------------------------------------------
 
     def codec(self) -> SessionCodec | None:
-        secret = self.config.secret_key or current_app.secret_key
+        secret = self.config.secret_key or current_app.secret_key or self._stored_secret()
         if not secret:
-            if not self._warned_secret:
-                self._warned_secret = True
-                log.warning("fmd_profiler: the dashboard needs a secret to sign its sessions: "
-                            "set SECRET_KEY in the [dashboard] config or app.secret_key")
             return None
         return SessionCodec(secret, self.credentials.fingerprint(), SESSION_MAX_AGE_S,
                             clock=self.clock)
@@ -93,10 +91,32 @@ class Dashboard:
             return None  # cannot tell whether it was revoked: not signed in
         return session if session.generation == current else None
 
-    def options(self) -> Any:
+    def _stored_secret(self) -> str | None:
+        """Without SECRET_KEY and app.secret_key: one random key beside the store, shared by
+        every worker (made by the first)."""
+        if self._generated_secret is None:
+            from fmd_profiler.dashboard.secret_file import secret_path, shared_secret
+
+            path = secret_path(self.location.database)
+            try:
+                self._generated_secret, created = shared_secret(path)
+            except ProfilerError as exc:
+                if not self._warned_secret:
+                    self._warned_secret = True
+                    log.warning("fmd_profiler: the dashboard cannot sign sessions: %s", exc)
+                return None
+            if created:
+                log.warning("fmd_profiler: no SECRET_KEY configured; the dashboard signs its "
+                            "sessions with a random key kept in %s (readable by its owner "
+                            "only). Set SECRET_KEY to choose your own.", path)
+        return self._generated_secret
+
+    def options(self, window: Any = None) -> Any:
+        from fmd_profiler.queries import Window
         from fmd_profiler.report.options import ReportOptions
 
-        return ReportOptions(timezone=self.config.timezone, colors=self.config.colors)
+        return ReportOptions(window=window or Window(), timezone=self.config.timezone,
+                             colors=self.config.colors)
 
 
 def make_blueprint(config: Config, location: StoreLocation, client_ip: Any) -> Blueprint:
@@ -107,8 +127,9 @@ def make_blueprint(config: Config, location: StoreLocation, client_ip: Any) -> B
     def require_session() -> Any:
         codec = dash.codec()
         if codec is None:
-            return _plain("The dashboard is not available: no session secret is configured "
-                          "(set SECRET_KEY in the [dashboard] config).", 503)
+            return _plain("The dashboard is not available: it has no session secret and "
+                          "cannot keep one beside its database (set SECRET_KEY in the "
+                          "[dashboard] config).", 503)
         g.fmd_codec = codec
         session = dash.current(codec.loads(request.cookies.get(COOKIE)))
         g.fmd_session = session
@@ -116,7 +137,8 @@ def make_blueprint(config: Config, location: StoreLocation, client_ip: Any) -> B
         if request.endpoint in PUBLIC_ENDPOINTS:
             return None
         if session is None or not session.signed_in:
-            if request.method in ("GET", "HEAD"):
+            if request.method in ("GET", "HEAD") and not request.path.startswith(
+                    f"{dash.prefix}/api/"):  # an API client wants a status, not a login form
                 target = request.full_path if request.query_string else request.path
                 return redirect(f"{dash.prefix}/login?next={quote(target)}")
             return _plain("Sign in first.", 401)
@@ -196,6 +218,37 @@ def make_blueprint(config: Config, location: StoreLocation, client_ip: Any) -> B
         if not path.endswith(".html"):
             abort(404)
         return _page(dash, path)
+
+    @bp.route("/api/summary")
+    def api_summary() -> Any:
+        from fmd_profiler.report.summary import build_summary, dump_summary
+
+        try:
+            window, _ = _window(dash, use_cookie=False)
+        except ProfilerError as exc:
+            return _plain(str(exc), 400)
+        if not _has_data(dash):
+            return _plain("No data recorded yet.", 404)
+        with store.Database(dash.location).read(ingest_first=False) as con:
+            summary = build_summary(con, window)
+        return Response(dump_summary(summary), mimetype="application/json")
+
+    @bp.route("/csv/<path:path>")
+    def table_csv(path: str) -> Any:
+        from fmd_profiler.dashboard.tables import csv_file_name, html_tables, table_csv
+
+        try:
+            index = int(request.args.get("table", ""))
+        except ValueError:
+            return _plain("Say which table: ?table=0 for the page's first.", 400)
+        html = _page_html(dash, path)
+        tables = html_tables(html) if html is not None else []
+        if not 0 <= index < len(tables):
+            abort(404)
+        response = Response(table_csv(tables[index]), mimetype="text/csv")
+        response.headers["Content-Disposition"] = \
+            f"attachment; filename={csv_file_name(path, index)}"
+        return response
 
     @bp.route("/profiles/<name>")
     def profile_file(name: str) -> Any:
@@ -286,7 +339,16 @@ def _safe_next(target: str | None, prefix: str) -> str:
 
 def _live(session: Session) -> dict[str, Any]:
     return {"user": session.user, "role": session.role, "csrf_token": session.csrf_token,
-            "is_admin": session.role == ADMIN}
+            "is_admin": session.role == ADMIN, **_chosen_range()}
+
+
+def _chosen_range() -> dict[str, str]:
+    """The raw since/until the header's picker shows (from the URL, else the cookie)."""
+    if "since" in request.args or "until" in request.args:
+        since, until = request.args.get("since", ""), request.args.get("until", "")
+    else:
+        since, _, until = (request.cookies.get(RANGE_COOKIE) or "|").partition("|")
+    return {"since": since.strip()[:64] or "all", "until": until.strip()[:64]}
 
 
 def _flush_this_process() -> None:
@@ -306,38 +368,81 @@ def _has_data(dash: Dashboard) -> bool:
     return dash.location.database.exists() or dash.location.spool_dir.exists()
 
 
+RANGE_COOKIE = "fmd_profiler_range"
+
+
+def _window(dash: Dashboard, *, use_cookie: bool = True) -> tuple[Any, str]:
+    """The time range asked for (``?since=7d&until=...``, else the one chosen before, kept in
+    a cookie) as a Window, and its raw form; raises ProfilerError naming the accepted forms."""
+    from fmd_profiler.queries import Window
+    from fmd_profiler.report.cli import parse_time
+
+    if "since" in request.args or "until" in request.args:
+        since, until = request.args.get("since", ""), request.args.get("until", "")
+        g.fmd_range = f"{since}|{until}"  # remembered for the next pages
+    elif use_cookie:
+        since, _, until = (request.cookies.get(RANGE_COOKIE) or "|").partition("|")
+    else:
+        since = until = ""
+    since, until = since.strip()[:64], until.strip()[:64]
+    if since == "all":
+        since = ""
+    zone = dash.config.timezone
+    return (Window(since=parse_time(since, zone) if since else None,
+                   until=parse_time(until, zone) if until else None), f"{since}|{until}")
+
+
 def _built(dash: Dashboard, path: str) -> BuiltPage | None:
-    """The page model at ``path`` (as in the static site), from the cache while still valid."""
+    """The page model at ``path`` (as in the static site) for the chosen time range, from the
+    cache while still valid."""
     from fmd_profiler.report.pages import build_page, navigation
 
-    options = dash.options()
+    window, raw = _window(dash)
+    options = dash.options(window)
 
     def build() -> Any:
         with store.Database(dash.location).read(ingest_first=False) as con:
             page = build_page(con, options, path)
             return None if page is None else (page, navigation(con, options))
 
-    return dash.pages.get(path, data_version(dash.location), build)
+    return dash.pages.get(f"{path}?{raw}", data_version(dash.location), build)
+
+
+def _page_html(dash: Dashboard, path: str) -> str | None:
+    """The HTML of the page at ``path``, or None when there is no such page."""
+    from fmd_profiler.report.site import SiteContext, render_page
+
+    built = _built(dash, path) if _has_data(dash) else None
+    if built is None:
+        return None
+    pngs = dash.renderer.render(built.page.all_charts())
+    files = {key: f"charts/{key}.png" for key in pngs}
+    site = SiteContext(options=dash.options(_window(dash)[0]), nav=built.nav,
+                       generated_at=datetime.fromtimestamp(built.built_at, UTC)
+                       .replace(tzinfo=None), live=_live(g.fmd_session))
+    return render_page(built.page, site, files, dash.renderer.failed)
 
 
 def _page(dash: Dashboard, path: str) -> Response:
-    from fmd_profiler.report.site import SiteContext, render_page
+    from fmd_profiler.dashboard.tables import add_csv_links
 
     _flush_this_process()
     if not _has_data(dash):
         return _plain("No data recorded yet: the dashboard fills as soon as the app serves "
                       "requests.", 200)
-    built = _built(dash, path)
-    if built is None:
+    try:
+        html = _page_html(dash, path)
+    except ProfilerError as exc:  # a time range that cannot be read
+        return _plain(str(exc), 400)
+    if html is None:
         abort(404)
-    options = dash.options()
-    pngs = dash.renderer.render(built.page.all_charts())
-    files = {key: f"charts/{key}.png" for key in pngs}
-    site = SiteContext(options=options, nav=built.nav,
-                       generated_at=datetime.fromtimestamp(built.built_at, UTC)
-                       .replace(tzinfo=None), live=_live(g.fmd_session))
-    html = render_page(built.page, site, files, dash.renderer.failed)
-    return Response(html, mimetype="text/html")
+    response = Response(add_csv_links(html, f"{dash.prefix}/csv/{quote(path)}"),
+                        mimetype="text/html")
+    chosen = g.get("fmd_range")
+    if chosen is not None:
+        response.set_cookie(RANGE_COOKIE, chosen, max_age=SESSION_MAX_AGE_S, path=dash.prefix,
+                            httponly=True, samesite="Lax", secure=request.is_secure)
+    return response
 
 
 def _download(dash: Dashboard, path: str) -> Response:
@@ -375,6 +480,7 @@ def _settings_page(dash: Dashboard, done: str | None, error: str | None,
     context = {
         "routes": [{**r, "override": current.get(r["endpoint"])} for r in routes],
         "level_names": admin.LEVEL_NAMES,
+        "fmd_levels": {level: our_level_as_fmd(level) for level in admin.LEVEL_NAMES},
         "public_config": sorted(dash.config.public_dict().items()),
         "message": MESSAGES.get(done or ""),
         "error": error,

@@ -75,7 +75,9 @@ def test_every_route_refuses_a_visitor_without_session(app: Flask) -> None:
         if url == "/dashboard/login":
             continue
         response = client.open(url, method=method)
-        if method == "GET":
+        if method == "GET" and url.startswith("/dashboard/api/"):
+            assert response.status_code == 401, url  # an API answers with a status
+        elif method == "GET":
             assert response.status_code == 302, url
             assert response.headers["Location"].startswith("/dashboard/login?next="), url
         else:
@@ -297,14 +299,30 @@ def test_no_password_means_no_dashboard(tmp_path: Path, caplog: pytest.LogCaptur
     assert any("set PASSWORD" in r.getMessage() for r in caplog.records)
 
 
-def test_no_secret_means_no_sessions(tmp_path: Path) -> None:
-    app = create_app(DATABASE=str(tmp_path / "nosecret.duckdb"), PASSWORD="pw")
-    assert app.secret_key is None
-    client = app.test_client()
-    assert client.get("/dashboard/login").status_code == 503
-    assert client.get("/dashboard/").status_code == 503
+def test_without_a_secret_one_is_made_and_shared_by_every_worker(tmp_path: Path) -> None:
+    database = tmp_path / "nosecret.duckdb"
+    first = create_app(DATABASE=str(database), PASSWORD="pw")
+    second = create_app(DATABASE=str(database), PASSWORD="pw")  # another worker, same store
+    assert first.secret_key is None
+    client = first.test_client()
+    assert sign_in(client, "admin", "pw").status_code == 302
+    secret = tmp_path / "nosecret.duckdb.secret"
+    assert secret.stat().st_mode & 0o777 == 0o600
+    # The other worker honours the first worker's session cookie: same key.
+    other = second.test_client()
+    cookie = client.get_cookie("fmd_profiler_session", path="/dashboard")
+    assert cookie is not None
+    other.set_cookie("fmd_profiler_session", cookie.value, path="/dashboard")
+    assert other.get("/dashboard/settings").status_code == 200
+    assert secret.read_text().strip() not in client.get("/dashboard/settings").text
+
+
+def test_a_secret_that_cannot_be_kept_means_no_sessions(tmp_path: Path) -> None:
+    app = create_app(DATABASE=str(tmp_path / "x.duckdb"), PASSWORD="pw")
+    (tmp_path / "x.duckdb.secret").mkdir()  # in the way: the key file cannot be made or read
+    assert app.test_client().get("/dashboard/login").status_code == 503
     app.secret_key = "the app's own secret"  # falls back to the app's secret
-    assert client.get("/dashboard/login").status_code == 200
+    assert app.test_client().get("/dashboard/login").status_code == 200
 
 
 def test_settings_say_when_raised_levels_need_a_restart(tmp_path: Path) -> None:

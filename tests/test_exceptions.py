@@ -86,12 +86,12 @@ def test_a_known_traceback_is_grouped_and_summarised(db_path: Path, tmp_path: Pa
     assert set(found) == {"order", "twice"}
     order = found["order"]
     assert (order["exception"], order["count"]) == ("ValueError", 3)
-    assert order["message"] == "order 2 failed, [redacted]"
+    assert order["message"] == "order 2 failed, api_key=[redacted]"
     assert order["first_seen"] <= order["last_seen"]
     assert order["frames"][-1] == {
         "file": THIS_FILE, "line": _line_of("# the known source line"),
         "function": "failing_helper",
-        "code": 'raise ValueError(f"order {n} failed, [redacted]")  # the known source line'}
+        "code": 'raise ValueError(f"order {n} failed, api_key=[redacted]")  # the known source line'}
     assert order["frames"][-2]["function"] == "make_app.<locals>.order"
     assert found["twice"]["count"] == 1  # other frames: another group
     assert set(order) >= {"endpoint", "exception", "message", "count", "first_seen",
@@ -100,7 +100,7 @@ def test_a_known_traceback_is_grouped_and_summarised(db_path: Path, tmp_path: Pa
     out = tmp_path / "site"
     assert report_main(["--db", str(db_path), "--out", str(out)]) == 0
     page = (out / "errors.html").read_text()
-    assert "failing_helper" in page and "order 2 failed, [redacted]" in page
+    assert "failing_helper" in page and "order 2 failed, api_key=[redacted]" in page
     assert "abc123" not in page
     assert 'href="errors.html"' in (out / "index.html").read_text()
     endpoint_page = next((out / "endpoints").glob("order-*.html")).read_text()
@@ -192,7 +192,7 @@ def test_capture_records_a_handled_exception(db_path: Path) -> None:
     found = query(db_path, "SELECT e.endpoint, e.exception, e.message, e.count, t.frames "
                            "FROM exceptions e JOIN exception_traces t USING (fingerprint)")
     assert [(f["endpoint"], f["exception"], f["message"], f["count"]) for f in found] == [
-        ("handled", "ValueError", "order 5 failed, [redacted]", 1)]
+        ("handled", "ValueError", "order 5 failed, api_key=[redacted]", 1)]
     assert json.loads(found[0]["frames"])[-1]["function"] == "failing_helper"
     assert query(db_path, "SELECT status, exception FROM requests") == [
         {"status": 200, "exception": None}]

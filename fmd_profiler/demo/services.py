@@ -215,7 +215,10 @@ def seaweedfs(folder: Path) -> Iterator[SeaweedFS]:
             [str(binary), "server", f"-dir={data}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
              "-s3", f"-s3.port={ports['s3']}", f"-master.port={ports['master']}",
              f"-volume.port={ports['volume']}", f"-filer.port={ports['filer']}",
-             "-master.telemetry=false", "-s3.port.iceberg=0", "-s3.port.lance=0"],
+             "-master.telemetry=false", "-s3.port.iceberg=0", "-s3.port.lance=0",
+             # Each bucket is a collection that takes 7 volumes; the default limit of 8
+             # volumes (of 30 GB each) leaves no room for a second bucket.
+             "-volume.max=0", "-master.volumeSizeLimitMB=64"],
             stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             start_new_session=True)
     try:

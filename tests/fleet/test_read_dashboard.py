@@ -21,7 +21,7 @@ from fmd_profiler.fleet.settings import LakeSettings
 from fmd_profiler.report.cli import main as report_main
 from fmd_profiler.report.pages.paths import endpoint_path
 from fmd_profiler.store.lake import LAKE_VERSION, Lake, connect, ensure_lake_schema
-from tests.fleet.support import write_config
+from tests.fleet.read_support import write_config
 
 PASSWORD = "boss-pass-1"
 DSN_PASSWORD = "pg-Hunter2-secret"

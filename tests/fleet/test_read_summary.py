@@ -2,7 +2,8 @@
 
 Real traffic (the demo app at level 3, served on 127.0.0.1) is recorded into a spool; one copy
 of the spool is ingested into an embedded DuckDB file, the other goes into the lake as Parquet
-files. The report CLI then reads each through the store its config names.
+files. The report CLI then reads each through the store its config names, and its exports
+(summary, folded stacks, speedscope) must agree byte for byte and figure for figure.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from fmd_profiler.fleet.settings import LakeSettings
 from fmd_profiler.report.cli import main as report_main
 from fmd_profiler.store import Database, StoreLocation
 from fmd_profiler.store.lake import ensure_lake_schema
-from tests.fleet.support import copy_spool, put_segments_into_lake, write_config
+from tests.fleet.read_support import copy_spool, put_segments_into_lake, write_config
 
 REQUESTS = 300
 
@@ -41,11 +42,14 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> tuple[StoreLocation, i
     return location, result.sent
 
 
-def summary(argv: list[str], out: Path) -> dict[str, Any]:
-    assert report_main([*argv, "--json", str(out)]) == 0
-    data = json.loads(out.read_text(encoding="utf-8"))
+def exports(argv: list[str], out: Path) -> tuple[dict[str, Any], dict[str, bytes], Any]:
+    """The JSON summary, the folded stacks and the speedscope file the CLI writes."""
+    assert report_main([*argv, "--json", str(out / "summary.json"), "--folded",
+                        str(out / "folded"), "--speedscope", str(out / "speedscope.json")]) == 0
+    data = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     data.pop("generated_at")
-    return data
+    folded = {p.name: p.read_bytes() for p in sorted((out / "folded").iterdir())}
+    return data, folded, json.loads((out / "speedscope.json").read_text(encoding="utf-8"))
 
 
 def test_the_lake_summary_equals_the_embedded_summary_of_the_same_traffic(
@@ -61,10 +65,14 @@ def test_the_lake_summary_equals_the_embedded_summary_of_the_same_traffic(
     put_segments_into_lake(lake_copy, lake_settings)
     config = write_config(tmp_path / "fleet.cfg", {**lake_env, "SPOOL_DIR": tmp_path / "spool"})
 
-    from_file = summary(["--db", str(embedded.database)], tmp_path / "embedded.json")
-    from_lake = summary(["--config", str(config)], tmp_path / "lake.json")
+    from_file, folded_file, speedscope_file = exports(["--db", str(embedded.database)],
+                                                      tmp_path / "embedded-out")
+    from_lake, folded_lake, speedscope_lake = exports(["--config", str(config)],
+                                                      tmp_path / "lake-out")
 
     assert from_lake == from_file
+    assert folded_lake == folded_file and folded_lake
+    assert speedscope_lake == speedscope_file
     # Not two empty reports: the traffic is there, with its errors and its call stacks.
     assert from_lake["requests"] == served
     assert sum(e["hits"] for e in from_lake["endpoints"]) == served

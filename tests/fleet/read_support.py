@@ -49,3 +49,18 @@ def put_segments_into_lake(location: StoreLocation, settings: LakeSettings,
             con.execute(f"CALL ducklake_add_data_files('lake', '{table.name}', '{key}')")
             rows += batch.rows
     return rows
+
+
+def maintain(settings: LakeSettings, *, grace_s: float) -> None:
+    """What ``fleet maintain`` does to the files: merge them, expire snapshots and delete the
+    files no snapshot younger than ``grace_s`` needs."""
+    from fmd_profiler.store.lake import connect
+
+    con = connect(settings, read_only=False)
+    try:
+        con.execute("CALL ducklake_merge_adjacent_files('lake')")
+        for step in ("ducklake_expire_snapshots", "ducklake_cleanup_old_files"):
+            con.execute(f"CALL {step}('lake', older_than => now() - to_seconds($g))",
+                        {"g": grace_s})
+    finally:
+        con.close()

@@ -86,18 +86,21 @@ class EmbeddedSource:
 
 
 class LakeSource:
-    """The lake: sessions attach it read-only; its snapshot id is the data version."""
+    """The lake: sessions over a kept read-only connection; its snapshot id is the data
+    version."""
 
     def __init__(self, settings: LakeSettings) -> None:
         from fmd_profiler.fleet.catalog import SnapshotProbe
         from fmd_profiler.store.lake import Lake
+        from fmd_profiler.store.lake_reader import KeptLakeReader
 
         self.settings = settings
         self.lake = Lake(settings)
+        self.reader = KeptLakeReader(settings)
         self.probe = SnapshotProbe(settings.dsn)
 
     def read(self) -> contextlib.AbstractContextManager[Any]:
-        return self.lake.read()
+        return self.reader.read()
 
     def version(self) -> tuple[object, ...]:
         return ("lake", self.probe.snapshot_id())

@@ -156,7 +156,11 @@ def test_no_secret_shows_on_pages_in_errors_or_in_logs(
 
 def test_readers_refuse_a_lake_made_by_a_newer_version(
         dashboard: Flask, fleet_values: dict[str, Any], lake_settings: LakeSettings,
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cache_module, "FRESH_FOR_S", 0.0)
+    client = signed_in(dashboard)
+    assert client.get("/dashboard/").status_code == 200  # its lake connection is kept open
     con = connect(lake_settings, read_only=False)
     try:
         con.execute("INSERT INTO lake.fmd_meta VALUES ('lake_version', $v)",
@@ -166,6 +170,6 @@ def test_readers_refuse_a_lake_made_by_a_newer_version(
     config = write_config(tmp_path / "fleet.cfg", fleet_values)
     assert report_main(["--config", str(config), "--json", "-"]) == 2
     assert "newer fmd_profiler" in capsys.readouterr().err
-    page = signed_in(dashboard).get("/dashboard/")
+    page = client.get("/dashboard/")  # a new snapshot: rebuilt, and refused
     assert page.status_code == 503
     assert "upgrade fmd_profiler" in page.text

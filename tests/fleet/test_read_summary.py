@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from flask import Flask
 
+from fmd_profiler import enable_profiler
 from fmd_profiler import runtime as runtime_module
 from fmd_profiler.demo.app import create_app
 from fmd_profiler.demo.traffic import drive, serve
@@ -79,3 +81,17 @@ def test_the_lake_summary_equals_the_embedded_summary_of_the_same_traffic(
     assert any(e["errors"] for e in from_lake["endpoints"])
     assert from_lake["functions"]
     assert not (tmp_path / "spool").exists()  # reading the lake needs no spool
+
+    # `flask profiler report` of an app in fleet mode reads the lake too.
+    app = Flask("fleet_app")
+    enable_profiler(app, config_file=config)
+    result = app.test_cli_runner().invoke(args=["profiler", "report", "--json", "-"])
+    assert result.exit_code == 0, result.output
+    from_app = json.loads(result.output)
+    from_app.pop("generated_at")
+    assert from_app == from_file
+    in_code = Flask("fleet_app_in_code")
+    enable_profiler(in_code, **lake_env, SPOOL_DIR=str(tmp_path / "spool"))
+    refused = in_code.test_cli_runner().invoke(args=["profiler", "report", "--json", "-"])
+    assert refused.exit_code != 0 and "pass --config" in refused.output
+    assert "password" not in refused.output

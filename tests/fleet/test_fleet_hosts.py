@@ -16,12 +16,13 @@ from pathlib import Path
 
 import pytest
 
+from fmd_profiler.demo.services import SeaweedFS
 from fmd_profiler.fleet.commit import commit_once
 from fmd_profiler.fleet.settings import LakeSettings
 from fmd_profiler.fleet.upload import outbox_dir
 from tests import servers
 from tests.fleet.hosts import Host, start_host, upload_children
-from tests.fleet.support import duplicates, spool_of, stored_requests
+from tests.fleet.support import duplicates, pending, spool_of, stored_requests
 
 pytestmark = pytest.mark.slow
 
@@ -125,4 +126,34 @@ def test_a_worker_and_an_upload_killed_mid_upload_lose_at_most_one_flush_interva
     for pid, times in load.by_pid.items():
         if pid != victim:
             assert stored[pid] == len(times)
+    assert duplicates(host.settings) == 0
+
+
+def test_storage_down_for_30_s_keeps_serving_and_catches_up_with_one_log_line_each_way(
+        lake_env: dict[str, str], s3_server: SeaweedFS, tmp_path: Path) -> None:
+    host = start_host(tmp_path / "web-s", "web-s", lake_env, "-w", "1", "--threads", "2")
+    load = servers.Load()
+    try:
+        servers.send(host.server.url, 20, clients=1, load=load)
+        assert host.wait_until_uploaded(), host.log.read_text()
+        during = threading.Thread(target=servers.send, args=(host.server.url, 300),
+                                  kwargs={"clients": 2, "pace": 0.2, "seconds": 120,
+                                          "load": load})
+        during.start()
+        with s3_server.outage():
+            time.sleep(30)
+            segments_while_down = len(list(pending(spool_of(host.settings))))
+        during.join(timeout=150)
+        servers.send(host.server.url, 20, clients=1, load=load)
+        assert host.wait_until_uploaded(timeout=90), host.log.read_text()
+    finally:
+        stop(host)
+    assert (load.total, load.failures) == (340, 0)  # served all along
+    assert segments_while_down > 0  # kept in the spool meanwhile
+    log = host.log.read_text()
+    assert log.count("cannot upload segments to") == 1, log
+    assert log.count("works again (upload segments to)") == 1, log
+    assert "fmd-secret" not in log
+    assert commit_once(host.settings, wait_s=60) is not None
+    assert stored_requests(host.settings) == served_by(host, load)
     assert duplicates(host.settings) == 0

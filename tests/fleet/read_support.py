@@ -1,21 +1,18 @@
-"""Helpers of the fleet read-path tests: config files for a lake, and rows put into a lake.
-
-``put_segments_into_lake`` stands where the uploader and committer stand in production: it turns
-a spool's segments into Parquet files, registers them with ``ducklake_add_data_files`` (as the
-committer does) in one lake transaction, and leaves the segments where they were, so the same
-rows can also be ingested into an embedded DuckDB file.
-"""
+"""Helpers of the fleet read-path tests: config files for a lake, and rows put into a lake
+through the real uploader and committer (a copy of a spool, so the same rows can also be
+ingested into an embedded DuckDB file)."""
 
 from __future__ import annotations
 
 import shutil
 from pathlib import Path
 
+from fmd_profiler.fleet.commit import commit_once
+from fmd_profiler.fleet.maintain import maintain_once
 from fmd_profiler.fleet.settings import LakeSettings
+from fmd_profiler.fleet.upload import upload_spool
 from fmd_profiler.schema import SEGMENT_TABLES
 from fmd_profiler.store import StoreLocation
-from fmd_profiler.store.database import load_segments, select_sql
-from fmd_profiler.store.lake import Lake
 
 
 def write_config(path: Path, values: dict[str, object]) -> Path:
@@ -29,38 +26,21 @@ def copy_spool(location: StoreLocation, target: StoreLocation) -> None:
     shutil.copytree(location.spool_dir, target.spool_dir)
 
 
-def put_segments_into_lake(location: StoreLocation, settings: LakeSettings,
-                           name: str = "batch") -> int:
-    """Every pending segment of ``location`` into the lake as Parquet files; returns the rows."""
-    lake = Lake(settings)
+def put_segments_into_lake(location: StoreLocation, settings: LakeSettings) -> int:
+    """Every pending segment of ``location`` into the lake, the production way: the uploader
+    (Parquet files under deterministic keys), then the committer; returns the rows committed."""
+    while any(location.pending_segments(table) for table in SEGMENT_TABLES):
+        uploaded = upload_spool(settings, location, lock_wait_s=30.0)
+        assert uploaded is not None and uploaded.segments > 0
     rows = 0
-    with lake.transaction() as con:
-        for table in SEGMENT_TABLES.values():
-            files = location.pending_segments(table.name)
-            if not files:
-                continue
-            batch = load_segments(table, files)
-            assert not batch.unreadable
-            con.register("fmd_batch", batch.columns)
-            key = f"{settings.data_path}incoming/{table.name}/{name}.parquet"
-            con.execute(f"COPY (SELECT {select_sql(table)} FROM fmd_batch) TO '{key}' "
-                        "(FORMAT parquet)")
-            con.unregister("fmd_batch")
-            con.execute(f"CALL ducklake_add_data_files('lake', '{table.name}', '{key}')")
-            rows += batch.rows
-    return rows
+    while True:
+        committed = commit_once(settings, wait_s=30.0)
+        assert committed is not None
+        if committed.files == 0:
+            return rows
+        rows += committed.rows
 
 
-def maintain(settings: LakeSettings, *, grace_s: float) -> None:
-    """What ``fleet maintain`` does to the files: merge them, expire snapshots and delete the
-    files no snapshot younger than ``grace_s`` needs."""
-    from fmd_profiler.store.lake import connect
-
-    con = connect(settings, read_only=False)
-    try:
-        con.execute("CALL ducklake_merge_adjacent_files('lake')")
-        for step in ("ducklake_expire_snapshots", "ducklake_cleanup_old_files"):
-            con.execute(f"CALL {step}('lake', older_than => now() - to_seconds($g))",
-                        {"g": grace_s})
-    finally:
-        con.close()
+def maintain(settings: LakeSettings) -> None:
+    """``fleet maintain`` without retention: merge files, expire snapshots, delete old files."""
+    assert maintain_once(settings, retention_days=0, wait_s=30.0) is not None

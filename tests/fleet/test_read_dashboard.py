@@ -16,11 +16,13 @@ from flask.testing import FlaskClient
 from fmd_profiler.dashboard import cache as cache_module
 from fmd_profiler.dashboard.source import LakeSource
 from fmd_profiler.dashboard.standalone import create_app
+from fmd_profiler.fleet.commit import commit_once
 from fmd_profiler.fleet.levels import current_levels
 from fmd_profiler.fleet.settings import LakeSettings
 from fmd_profiler.report.cli import main as report_main
 from fmd_profiler.report.pages.paths import endpoint_path
 from fmd_profiler.store.lake import LAKE_VERSION, Lake, connect, ensure_lake_schema
+from fmd_profiler.store.lake_files import DataPath
 from tests.fleet.read_support import write_config
 
 PASSWORD = "boss-pass-1"
@@ -116,6 +118,10 @@ def test_levels_set_on_the_dashboard_live_in_the_catalog(
         assert current_levels(con, "stored.fmd_levels") == {"items": 3}
     settings = client.get("/dashboard/settings").text
     assert re.search(r"items.*?3", settings, re.S)
+    # The committer publishes them where every host's uploader fetches them.
+    assert commit_once(lake_settings, wait_s=30.0) is not None
+    with DataPath(lake_settings) as data:
+        assert data.read_levels() == {"items": 3}
 
     response = client.post("/dashboard/settings/level",
                            data={"endpoint": "items", "level": "default", "csrf_token": token})

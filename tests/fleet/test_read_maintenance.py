@@ -42,7 +42,7 @@ def test_a_report_written_while_maintenance_runs_is_whole_and_consistent(
             con.execute("SELECT count(*) FROM requests").fetchone()
             with Lake(lake_settings).transaction() as writer:
                 writer.execute("DELETE FROM requests WHERE host = 'h0'")
-            maintain(lake_settings, grace_s=3600.0)
+            maintain(lake_settings)
             maintained.append(True)
             yield con
 

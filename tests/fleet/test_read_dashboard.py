@@ -135,6 +135,20 @@ def test_levels_set_on_the_dashboard_live_in_the_catalog(
     assert response.status_code == 400
 
 
+def test_the_admin_prunes_old_data_from_the_lake(
+        dashboard: Flask, lake_settings: LakeSettings) -> None:
+    with Lake(lake_settings).transaction() as con:  # one recent request, which stays
+        con.execute("INSERT INTO requests (endpoint, method, status, duration_ms, started_at, "
+                    "host, pid) VALUES ('items', 'GET', 200, 1.0, now()::TIMESTAMP, 'h1', 2)")
+    client = signed_in(dashboard)
+    token = csrf_of(client.get("/dashboard/settings").text)
+    response = client.post("/dashboard/settings/prune", data={"days": "1", "csrf_token": token})
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith("done=pruned")
+    with Lake(lake_settings).read() as con:
+        assert con.execute("SELECT count(*), min(pid) FROM requests").fetchone() == (1, 2)
+
+
 def test_no_secret_shows_on_pages_in_errors_or_in_logs(
         dashboard: Flask, fleet_values: dict[str, Any], lake_settings: LakeSettings,
         tmp_path: Path, caplog: pytest.LogCaptureFixture,
@@ -155,6 +169,14 @@ def test_no_secret_shows_on_pages_in_errors_or_in_logs(
     out, err = capsys.readouterr()
     assert "cannot" in err and "password=***" in err
     shown += [out, err, caplog.text, repr(lake_settings)]
+    # The static report of the lake, every file of it.
+    good = write_config(tmp_path / "fleet.cfg", fleet_values)
+    assert report_main(["--config", str(good), "--out", str(tmp_path / "site"), "--jobs",
+                        "1"]) == 0
+    site = [p.read_bytes().decode("utf-8", "replace")
+            for p in (tmp_path / "site").rglob("*") if p.is_file()]
+    assert len(site) > 3
+    shown += site
     for text in shown:
         assert DSN_PASSWORD not in text
         assert S3_SECRET not in text

@@ -11,7 +11,8 @@ the catalog's SQL.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import duckdb
@@ -164,21 +165,25 @@ class Catalog:
                              "deleted") from None
         return deleted
 
-    def compact(self, older_than_epoch_s: float) -> None:
-        """Merge small files, expire snapshots and delete files no snapshot since
-        ``older_than_epoch_s`` needs (a reader on a newer snapshot keeps its files)."""
+    def compact(self, grace_s: float, clock: Callable[[], float] = time.time) -> None:
+        """Merge small files, expire snapshots older than ``grace_s`` and delete the files
+        that became unneeded more than ``grace_s`` ago (a reader that started within the
+        grace period keeps its snapshot's files). Each step's cutoff is taken when it starts,
+        so the files the merge replaced count from the merge."""
+        # count(*): the steps list what they did with times with a zone, which Python could
+        # only take with pytz; what they did is not needed.
         steps = [
-            f"CALL ducklake_merge_adjacent_files('{ALIAS}')",
-            f"CALL ducklake_expire_snapshots('{ALIAS}', older_than => to_timestamp($t))",
-            f"CALL ducklake_cleanup_old_files('{ALIAS}', older_than => to_timestamp($t))",
+            ("ducklake_merge_adjacent_files", f"'{ALIAS}'"),
+            ("ducklake_expire_snapshots", f"'{ALIAS}', older_than => to_timestamp($t)"),
+            ("ducklake_cleanup_old_files", f"'{ALIAS}', older_than => to_timestamp($t)"),
         ]
-        for sql in steps:
-            params = {"t": older_than_epoch_s} if "$t" in sql else {}
+        for name, args in steps:
+            params = {"t": clock() - grace_s} if "$t" in args else {}
             try:
-                self._con.execute(sql, params).fetchall()
+                self._con.execute(f"SELECT count(*) FROM {name}({args})", params).fetchall()
             except duckdb.Error as exc:
-                raise StoreError(f"maintenance step {sql.split('(')[0].split()[-1]} failed "
-                                 f"({_first_line(exc)})") from None
+                raise StoreError(f"maintenance step {name} failed ({_first_line(exc)})") \
+                    from None
 
     def _fetch(self, sql: str, params: dict[str, object]) -> list[tuple[object, ...]]:
         try:

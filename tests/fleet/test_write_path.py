@@ -208,3 +208,25 @@ def test_the_cli_commits_and_reports_status_as_json(
     assert data["files_waiting"] == 0 and data["lag_s"] == 0.0
     assert [h["host"] for h in data["hosts"]] == ["cli-host"]
     assert "fmd-secret" not in status.stdout + status.stderr
+
+
+def test_committers_at_once_one_wins_and_the_others_wait_or_skip(
+        lake_settings: LakeSettings) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from fmd_profiler.fleet import advisory
+
+    for pid in (71, 72, 73):
+        write_requests(lake_settings, pid=pid, segments=1, rows=4)
+        upload_spool(lake_settings, spool_of(lake_settings), lock_wait_s=5)
+    with advisory.advisory_lock(lake_settings.dsn, advisory.COMMIT, wait_s=5) as got:
+        assert got
+        assert commit_once(lake_settings, wait_s=0) is None  # --every skips its turn
+
+    with ThreadPoolExecutor(3) as pool:  # once: each waits for the one before
+        results = list(pool.map(lambda _: commit_once(lake_settings, wait_s=120), range(3)))
+
+    assert sorted(r.files for r in results if r is not None) == [0, 0, 3]
+    assert stored_requests(lake_settings) == {
+        ("test-host", 71): 4, ("test-host", 72): 4, ("test-host", 73): 4}
+    assert duplicates(lake_settings) == 0

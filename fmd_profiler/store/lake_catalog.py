@@ -26,6 +26,10 @@ from fmd_profiler.store.lake import ALIAS, check_lake_version, connect, ensure_l
 COMMIT_RETRIES = 100
 
 
+_NO_LAKE_YET = ("the lake has no fmd_profiler tables yet: run python -m fmd_profiler.fleet "
+                "commit --config CFG once (it creates them)")
+
+
 @dataclass(frozen=True)
 class NewFile:
     """An uploaded file to register: its key under DATA_PATH, table, host, rows and bytes."""
@@ -50,10 +54,18 @@ class Catalog:
 
     def __init__(self, settings: LakeSettings, *, read_only: bool = False) -> None:
         self.settings = settings
-        self._con = connect(settings, read_only=read_only, threads=2)
-        if not read_only and not self._schema_complete():
-            # Creating or extending the schema takes its own lock and connection.
+        try:
+            self._con = connect(settings, read_only=read_only, threads=2)
+        except StoreError as exc:
+            # Read-only, DuckLake refuses a catalog it never initialised.
+            if read_only and "creating a new DuckLake is explicitly disabled" in str(exc):
+                raise StoreError(_NO_LAKE_YET) from None
+            raise
+        if not self._schema_complete(ledger_only=read_only):
             self._con.close()
+            if read_only:
+                raise StoreError(_NO_LAKE_YET)
+            # Creating or extending the schema takes its own lock and connection.
             ensure_lake_schema(settings)
             self._con = connect(settings, read_only=read_only, threads=2)
         try:
@@ -65,14 +77,17 @@ class Catalog:
             self._con.close()
             raise
 
-    def _schema_complete(self) -> bool:
-        """Every table and column this code writes exists (one catalog query)."""
+    def _schema_complete(self, *, ledger_only: bool) -> bool:
+        """Every table and column this code writes exists (one catalog query); a reader
+        needs only the ledger."""
         found = {(str(t), str(c)) for t, c in self._con.execute(
             "SELECT table_name, column_name FROM information_schema.columns "
             "WHERE table_catalog = $c", {"c": ALIAS}).fetchall()}
-        wanted = {(t.name, c.name) for t in (*SEGMENT_TABLES.values(), *DIRECT_TABLES.values())
-                  for c in t.columns}
-        wanted |= {("fmd_ledger", "key"), ("fmd_levels", "endpoint"), ("fmd_meta", "key")}
+        wanted = {("fmd_ledger", "key")}
+        if not ledger_only:
+            wanted |= {(t.name, c.name) for t in (*SEGMENT_TABLES.values(),
+                                                  *DIRECT_TABLES.values()) for c in t.columns}
+            wanted |= {("fmd_levels", "endpoint"), ("fmd_meta", "key")}
         return wanted <= found
 
     def __enter__(self) -> Catalog:

@@ -7,7 +7,10 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from fmd_profiler.config import load_config
+from fmd_profiler.errors import StoreError
 from fmd_profiler.fleet.commit import commit_once
 from fmd_profiler.fleet.maintain import maintain_once
 from fmd_profiler.fleet.settings import LakeSettings
@@ -62,6 +65,9 @@ def test_maintain_applies_retention_and_merges_the_uploaded_files(
 
 
 def test_status_shows_files_waiting_and_the_lag(lake_settings: LakeSettings) -> None:
+    with pytest.raises(StoreError, match=r"no fmd_profiler tables yet: run python -m "
+                                          r"fmd_profiler\.fleet commit"):
+        fleet_status(lake_settings)
     write_requests(lake_settings, pid=1, segments=1, rows=3)
     upload_spool(lake_settings, spool_of(lake_settings), lock_wait_s=5)
     commit_once(lake_settings, wait_s=10)  # the ledger exists

@@ -16,12 +16,14 @@ from pathlib import Path
 
 import pytest
 
+from fmd_profiler.config import load_config
 from fmd_profiler.demo.services import SeaweedFS
 from fmd_profiler.fleet.commit import commit_once
 from fmd_profiler.fleet.settings import LakeSettings
 from fmd_profiler.fleet.upload import outbox_dir
+from fmd_profiler.store.lake import Lake
 from tests import servers
-from tests.fleet.hosts import Host, start_host, upload_children
+from tests.fleet.hosts import Host, start_host, upload_children, write_config
 from tests.fleet.support import duplicates, pending, spool_of, stored_requests
 
 pytestmark = pytest.mark.slow
@@ -40,11 +42,18 @@ def stop(host: Host) -> None:
 
 def test_three_hosts_under_load_store_every_request_once(
         lake_env: dict[str, str], tmp_path: Path) -> None:
+    # An admin sets /work to level 2 on the dashboard (a row in the catalog); the committer
+    # publishes it and every host picks it up with its uploads.
+    admin = load_config(write_config(tmp_path / "admin", "admin", lake_env)).lake
+    assert admin is not None
+    with Lake(admin).transaction() as con:
+        con.execute("INSERT INTO fmd_levels VALUES ('work', 2, now())")
     # web-3 uploads once at its first flush and then only when it stops: what it served
     # after its first second reaches the lake through the graceful stop alone.
     hosts = [start_host(tmp_path / name, name, lake_env, "-w", "2", "--threads", "2",
                         upload_interval_s=interval)
              for name, interval in (("web-1", 2), ("web-2", 2), ("web-3", 3600))]
+    assert commit_once(admin, wait_s=60) is not None
     loads = {h.name: servers.Load() for h in hosts}
     try:
         for host in hosts:  # warm up, and let web-3 make its one upload before the load
@@ -77,6 +86,10 @@ def test_three_hosts_under_load_store_every_request_once(
     assert duplicates(settings) == 0
     web3 = [key for key in served if key[0] == "web-3"]
     assert sum(before_stop.get(k, 0) for k in web3) < sum(served[k] for k in web3)
+    with Lake(settings).read() as con:
+        applied = con.execute("SELECT DISTINCT host FROM stored.routes WHERE endpoint = 'work' "
+                              "AND level = 2 ORDER BY host").fetchall()
+    assert applied == [("web-1",), ("web-2",), ("web-3",)]
 
 
 def test_a_worker_and_an_upload_killed_mid_upload_lose_at_most_one_flush_interval(

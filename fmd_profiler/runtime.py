@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from fmd_profiler.clock import SYSTEM_CLOCK, Clock
 from fmd_profiler.config import Config
+from fmd_profiler.fleet.launcher import Uploader
 from fmd_profiler.levels import Levels
 from fmd_profiler.profiling.redact import Redactor
 from fmd_profiler.recorder import Recorder
@@ -125,7 +126,8 @@ class Runtime:
 
     def _start(self) -> None:
         self._pid = os.getpid()
-        segments = SegmentWriter(self.location)
+        lake = self.config.lake
+        segments = SegmentWriter(self.location, host=lake.host_name if lake else None)
         drain_requests = self.requests.drain
         if self.config.prometheus:
             # Counted on the writer thread as rows are drained: the request path gains nothing.
@@ -140,7 +142,11 @@ class Runtime:
                           lambda: self.exceptions.take_groups(everything=True)),
                    Source(EXCEPTION_TRACES, self.exceptions.take_traces)]
         sources += [factory(self) for factory in self._extra_sources]
-        ingestion = Ingestion(self.location, retention_days=self.config.retention_days)
+        ingestion: Ingestion
+        if lake is not None:  # fleet mode: upload to the lake instead (maintain prunes there)
+            ingestion = Uploader(self.location, lake, interval_s=self.config.upload_interval_s)
+        else:
+            ingestion = Ingestion(self.location, retention_days=self.config.retention_days)
         self._writer = Writer(sources, segments, ingestion,
                               flush_interval=self.config.flush_interval_s,
                               max_pending_rows=self.config.max_buffered_rows,

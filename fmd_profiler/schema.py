@@ -429,7 +429,9 @@ DIRECT_TABLES: dict[str, Table] = {t.name: t for t in (
     BENCH_SUBMISSIONS, FMD_IMPORTS)}
 
 
-def create_table_sql(table: Table) -> str:
+def create_table_sql(table: Table, *, primary_key: bool = True, prefix: str = "") -> str:
+    """DDL of ``table``; ``primary_key=False`` for DuckLake, which has no keys (readers
+    deduplicate keyed tables instead), ``prefix`` a catalog such as ``lake.``."""
     cols = ", ".join(f"{c.name} {c.sql_type}" for c in table.columns)
-    key = f", PRIMARY KEY ({', '.join(table.key)})" if table.key else ""
-    return f"CREATE TABLE IF NOT EXISTS {table.name} ({cols}{key})"
+    key = f", PRIMARY KEY ({', '.join(table.key)})" if table.key and primary_key else ""
+    return f"CREATE TABLE IF NOT EXISTS {prefix}{table.name} ({cols}{key})"

@@ -91,7 +91,8 @@ def test_a_known_traceback_is_grouped_and_summarised(db_path: Path, tmp_path: Pa
     assert order["frames"][-1] == {
         "file": THIS_FILE, "line": _line_of("# the known source line"),
         "function": "failing_helper",
-        "code": 'raise ValueError(f"order {n} failed, api_key=[redacted]")  # the known source line'}
+        "code": ('raise ValueError(f"order {n} failed, api_key=[redacted]")'
+                 "  # the known source line")}
     assert order["frames"][-2]["function"] == "make_app.<locals>.order"
     assert found["twice"]["count"] == 1  # other frames: another group
     assert set(order) >= {"endpoint", "exception", "message", "count", "first_seen",

@@ -7,7 +7,7 @@ address in five minutes (counted in the store's folder, so for every worker toge
 above ``SUBMIT_MAX_MB`` (compressed or not), 400 naming the first problem of a malformed run,
 409 for a known run id with other data, 201 when stored, 200 when that run was already stored
 (uploads retry), 503 when the store is busy. A run is stored in one transaction: whole or not at
-all.
+all; in fleet mode into the lake.
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ from fmd_profiler.benchmark.upload import SUBMIT_PATH
 from fmd_profiler.client_ip import make_resolver
 from fmd_profiler.config import Config
 from fmd_profiler.errors import StoreError
-from fmd_profiler.store import Database, StoreLocation
+from fmd_profiler.store import StoreLocation
+from fmd_profiler.store.factory import open_store
 from fmd_profiler.throttle import FileAttemptLog, Throttle
 
 log = logging.getLogger("fmd_profiler")
@@ -44,7 +45,7 @@ def create_receiver(config: Config) -> Blueprint:
     token = config.submit_token.encode()
     limit = config.submit_max_mb * 2**20
     location = StoreLocation(Path(config.database))
-    database = Database(location)
+    database = open_store(config)  # the lake in fleet mode
     client_ip = make_resolver(config.trusted_proxies)
     throttle = Throttle(FileAttemptLog(location.attempts_path), scope="submit",
                         per_name=TOKEN_GUESSES, per_address=TOKEN_GUESSES,

@@ -20,7 +20,6 @@ from urllib.parse import quote, urlsplit
 
 from flask import Blueprint, Response, abort, current_app, g, redirect, request
 
-from fmd_profiler import store
 from fmd_profiler.config import Config
 from fmd_profiler.dashboard import admin
 from fmd_profiler.dashboard.auth import (
@@ -33,8 +32,9 @@ from fmd_profiler.dashboard.auth import (
     login_throttle,
     new_session,
 )
-from fmd_profiler.dashboard.cache import BuiltPage, PageCache, data_version
-from fmd_profiler.errors import ProfilerError
+from fmd_profiler.dashboard.cache import BuiltPage, PageCache
+from fmd_profiler.dashboard.source import dashboard_source
+from fmd_profiler.errors import ProfilerError, StoreError
 from fmd_profiler.fmd_config import our_level_as_fmd
 from fmd_profiler.levels import DASHBOARD_BLUEPRINT, may_profile
 from fmd_profiler.store import StoreLocation
@@ -60,7 +60,8 @@ class Dashboard:
         from fmd_profiler.report.render import ChartRenderer
 
         self.config = config
-        self.location = location
+        self.location = location  # the local folder: sessions, throttle, generated secret
+        self.source = dashboard_source(config, location)
         self.client_ip = client_ip
         self.credentials = Credentials(config)
         self.clock: Callable[[], float] = time.time  # tests move it to expire sessions
@@ -227,10 +228,14 @@ def make_blueprint(config: Config, location: StoreLocation, client_ip: Any) -> B
             window, _ = _window(dash, use_cookie=False)
         except ProfilerError as exc:
             return _plain(str(exc), 400)
-        if not _has_data(dash):
-            return _plain("No data recorded yet.", 404)
-        with store.Database(dash.location).read(ingest_first=False) as con:
-            summary = build_summary(con, window)
+        _flush_this_process()
+        try:
+            if not dash.source.has_data():
+                return _plain("No data recorded yet.", 404)
+            with dash.source.read() as con:
+                summary = build_summary(con, window)
+        except StoreError as exc:
+            return _unavailable(exc)
         return Response(dump_summary(summary), mimetype="application/json")
 
     @bp.route("/csv/<path:path>")
@@ -241,7 +246,12 @@ def make_blueprint(config: Config, location: StoreLocation, client_ip: Any) -> B
             index = int(request.args.get("table", ""))
         except ValueError:
             return _plain("Say which table: ?table=0 for the page's first.", 400)
-        html = _page_html(dash, path)
+        try:
+            html = _page_html(dash, path) if dash.source.has_data() else None
+        except StoreError as exc:
+            return _unavailable(exc)
+        except ProfilerError as exc:  # a time range that cannot be read
+            return _plain(str(exc), 400)
         tables = html_tables(html) if html is not None else []
         if not 0 <= index < len(tables):
             abort(404)
@@ -286,13 +296,16 @@ def make_blueprint(config: Config, location: StoreLocation, client_ip: Any) -> B
             return _plain("Only the admin may change monitoring levels.", 403)
         endpoint = request.form.get("endpoint", "")
         raw = request.form.get("level", "")
-        with store.Database(dash.location).read(ingest_first=False) as con:
-            known = {r["endpoint"] for r in admin.known_routes(con)}
+        try:
+            with dash.source.read() as con:
+                known = {r["endpoint"] for r in admin.known_routes(con)}
+        except StoreError as exc:
+            return _unavailable(exc)
         if endpoint not in known:
             return _settings_page(dash, None, f"Unknown endpoint {endpoint!r}.", 400)
         try:
             level = None if raw == "default" else int(raw)
-            admin.set_level(dash.location, endpoint, level)
+            admin.set_level(dash.source, endpoint, level)
         except (ValueError, ProfilerError) as exc:
             return _settings_page(dash, None, f"Level not saved: {exc}", 400)
         dash.pages.clear()
@@ -305,7 +318,7 @@ def make_blueprint(config: Config, location: StoreLocation, client_ip: Any) -> B
             return _plain("Only the admin may delete data.", 403)
         try:
             days = int(request.form.get("days", ""))
-            deleted = admin.prune(dash.location, days)
+            deleted = admin.prune(dash.source, days)
         except ValueError:
             return _settings_page(dash, None, "Give the number of days of data to keep.", 400)
         except ProfilerError as exc:
@@ -323,6 +336,14 @@ def make_blueprint(config: Config, location: StoreLocation, client_ip: Any) -> B
 
 def _plain(text: str, status: int) -> Response:
     return Response(text + "\n", status=status, mimetype="text/plain")
+
+
+def _unavailable(exc: StoreError) -> Response:
+    # Store errors name the problem and never a secret (the lake's DSN is shown redacted).
+    log.warning("fmd_profiler: the dashboard could not read the store: %s", exc)
+    response = _plain(f"The store is unavailable: {exc}", 503)
+    response.headers["Retry-After"] = "10"
+    return response
 
 
 def _safe_next(target: str | None, prefix: str) -> str:
@@ -364,10 +385,6 @@ def _flush_this_process() -> None:
         log.debug("fmd_profiler: flush before a dashboard read failed: %s", exc)
 
 
-def _has_data(dash: Dashboard) -> bool:
-    return dash.location.database.exists() or dash.location.spool_dir.exists()
-
-
 RANGE_COOKIE = "fmd_profiler_range"
 
 
@@ -401,18 +418,18 @@ def _built(dash: Dashboard, path: str) -> BuiltPage | None:
     options = dash.options(window)
 
     def build() -> Any:
-        with store.Database(dash.location).read(ingest_first=False) as con:
+        with dash.source.read() as con:
             page = build_page(con, options, path)
             return None if page is None else (page, navigation(con, options))
 
-    return dash.pages.get(f"{path}?{raw}", data_version(dash.location), build)
+    return dash.pages.get(f"{path}?{raw}", dash.source.version(), build)
 
 
 def _page_html(dash: Dashboard, path: str) -> str | None:
     """The HTML of the page at ``path``, or None when there is no such page."""
     from fmd_profiler.report.site import SiteContext, render_page
 
-    built = _built(dash, path) if _has_data(dash) else None
+    built = _built(dash, path)
     if built is None:
         return None
     pngs = dash.renderer.render(built.page.all_charts())
@@ -427,11 +444,13 @@ def _page(dash: Dashboard, path: str) -> Response:
     from fmd_profiler.dashboard.tables import add_csv_links
 
     _flush_this_process()
-    if not _has_data(dash):
-        return _plain("No data recorded yet: the dashboard fills as soon as the app serves "
-                      "requests.", 200)
     try:
+        if not dash.source.has_data():
+            return _plain("No data recorded yet: the dashboard fills as soon as the app serves "
+                          "requests.", 200)
         html = _page_html(dash, path)
+    except StoreError as exc:
+        return _unavailable(exc)
     except ProfilerError as exc:  # a time range that cannot be read
         return _plain(str(exc), 400)
     if html is None:
@@ -450,11 +469,14 @@ def _download(dash: Dashboard, path: str) -> Response:
     from fmd_profiler.report.pages import download_page
 
     _flush_this_process()
-    if not _has_data(dash):
-        abort(404)
-    with store.Database(dash.location).read(ingest_first=False) as con:
-        owner = download_page(con, dash.options(), path)
-    built = _built(dash, owner) if owner is not None else None
+    try:
+        if not dash.source.has_data():
+            abort(404)
+        with dash.source.read() as con:
+            owner = download_page(con, dash.options(), path)
+        built = _built(dash, owner) if owner is not None else None
+    except StoreError as exc:
+        return _unavailable(exc)
     found = next((d for d in built.page.all_downloads() if d.path == path),
                  None) if built is not None else None
     if found is None:
@@ -473,10 +495,13 @@ def _settings_page(dash: Dashboard, done: str | None, error: str | None,
 
     options = dash.options()
     _flush_this_process()
-    with store.Database(dash.location).read(ingest_first=False) as con:
-        routes = admin.known_routes(con)
-        nav = navigation(con, options)
-    current = admin.overrides(dash.location)
+    try:
+        with dash.source.read() as con:
+            routes = admin.known_routes(con)
+            nav = navigation(con, options)
+            current = dash.source.overrides(con)
+    except StoreError as exc:
+        return _unavailable(exc)
     context = {
         "routes": [{**r, "override": current.get(r["endpoint"])} for r in routes],
         "level_names": admin.LEVEL_NAMES,

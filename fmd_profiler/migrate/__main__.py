@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from fmd_profiler.config import ConfigWarning, load_config, mask_url_password
-from fmd_profiler.errors import ProfilerError
+from fmd_profiler.config import ConfigWarning, load_config
+from fmd_profiler.errors import ProfilerError, redact_dsn
 from fmd_profiler.migrate.importer import Importer
 from fmd_profiler.migrate.source import open_source
 
@@ -43,6 +43,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ConfigWarning)
             config = load_config(args.config, **overrides)
+        if config.lake is not None:
+            raise ProfilerError(
+                "migrate imports into a DuckDB file, not into a fleet's lake: import into a "
+                "file with --db fmd-history.duckdb and keep it beside the lake for the "
+                "history (the lake starts from today)")
         for warning in caught:
             if "python -m fmd_profiler.migrate" not in str(warning.message):  # doing that now
                 print(f"{PROG}: warning: {warning.message}", file=sys.stderr)
@@ -62,7 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{PROG}: interrupted; what was imported is kept, run again to continue",
               file=sys.stderr)
         return 130
-    print(f"{mask_url_password(args.source)} -> {config.database}")
+    print(f"{redact_dsn(args.source)} -> {config.database}")
     for line in summary.lines():
         print(line)
     return 0

@@ -19,6 +19,7 @@ from typing import Any
 from fmd_profiler import store
 from fmd_profiler.config import Config
 from fmd_profiler.dashboard import admin
+from fmd_profiler.dashboard.source import EmbeddedSource
 from fmd_profiler.fmd_config import fmd_level
 from fmd_profiler.migrate import rows as mapping
 from fmd_profiler.migrate.source import FmdSource, batches, epoch, text
@@ -153,12 +154,13 @@ class Importer:
             return
         counts = Counter(level for _, level in levels)
         usual = max(sorted(counts), key=lambda level: counts[level])
-        overrides = admin.overrides(self.db.location)
+        store_levels = EmbeddedSource(self.db.location)
+        overrides = store_levels.overrides(None)
         for endpoint, level in levels:
             ours = fmd_level(level)
             if level != usual and endpoint not in overrides \
                     and ours != self.config.level_for(endpoint):
-                admin.set_level(self.db.location, endpoint, ours)
+                admin.set_level(store_levels, endpoint, ours)
                 self.summary.level_overrides[endpoint] = ours
         if fmd_level(usual) > self.config.monitor_level:
             self.summary.notes.append(

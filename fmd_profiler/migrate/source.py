@@ -15,8 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from fmd_profiler.config import mask_url_password
-from fmd_profiler.errors import ProfilerError
+from fmd_profiler.errors import ProfilerError, redact_dsn
 
 
 class MigrateError(ProfilerError):
@@ -109,7 +108,7 @@ class SqliteSource(FmdSource):
 
 class SqlAlchemySource(FmdSource):
     def __init__(self, url: str, prefix: str) -> None:
-        shown = mask_url_password(url)
+        shown = redact_dsn(url)
         super().__init__(f"{shown}|{prefix}", shown, prefix)
         self._password = _password_of(url)
         try:

@@ -2,8 +2,21 @@
 # virtual environment (.venv) first; `make test` also installs the Debian packages the browser
 # and load tests use (chromium, wrk) when they are missing.
 
+# `make test PYTHON=python3.12` gets its own .venv-3.12, so the venvs of different
+# interpreters never overwrite each other; `make test` alone keeps using .venv.
+# An explicit VENV=... wins over both.
 PYTHON ?= python3
-VENV ?= .venv
+ifndef VENV
+ifeq ($(origin PYTHON),file)
+VENV := .venv
+else
+PYTHON_XY := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
+ifeq ($(PYTHON_XY),)
+$(error PYTHON=$(PYTHON) does not run; give an interpreter that does, e.g. PYTHON=$$(pyenv root)/versions/3.12.1/bin/python3.12)
+endif
+VENV := .venv-$(PYTHON_XY)
+endif
+endif
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-test
 

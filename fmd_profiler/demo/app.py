@@ -69,11 +69,12 @@ class _ThreadConnection:
 def spin(seconds: float) -> int:
     """Burn ``seconds`` of this thread's CPU time in pure Python, like real application code.
 
-    CPU time, not a wall-clock deadline: real code has a fixed amount of work, so when the OS
-    pauses the thread the function takes longer. A deadline would instead let the pause use up
-    the function's time, and on a busy host a pause that crosses the deadline ends the loop
-    unseen: the sampler's pending look then lands in the *next* function, which is credited
-    with the pause (the 60/30/10 split drifted towards later functions that way).
+    A fixed amount of work, not a loop until a wall-clock deadline. Python hands the GIL to a
+    waiting sampler at a loop's back-edge or at a function's entry. When the OS pauses the
+    thread (a busy host) across such a deadline, the loop ends without another back-edge, so
+    the sampler's pending look lands at the entry of the *next* function, which is credited
+    with the pause: the 60/30/10 split then came out with the middle function far too big. Real
+    code keeps looping after a pause, as this does.
     """
     end = time.thread_time() + seconds
     n = 0

@@ -20,7 +20,7 @@ endif
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-test
 
-.PHONY: demo test bench bench-quick lint system-deps clean
+.PHONY: demo test bench bench-quick bench-versions lint system-deps clean
 
 $(STAMP): setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,11 @@ bench-quick: $(STAMP) system-deps
 	$(PY) -m pip install --quiet -e '.[bench]'
 	$(PY) -m benchmarks.run --quick --out benchmarks/.work/RESULTS-quick.md
 	@echo "quick figures (too noisy to quote): benchmarks/.work/RESULTS-quick.md"
+
+# Level 1's and level 2's paired latency on each Python version, into benchmarks/RESULTS.md
+# (uses the venvs that `make test PYTHON=...` made: .venv, .venv-3.12, .venv-3.13).
+bench-versions: $(STAMP)
+	$(PY) -m benchmarks.paired_versions
 
 lint: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[dev]'

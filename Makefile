@@ -2,12 +2,25 @@
 # virtual environment (.venv) first; `make test` also installs the Debian packages the browser
 # and load tests use (chromium, wrk) when they are missing.
 
+# `make test PYTHON=python3.12` gets its own .venv-3.12, so the venvs of different
+# interpreters never overwrite each other; `make test` alone keeps using .venv.
+# An explicit VENV=... wins over both.
 PYTHON ?= python3
-VENV ?= .venv
+ifndef VENV
+ifeq ($(origin PYTHON),file)
+VENV := .venv
+else
+PYTHON_XY := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
+ifeq ($(PYTHON_XY),)
+$(error PYTHON=$(PYTHON) does not run; give an interpreter that does, e.g. PYTHON=$$(pyenv root)/versions/3.12.1/bin/python3.12)
+endif
+VENV := .venv-$(PYTHON_XY)
+endif
+endif
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-test
 
-.PHONY: demo test bench bench-quick lint system-deps clean
+.PHONY: demo test bench bench-quick bench-versions lint system-deps clean
 
 $(STAMP): setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +54,11 @@ bench-quick: $(STAMP) system-deps
 	$(PY) -m pip install --quiet -e '.[bench]'
 	$(PY) -m benchmarks.run --quick --out benchmarks/.work/RESULTS-quick.md
 	@echo "quick figures (too noisy to quote): benchmarks/.work/RESULTS-quick.md"
+
+# Level 1's and level 2's paired latency on each Python version, into benchmarks/RESULTS.md
+# (uses the venvs that `make test PYTHON=...` made: .venv, .venv-3.12, .venv-3.13).
+bench-versions: $(STAMP)
+	$(PY) -m benchmarks.paired_versions
 
 lint: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[dev]'

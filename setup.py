@@ -20,7 +20,7 @@ setup(
     long_description=Path(__file__).with_name("README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
     license="MIT",
-    python_requires=">=3.11",
+    python_requires=">=3.11, <3.14",  # the versions CI runs (.ci/run)
     packages=find_packages(include=["fmd_profiler", "fmd_profiler.*"]),
     include_package_data=True,
     package_data={"fmd_profiler": ["py.typed", "**/templates/*", "**/static/*"]},
@@ -72,6 +72,10 @@ setup(
     classifiers=[
         "Framework :: Flask",
         "Programming Language :: Python :: 3",
+        "Programming Language :: Python :: 3 :: Only",
+        "Programming Language :: Python :: 3.11",
+        "Programming Language :: Python :: 3.12",
+        "Programming Language :: Python :: 3.13",
         "Topic :: System :: Monitoring",
     ],
 )

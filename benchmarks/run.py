@@ -36,6 +36,7 @@ from benchmarks import (
     latency,
     memory,
     paired,
+    paired_versions,
     pass_cost,
     profile_storage,
     prometheus_cost,
@@ -271,7 +272,14 @@ def main(argv: list[str] | None = None) -> int:
                  plan.harness_rounds)
             figures["harness"] = harness_overhead.measure(rounds=plan.harness_rounds, repeats=3)
     figures["seconds"] = time.monotonic() - started
-    Path(args.out).write_text(render(figures), encoding="utf-8")
+    out = Path(args.out)
+    text = render(figures)
+    # The per-version section is written by benchmarks.paired_versions (it needs every
+    # interpreter's venv): a run of this module keeps it.
+    kept = paired_versions.section_of(out.read_text(encoding="utf-8")) if out.exists() else None
+    if kept is not None:
+        text = paired_versions.replace_section(text, kept)
+    out.write_text(text, encoding="utf-8")
     if args.json:
         Path(args.json).write_text(json.dumps(figures, default=_plain, indent=1))
     _log("wrote %s in %.0f s", args.out, figures["seconds"])

@@ -9,8 +9,9 @@ site-packages) are kept, so a run stores hundreds of rows, not the interpreter's
 from __future__ import annotations
 
 import logging
-import sys
 from pathlib import Path
+
+from fmd_profiler.profiling.coexist import profile_hook_owner
 
 log = logging.getLogger("fmd_profiler")
 
@@ -25,11 +26,12 @@ class ExactProfiler:
         self._yappi = yappi
         self._root = str(project_root.resolve())
         self.available = True
-        if sys.getprofile() is not None:
-            # One profile hook per thread: replacing someone's (a coverage tool, a debugger)
+        owner = profile_hook_owner()
+        if owner is not None:
+            # One profile hook per thread: replacing someone's (a profiler, a debugger)
             # silently would break it, so exact mode steps aside instead.
-            log.warning("fmd_profiler: a profiler hook is already installed (%r); exact mode "
-                        "is off for this run", sys.getprofile())
+            log.warning("fmd_profiler: a profiler hook is already installed (%s); exact mode "
+                        "is off for this run", owner)
             self.available = False
             return
         yappi.set_clock_type("wall")

@@ -3,9 +3,12 @@
 A thread has one profile hook. Detailed profiles (``sys.setprofile``) and exact mode (yappi, which
 hooks every thread) must neither evict a hook someone else installed (cProfile, pyinstrument,
 yappi run by hand) nor be evicted silently: :func:`profile_hook_owner` names the current owner, so
-callers can warn once and skip. Trace hooks (``sys.settrace``: coverage, debuggers) are a
-different slot and do not conflict. Under gevent monkey-patching a sampler thread is a greenlet
-and ``sys._current_frames`` does not see the other greenlets, so sampling is turned off there.
+callers can warn once and skip. From Python 3.12 tools may also watch every call through
+``sys.monitoring`` (PEP 669: cProfile itself, coverage 7.4+'s sysmon core, debuggers); a tool
+registered there counts as an owner too, since our hook would distort what it measures or slow
+what it steps through. Trace hooks (``sys.settrace``: classic coverage, pdb) are a different slot
+and do not conflict. Under gevent monkey-patching a sampler thread is a greenlet and
+``sys._current_frames`` does not see the other greenlets, so sampling is turned off there.
 """
 
 from __future__ import annotations
@@ -26,6 +29,23 @@ def profile_hook_owner(own: object = None) -> str | None:
     new_threads = threading.getprofile()
     if new_threads is not None and new_threads is not own:
         return _describe(new_threads) + " (set for new threads)"
+    return monitoring_tool()
+
+
+#: The tool ids ``sys.monitoring`` hands out (0-5; 6 and 7 are setprofile/settrace themselves).
+MONITORING_TOOL_IDS = range(6)
+
+
+def monitoring_tool() -> str | None:
+    """The first tool registered with ``sys.monitoring`` (Python 3.12+), as 'name (sys.monitoring
+    tool N)'; None before 3.12 or when none is."""
+    monitoring = getattr(sys, "monitoring", None)
+    if monitoring is None:
+        return None
+    for tool_id in MONITORING_TOOL_IDS:
+        name = monitoring.get_tool(tool_id)
+        if name is not None:
+            return f"{name} (sys.monitoring tool {tool_id})"
     return None
 
 

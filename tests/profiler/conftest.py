@@ -29,6 +29,11 @@ def no_profile_hook_left_behind() -> Iterator[None]:
     if threading.getprofile() is not None:
         leaked.append(f"threading.getprofile() = {threading.getprofile()!r}")
         threading.setprofile(None)
+    monitoring = getattr(sys, "monitoring", None)  # Python 3.12+
+    for tool_id in range(6) if monitoring is not None else ():
+        if monitoring.get_tool(tool_id) is not None:
+            leaked.append(f"sys.monitoring tool {tool_id} ({monitoring.get_tool(tool_id)})")
+            monitoring.free_tool_id(tool_id)
     yappi = sys.modules.get("yappi")
     if yappi is not None and yappi.is_running():
         leaked.append("yappi is running")

@@ -80,9 +80,9 @@ def outlier_rounds(values: Sequence[float]) -> tuple[int, ...]:
     more than ``OUTLIER_SPREADS`` robust standard deviations of the logs, so that the ordinary
     spread of a noisy test rarely qualifies (the hiccups themselves widen that spread: two of
     seven rounds stalled push the median absolute deviation up by half or more). Only slow
-    rounds are set aside: a machine can stall a round, never speed it up. At most a third of the rounds (rounded down) go, the slowest
-    first: when more rounds than that are far out, the side is bimodal rather than hiccuping,
-    and its spread must count.
+    rounds are set aside: a machine can stall a round, never speed it up. At most a third of the
+    rounds (rounded down) go, the slowest first: when more rounds than that are far out, the
+    side is bimodal rather than hiccuping, and its spread must count.
     """
     n = len(values)
     limit = (n - 1) // 3

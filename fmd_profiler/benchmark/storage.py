@@ -4,7 +4,8 @@ Used by the harness (its local store) and by the upload receiver (the dashboard'
 store alike: the measured tables, ``bench_endpoints`` derived from the raw requests in SQL, the
 regression verdicts with the outlier rounds they set aside (those the payload brings, else
 computed here against the right baseline: the base run of the same payload for an ``--against``
-head, or the store's last run of the same branch on the same machine), and a digest that makes storing the same run twice a no-op.
+head, or the store's last run of the same branch on the same machine), and a digest that makes
+storing the same run twice a no-op.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Regression verdicts: every test and endpoint of a run judged against its baseline.
 
 A comparison is flagged (REGRESSION) only when all hold: its one-sided p-value (see
-:mod:`.stats`: outlier rounds set aside, Welch on log durations), adjusted with
+:mod:`.stats`: outlier rounds set aside, a t-test on log durations), adjusted with
 Benjamini-Hochberg over every comparison of the run, is below ``alpha``; the ratio of medians
 exceeds ``threshold``; and the medians differ by more than ``min_change_ms`` (so a real but
 negligible change does not fail a build). For an unchanged commit every comparison is a null one,

@@ -18,7 +18,7 @@ from fmd_profiler.benchmark.regressions import DEFAULT_SETTINGS, Key, Settings, 
 
 BASE, HEAD = "base", "head"
 #: Per-round spread like the issue's example (base rounds 1.00-1.51 ms, head 3.93-4.51 ms): the
-#: standard deviation of log durations of each side of each comparison is drawn from this range.
+#: standard deviation of log durations of each comparison is drawn from this range.
 NOISY = (0.05, 0.15)
 #: A quieter machine: a few percent between rounds.
 QUIET = (0.02, 0.08)
@@ -72,9 +72,10 @@ def simulate_run(scenario: Scenario, rng: random.Random) -> tuple[dict[Key, list
     sides: dict[str, dict[Key, list[float]]] = {BASE: {}, HEAD: {}}
     for key in keys:
         typical = math.exp(rng.uniform(math.log(0.5), math.log(20.0)))
+        # The same code on the same machine: one spread for both sides of a comparison.
+        sigma = rng.uniform(*scenario.noise)
         for side, samples in sides.items():
             scale = typical * (scenario.slowdown if side == HEAD and key in slowed else 1.0)
-            sigma = rng.uniform(*scenario.noise)
             samples[key] = [
                 scale * math.exp(rng.gauss(0.0, sigma))
                 * (scenario.hiccup_factor if side == scenario.hiccup_side and r in stalled

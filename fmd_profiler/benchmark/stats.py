@@ -3,9 +3,9 @@
 Pure functions over lists of per-round durations (milliseconds); nothing here imports flask or
 duckdb. Each side's outlier rounds - a hiccup of the machine, far above the side's other
 rounds - are set aside first (at most a third of the rounds, and said so). On the rounds kept, the
-test is a one-sided Welch t-test on log durations (a multiplicative shift model, which is how
-code changes move timings, and every kept round counts by its size, not only its rank); the
-effect is the ratio of the kept rounds' medians, with the Welch confidence interval of the ratio;
+test is a one-sided two-sample t-test on log durations (a multiplicative shift model, which is
+how code changes move timings, and every kept round counts by its size, not only its rank); the
+effect is the ratio of the kept rounds' medians, with the t confidence interval of the ratio;
 and the minimum detectable ratio says what a comparison of this size and noise could have caught
 at all. The correction for many comparisons lives in :mod:`.regressions`; why this test and not a
 rank test is measured by :mod:`.simulation`.
@@ -37,7 +37,7 @@ class Comparison:
     base_median: float  # of the kept rounds
     head_median: float
     ratio: float  # head median / base median
-    ci_low: float  # confidence interval of the ratio (Welch, on log durations)
+    ci_low: float  # confidence interval of the ratio (t, on log durations)
     ci_high: float
     p_value: float  # one-sided: the head is slower
     detectable_ratio: float  # smallest ratio detectable at the given level (inf: none)
@@ -59,7 +59,7 @@ def compare(base: Sequence[float], head: Sequence[float], *, alpha: float,
     b = [x for i, x in enumerate(b_all) if i not in b_out]
     h = [x for i, x in enumerate(h_all) if i not in h_out]
     base_median, head_median = statistics.median(b), statistics.median(h)
-    shift = welch(b, h)
+    shift = log_shift(b, h)
     if shift is None:  # one round on a side: nothing to test with
         p_value, ci_low, ci_high, detectable = 1.0, 0.0, math.inf, math.inf
     else:
@@ -76,11 +76,10 @@ def compare(base: Sequence[float], head: Sequence[float], *, alpha: float,
 def outlier_rounds(values: Sequence[float]) -> tuple[int, ...]:
     """Indices of the rounds to set aside: hiccups far above the side's median.
 
-    A round qualifies when it exceeds the median by more than ``OUTLIER_FACTOR`` times and by
-    more than ``OUTLIER_SPREADS`` robust standard deviations of the logs, so that the ordinary
-    spread of a noisy test rarely qualifies (the hiccups themselves widen that spread: two of
-    seven rounds stalled push the median absolute deviation up by half or more). Only slow
-    rounds are set aside: a machine can stall a round, never speed it up. At most a third of the
+    A round qualifies when it exceeds the median of the other rounds by more than
+    ``OUTLIER_FACTOR`` times and by more than ``OUTLIER_SPREADS`` of their robust standard
+    deviations (of the logs), so that the ordinary spread of a noisy test rarely qualifies. Only
+    slow rounds are set aside: a machine can stall a round, never speed it up. At most a third of the
     rounds (rounded down) go, the slowest first: when more rounds than that are far out, the
     side is bimodal rather than hiccuping, and its spread must count.
     """
@@ -89,16 +88,21 @@ def outlier_rounds(values: Sequence[float]) -> tuple[int, ...]:
     if limit == 0:
         return ()
     logs = [math.log(max(x, FLOOR_MS)) for x in values]
-    centre = statistics.median(logs)
-    spread = robust_spread([x - centre for x in logs])
-    cut = centre + max(math.log(OUTLIER_FACTOR), OUTLIER_SPREADS * spread)
+    factor = math.log(OUTLIER_FACTOR)
+    # Centre and spread from the rounds within the factor of the median: the stalled rounds
+    # themselves would widen the spread and hide each other.
+    first = statistics.median(logs)
+    rest = [x for x in logs if x - first <= factor]
+    centre = statistics.median(rest)
+    spread = robust_spread([x - centre for x in rest])
+    cut = centre + max(factor, OUTLIER_SPREADS * spread)
     high = sorted((i for i in range(n) if logs[i] > cut), key=lambda i: -logs[i])
     return tuple(sorted(high[:limit]))
 
 
 @dataclass(frozen=True)
 class LogShift:
-    """Welch's estimate of ``mean(log head) - mean(log base)``."""
+    """The estimate of ``mean(log head) - mean(log base)`` with its standard error."""
 
     estimate: float
     se: float
@@ -126,17 +130,20 @@ class LogShift:
         return math.exp(z * self.se)
 
 
-def welch(base: Sequence[float], head: Sequence[float]) -> LogShift | None:
-    """Welch's t on log durations; None with fewer than two values on a side."""
-    if len(base) < 2 or len(head) < 2:
+def log_shift(base: Sequence[float], head: Sequence[float]) -> LogShift | None:
+    """Student's two-sample t on log durations; None with fewer than two values on a side.
+
+    The variance is pooled: the same code on the same machine spreads alike on both sides
+    under the null hypothesis, and pooling buys degrees of freedom that a run of seven or nine
+    rounds a side cannot spare (benchmarks/RESULTS.md has Welch's test beside it).
+    """
+    m, n = len(base), len(head)
+    if m < 2 or n < 2:
         return None
     lb, lh = [math.log(x) for x in base], [math.log(x) for x in head]
-    vb, vh = statistics.variance(lb) / len(lb), statistics.variance(lh) / len(lh)
-    se = math.sqrt(vb + vh)
-    if se == 0:
-        return LogShift(statistics.fmean(lh) - statistics.fmean(lb), 0.0, math.inf)
-    df = (vb + vh) ** 2 / (vb ** 2 / (len(lb) - 1) + vh ** 2 / (len(lh) - 1))
-    return LogShift(statistics.fmean(lh) - statistics.fmean(lb), se, df)
+    estimate = statistics.fmean(lh) - statistics.fmean(lb)
+    pooled = ((m - 1) * statistics.variance(lb) + (n - 1) * statistics.variance(lh)) / (m + n - 2)
+    return LogShift(estimate, math.sqrt(pooled * (1 / m + 1 / n)), m + n - 2)
 
 
 def robust_spread(residuals: Sequence[float]) -> float:

@@ -78,10 +78,10 @@ def outlier_rounds(values: Sequence[float]) -> tuple[int, ...]:
 
     A round qualifies when it exceeds the median of the other rounds by more than
     ``OUTLIER_FACTOR`` times and by more than ``OUTLIER_SPREADS`` of their robust standard
-    deviations (of the logs), so that the ordinary spread of a noisy test rarely qualifies. Only
-    slow rounds are set aside: a machine can stall a round, never speed it up. At most a third of the
-    rounds (rounded down) go, the slowest first: when more rounds than that are far out, the
-    side is bimodal rather than hiccuping, and its spread must count.
+    deviations (of the logs), so that the ordinary spread of a noisy test rarely qualifies.
+    Only slow rounds are set aside: a machine can stall a round, never speed it up. At most a
+    third of the rounds (rounded down) go, the slowest first: when more rounds than that are
+    far out, the side is bimodal rather than hiccuping, and its spread must count.
     """
     n = len(values)
     limit = (n - 1) // 3

@@ -33,6 +33,8 @@ setup(
         "tqdm>=4.60",
     ],
     extras_require={
+        # python -m fmd_profiler.benchmark runs the project's tests with pytest.
+        "harness": ["pytest>=8"],
         "test": [
             "pytest>=8",
             # The browser tests speak Chromium's DevTools protocol (JSON over a websocket).

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from fmd_profiler.benchmark.regressions import DEFAULT_SETTINGS, Key, Settings, Verdict, judge
@@ -84,19 +84,20 @@ def simulate_run(scenario: Scenario, rng: random.Random) -> tuple[dict[Key, list
     return sides[BASE], sides[HEAD]
 
 
-def judge_run(scenario: Scenario, rng: random.Random,
-              settings: Settings = DEFAULT_SETTINGS) -> list[Verdict]:
-    base, head = simulate_run(scenario, rng)
-    return judge(base, head, settings)
+#: A decision over a run: base and head samples per key in, verdicts out (``judge``'s shape).
+Decide = Callable[[Mapping[Key, Sequence[float]], Mapping[Key, Sequence[float]], Settings],
+                  list[Verdict]]
 
 
 def measure(scenario: Scenario, seeds: range, settings: Settings = DEFAULT_SETTINGS,
-            rng_for: Callable[[int], random.Random] = random.Random) -> Rates:
-    """Judge one simulated run per seed and count the outcomes."""
+            rng_for: Callable[[int], random.Random] = random.Random,
+            decide: Decide = judge) -> Rates:
+    """Judge one simulated run per seed and count the outcomes. ``decide`` is the harness's
+    :func:`.regressions.judge` unless another design is to be weighed against it."""
     detected = false_alarms = set_aside = 0
     expected = {("endpoint", "e0"), ("test", "t0")} if scenario.slowdown != 1.0 else set()
     for seed in seeds:
-        verdicts = judge_run(scenario, rng_for(seed), settings)
+        verdicts = decide(*simulate_run(scenario, rng_for(seed)), settings)
         flagged = {(v.kind, v.name) for v in verdicts if v.is_regression}
         detected += bool(expected) and expected <= flagged
         false_alarms += bool(flagged - expected)

@@ -10,6 +10,8 @@ project's tests - the slowed one, one hitting another endpoint, one without requ
 import duckdb
 import pytest
 
+from fmd_profiler.benchmark.payload import parse_payload
+from fmd_profiler.schema import BENCH_VERDICTS
 from tests.test_benchmark_harness import git, harness, sample_repo
 
 pytestmark = pytest.mark.slow
@@ -33,8 +35,9 @@ def repo(tmp_path_factory):
 def test_every_run_against_the_commit_before_fails_naming_the_endpoint_and_test(repo, tmp_path):
     base_sha, head_sha = git(repo, "rev-parse", "HEAD~1"), git(repo, "rev-parse", "HEAD")
     for attempt in range(RUNS):
-        db = tmp_path / f"bench{attempt}.duckdb"
-        result = harness(repo, "--against", "HEAD~1", "--db", str(db), *SUITE)
+        db, out = tmp_path / f"bench{attempt}.duckdb", tmp_path / f"bench{attempt}.json"
+        result = harness(repo, "--against", "HEAD~1", "--db", str(db), "--json", str(out),
+                         *SUITE)
         assert result.returncode == 1, f"run {attempt}:\n{result.stdout}{result.stderr}"
         [failing] = [line for line in result.stderr.splitlines() if "failing" in line]
         assert "significant slow-down(s) above x1.50" in failing
@@ -52,7 +55,19 @@ def test_every_run_against_the_commit_before_fails_naming_the_endpoint_and_test(
                                ).fetchone()[0]
         rounds = con.execute("SELECT label, count(DISTINCT round) FROM bench_tests JOIN "
                              "bench_runs USING (run_id) GROUP BY label ORDER BY label").fetchall()
+        set_aside = con.execute("SELECT name, base_set_aside, head_set_aside FROM "
+                                "bench_verdicts ORDER BY ALL").fetchall()
     assert runs == {"base": base_sha, "head": head_sha}
+    # --json carries the verdicts with the rounds each comparison set aside (None: none).
+    at = [BENCH_VERDICTS.column_names.index(c) for c in ("name", "base_set_aside",
+                                                         "head_set_aside")]
+    in_json = sorted(tuple(v[i] for i in at)
+                     for v in parse_payload(out.read_bytes()).rows("bench_verdicts"))
+    assert in_json == set_aside and len(in_json) == 5
+    for name, base_rounds, head_rounds in set_aside:  # and the text report names them
+        line = next(line for line in result.stdout.splitlines() if f" {name} " in line)
+        for side, rounds in (("base", base_rounds), ("head", head_rounds)):
+            assert (f"{side} r{(rounds or '').replace(' ', '')}" in line) == bool(rounds), line
     assert compared == 5  # 3 tests and the 2 endpoints they hit
     assert rounds == [("base", 8), ("head", 8)]
     assert f"of {base_sha[:7]} on detached HEAD (--against HEAD~1, interleaved)" in result.stdout

@@ -86,7 +86,7 @@ def _verdict_table(verdicts: Sequence[Row]) -> list[str]:
                       f"{v['head_median_ms']:.3f}", f"x{v['ratio']:.2f}",
                       f"[{v['ci_low']:.2f}, {high}]", f"{v['p_adjusted']:.3g}",
                       detectable, _set_aside_cell(v),
-                      _VERDICT_LABELS.get(v["verdict"], v["verdict"])))
+                      _VERDICT_LABELS.get(v["verdict"], str(v["verdict"]))))
     return _columns(table, right={2, 3, 4, 6})
 
 

@@ -66,8 +66,8 @@ def test_every_run_against_the_commit_before_fails_naming_the_endpoint_and_test(
     assert in_json == set_aside and len(in_json) == 5
     for name, base_rounds, head_rounds in set_aside:  # and the text report names them
         line = next(line for line in result.stdout.splitlines() if f" {name} " in line)
-        for side, rounds in (("base", base_rounds), ("head", head_rounds)):
-            assert (f"{side} r{(rounds or '').replace(' ', '')}" in line) == bool(rounds), line
+        for side, numbers in (("base", base_rounds), ("head", head_rounds)):
+            assert (f"{side} r{(numbers or '').replace(' ', '')}" in line) == bool(numbers), line
     assert compared == 5  # 3 tests and the 2 endpoints they hit
     assert rounds == [("base", 8), ("head", 8)]
     assert f"of {base_sha[:7]} on detached HEAD (--against HEAD~1, interleaved)" in result.stdout

@@ -84,3 +84,14 @@ def test_a_head_process_slower_as_a_whole_names_the_flags_it_could_explain():
     assert ("5 of the 6 flagged lines are no slower than the whole process times x1.10 "
             "(tests/t.py::test_0, tests/t.py::test_1, tests/t.py::test_2, ...) and may be the "
             "process, not the code. Run again") in text
+
+
+def test_a_busy_machine_is_named_as_a_reason_for_wide_verdicts():
+    verdicts = [verdict("tests/t.py::test_a", 1.3, "inconclusive")]
+    text = render_run(RUN, BASE, [], [], [], verdicts, DEFAULT_SETTINGS, "x",
+                      machine_load=(25.3, 2))
+    assert ("note: the machine was busy while the suite ran (load average 25.3 on 2 CPUs): "
+            "the tests waited for the CPU more in some rounds than in others") in text
+    quiet = render_run(RUN, BASE, [], [], [], verdicts, DEFAULT_SETTINGS, "x",
+                       machine_load=(2.9, 2))
+    assert "busy" not in quiet

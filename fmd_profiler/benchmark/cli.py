@@ -223,7 +223,14 @@ def _report(database: Database, stored: StoreResult, summaries: list[SideSummary
     else:
         how = "HEAD is detached and no CI branch is known"
     return render_run(run, baseline, summaries, tests, endpoints, verdicts, options.settings,
-                      how)
+                      how, machine_load=_machine_load())
+
+
+def _machine_load() -> tuple[float, int] | None:
+    try:
+        return os.getloadavg()[0], os.cpu_count() or 1
+    except OSError:  # not available on this platform
+        return None
 
 
 def _upload(stored: StoreResult, options: Options, database_path: Path) -> None:

@@ -18,7 +18,9 @@ Row = Mapping[str, Any]
 
 def render_run(run: Row, baseline: Row | None, sides: Sequence[SideSummary],
                tests: Sequence[Row], endpoints: Sequence[Row], verdicts: Sequence[Row],
-               settings: Settings, how_baseline: str) -> str:
+               settings: Settings, how_baseline: str,
+               machine_load: tuple[float, int] | None = None) -> str:
+    """``machine_load``: the load average when the suite finished and the CPU count."""
     lines = [_headline(run, baseline, how_baseline)]
     lines.append(f"{len(tests)} tests x {run['rounds']} rounds ({run['warmup_rounds']} warm-up); "
                  f"{len(endpoints)} endpoints hit by tests")
@@ -29,6 +31,9 @@ def render_run(run: Row, baseline: Row | None, sides: Sequence[SideSummary],
         drift = _drift_note(verdicts, settings, interleaved=run.get("label") == "head")
         if drift:
             lines.append(drift)
+        busy = _busy_note(machine_load)
+        if busy:
+            lines.append(busy)
     else:
         lines += ["", *_medians_tables(tests, endpoints), "", _no_baseline(run, how_baseline)]
     return "\n".join(lines) + "\n"
@@ -167,6 +172,22 @@ def _drift_note(verdicts: Sequence[Row], settings: Settings, *, interleaved: boo
             "tests). When everything moves together the machine's state (load, CPU frequency) "
             "may be the cause, not the commit: --against REV runs both commits interleaved on "
             "the same machine at the same time")
+
+
+#: Runnable processes per CPU above which the tests' rounds wait for the CPU unevenly.
+BUSY_LOAD_PER_CPU = 1.5
+
+
+def _busy_note(machine_load: tuple[float, int] | None) -> str | None:
+    if machine_load is None:
+        return None
+    load, cpus = machine_load
+    if load <= BUSY_LOAD_PER_CPU * cpus:
+        return None
+    return (f"note: the machine was busy while the suite ran (load average {load:.1f} on {cpus} "
+            "CPUs): the tests waited for the CPU more in some rounds than in others, which "
+            "widens every comparison. Expect inconclusive lines; run on a quieter machine or "
+            "raise -n before trusting an ok")
 
 
 def _medians_tables(tests: Sequence[Row], endpoints: Sequence[Row]) -> list[str]:

@@ -2,8 +2,9 @@
 false alarm, on simulated ``--against`` runs with hiccup rounds (fmd_profiler.benchmark.simulation).
 
 ``python -m benchmarks.verdicts [--seeds N]`` prints the Markdown section that benchmarks/RESULTS.md
-carries (``python -m benchmarks.run --only verdicts`` writes it there). Beside the shipped decision
-it runs the previous one - a one-sided Mann-Whitney test on the raw rounds - on the same seeds.
+carries (a full ``python -m benchmarks.run`` writes it there with the rest). Beside the shipped
+decision it runs the previous one - a one-sided Mann-Whitney test on the raw rounds - on the same
+seeds.
 """
 
 from __future__ import annotations

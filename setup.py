@@ -44,9 +44,17 @@ setup(
             "asgiref>=3.7",  # Flask async views
             "gevent>=23",  # the profiler must degrade clearly under gevent monkey-patching
             "jsonschema>=4",  # validates the speedscope export against speedscope's schema
+            "hypothesis>=6.100",  # the fuzz/property suite (tests/test_fuzz.py)
+            # parses /metrics as Prometheus would (the runtime writes the text format itself)
+            "prometheus_client>=0.17",
+            # migrate reads Flask-MonitoringDashboard's PostgreSQL/MySQL databases through
+            # SQLAlchemy (optional for users: only that command needs it).
+            "sqlalchemy>=2",
+            "psycopg2-binary>=2.9",
         ],
         # make bench: pyinstrument is a contender (Flask-MonitoringDashboard gets its own venv).
-        "bench": ["pyinstrument>=4.6", "gunicorn>=22"],
+        # prometheus_client: benchmarks.prometheus_cost --storage times its multiprocess mode.
+        "bench": ["pyinstrument>=4.6", "gunicorn>=22", "prometheus_client>=0.17"],
         "dev": ["ruff>=0.6", "mypy>=1.10"],
     },
     classifiers=[

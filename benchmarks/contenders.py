@@ -30,6 +30,7 @@ class Contender:
     sampling_interval_ms: float | None = None  # None: the default SAMPLING_INTERVAL_MS
     signal: bool = True  # False: SAMPLER_SIGNAL off, the sampler thread samples every request
     cpu_clock: bool = True  # the minimal recorder only: False reads the monotonic clock alone
+    prometheus: bool = False  # PROMETHEUS = true (counted on the writer thread)
 
     @property
     def env(self) -> str:
@@ -40,6 +41,7 @@ class Contender:
 BARE = Contender("no profiler", "bare")
 OURS_L1 = Contender("fmd_profiler L1", "ours", level=1)
 OURS_L2 = Contender("fmd_profiler L2", "ours", level=2)
+OURS_L1_PROMETHEUS = Contender("fmd_profiler L1 + Prometheus", "ours", level=1, prometheus=True)
 # The benchmark's requests run in the main thread, where a timer signal samples them; threaded
 # servers' requests are sampled by the sampler thread, as this contender's are.
 OURS_L2_THREAD = Contender("fmd_profiler L2, sampler thread only", "ours", level=2, signal=False)
@@ -66,7 +68,7 @@ ALL = (BARE, OURS_L1, OURS_L2, OURS_L2_THREAD, OURS_L2_SWI0, OURS_L2_40MS, OURS_
        FMD_L1, FMD_L3, PYINSTRUMENT)
 #: The throughput section's control: a second server of the app without profiler.
 BARE_TWIN = Contender("no profiler, a second server", "bare")
-BY_NAME = {c.name: c for c in (*ALL, BARE_TWIN, MINIMAL, MINIMAL_WALL)}
+BY_NAME = {c.name: c for c in (*ALL, BARE_TWIN, MINIMAL, MINIMAL_WALL, OURS_L1_PROMETHEUS)}
 
 
 def build_app(contender: Contender, workdir: Path, *, clock: Any = None) -> Any:
@@ -91,6 +93,9 @@ def build_app(contender: Contender, workdir: Path, *, clock: Any = None) -> Any:
             settings["SAMPLING_INTERVAL_MS"] = contender.sampling_interval_ms
         if not contender.signal:
             settings["SAMPLER_SIGNAL"] = False
+        if contender.prometheus:
+            settings["PROMETHEUS"] = True
+            settings["METRICS_OPEN"] = True
         if clock is not None:
             settings["clock"] = clock
         return create_app(**settings)

@@ -54,6 +54,8 @@ def render(figures: dict[str, Any]) -> str:
         lines += _latency(figures["latency"])
     if "paired" in figures:
         lines += _paired(figures["paired"])
+    if "prometheus" in figures:
+        lines += _prometheus(figures["prometheus"])
     if "pass_cost" in figures:
         lines += _pass_cost(figures["pass_cost"])
     if "throughput" in figures:
@@ -134,6 +136,24 @@ def _cell(result: LatencyResult | PairedResult, name: str, path: str, stat: str)
     spread = "" if quartiles is None else f"; {quartiles[0]:.3f}–{quartiles[1]:.3f}"
     return (f"{_fmt(result.ratio(name, path, stat), '{:.3f}×')} "
             f"({_fmt(result.added_us(name, path, stat), '{:+.1f} µs')}{spread})")
+
+
+def _prometheus(run: dict[str, Any]) -> list[str]:
+    from benchmarks.prometheus_cost import table
+
+    return [
+        "### Level 1 with Prometheus metrics, paired with level 1",
+        "",
+        "`PROMETHEUS = true` counts requests on the writer thread, so a request should cost what "
+        "it costs at level 1. Measured like the pairs above, with level 1 as the twin "
+        f"(`benchmarks/prometheus_cost.py`): {run['processes']} fresh process(es) × "
+        f"{run['rounds']} rounds × {run['requests']} pairs per endpoint, ABBA order; ratio = "
+        "with metrics / without, the median over rounds (the middle half of the rounds' "
+        "ratios).",
+        "",
+        table(run["pairs"]),
+        "",
+    ]
 
 
 def _paired(result: PairedResult) -> list[str]:

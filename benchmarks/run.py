@@ -38,6 +38,7 @@ from benchmarks import (
     paired,
     pass_cost,
     profile_storage,
+    prometheus_cost,
     report_generation,
     throughput,
     verdicts,
@@ -195,6 +196,14 @@ def main(argv: list[str] | None = None) -> int:
                 figures["paired"] = paired.measure(
                     chosen, ROOT, WORK, processes=plan.paired_processes, rounds=plan.paired_rounds,
                     requests=plan.paired_requests)
+            if C.OURS_L1 in chosen:
+                _log("latency: level 1 with PROMETHEUS = true, paired with level 1, %d processes "
+                     "x %d rounds", plan.paired_processes, plan.paired_rounds)
+                figures["prometheus"] = {
+                    "processes": plan.paired_processes, "rounds": plan.paired_rounds,
+                    "requests": plan.paired_requests,
+                    "pairs": prometheus_cost.measure(plan.paired_processes, plan.paired_rounds,
+                                                     plan.paired_requests)}
             if C.OURS_L2 in chosen:
                 _log("latency: what a sampling pass costs the request it lands in")
                 figures["pass_cost"] = pass_cost.measure(

@@ -10,7 +10,14 @@ from fmd_profiler import config, lazy
 from fmd_profiler.errors import ConfigError, ConfigFileError, ProfilerError, SetupError, StoreError
 
 if TYPE_CHECKING:
-    from fmd_profiler.extension import Profiler, bind, enable_profiler
+    from fmd_profiler.extension import (
+        Profiler,
+        add_database_pruning_schedule,
+        add_graph,
+        bind,
+        enable_profiler,
+    )
+    from fmd_profiler.hooks import capture
     from fmd_profiler.runtime import worker_exit
 
 __version__ = "0.1.0"
@@ -19,7 +26,9 @@ __version__ = "0.1.0"
 #: any submodule (``fmd_profiler.config``, the demo app) runs this file first. An app that
 #: imports the package without profiling stays free of them.
 _LAZY = {"Profiler": "fmd_profiler.extension", "bind": "fmd_profiler.extension",
-         "enable_profiler": "fmd_profiler.extension", "worker_exit": "fmd_profiler.runtime"}
+         "enable_profiler": "fmd_profiler.extension", "worker_exit": "fmd_profiler.runtime",
+         "capture": "fmd_profiler.hooks", "add_graph": "fmd_profiler.extension",
+         "add_database_pruning_schedule": "fmd_profiler.extension"}
 
 
 def __getattr__(name: str) -> Any:
@@ -32,7 +41,10 @@ __all__ = [
     "ProfilerError",
     "SetupError",
     "StoreError",
+    "add_database_pruning_schedule",
+    "add_graph",
     "bind",
+    "capture",
     "config",
     "enable_profiler",
     "worker_exit",

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from fmd_profiler.errors import ConfigError, ConfigFileError
+from fmd_profiler.fmd_config import FMD_SECTIONS, translate_sections
 
 log = logging.getLogger("fmd_profiler")
 
@@ -39,6 +40,23 @@ DEFAULT_DATABASE = "fmd_profiler.duckdb"
 #: Seed-compatible hook: ``fmd_profiler.config.get_group_by = lambda: current_user.id``.
 #: A profiler without its own ``get_group_by`` falls back to this one, read per request.
 get_group_by: Callable[[], object] | None = None
+
+#: Flask-MonitoringDashboard's ``config.inject_dependencies(get_ip=fn)``: when set, ``fn()`` is
+#: called in each request and its value is stored as the client address (instead of the one
+#: TRUSTED_PROXIES resolves).
+get_ip: Callable[[], object] | None = None
+
+
+def inject_dependencies(get_ip: Callable[[], object] | None = None) -> None:
+    """Flask-MonitoringDashboard's hook for a custom client address (behind proxies)."""
+    if get_ip is not None:
+        globals()["get_ip"] = get_ip
+
+
+#: Flask-MonitoringDashboard 2.x-5.x's name: a value, a callable, or a tuple/list of those
+#: (nested as deep as you like), turned into text per request as FMD does (see group_by.py).
+#: Used when neither ``profiler.get_group_by`` nor ``get_group_by`` is set.
+group_by: object = None
 
 
 class ConfigWarning(UserWarning):
@@ -71,7 +89,7 @@ class Config:
     sampling_interval_ms: float = 10.0
     detail_sample_rate: float = 0.01
     submit_token: str | None = None
-    submit_max_mb: int = 64
+    submit_max_mb: int = 16
     secret_key: str | None = None
     timezone: str = "UTC"
     retention_days: int = 0
@@ -84,6 +102,11 @@ class Config:
     max_detailed_per_hour: int = 60
     sampler_switch_interval_ms: float = 0.2
     sampler_signal: bool = True
+    secure_cookie: bool = True
+    prometheus: bool = False
+    metrics_token: str | None = None
+    metrics_path: str | None = None  # None: /<CUSTOM_LINK>/metrics
+    metrics_open: bool = False
     # -- where the values came from --
     source: Path | None = None
 
@@ -94,6 +117,7 @@ class Config:
     def public_dict(self) -> dict[str, object]:
         """Settings safe to show a guest: no paths, passwords, tokens or secrets."""
         hidden = {"password", "guest_password", "database", "git", "test_dir", "submit_token",
+                  "metrics_token",
                   "secret_key", "submit_results_url", "source"}
         return {f.name.upper(): getattr(self, f.name) for f in dataclasses.fields(self)
                 if f.name not in hidden}
@@ -214,14 +238,14 @@ def _database(key: str, value: object, base: Path) -> Path:
         raise ConfigError(key, value, "a DuckDB file path such as fmd.duckdb or duckdb:///fmd.duckdb")
     scheme, sep, rest = text.partition("://")
     if sep:
+        if scheme.split("+")[0] == "sqlite":
+            return _beside_sqlite(key, text, rest, base)
         if scheme != "duckdb":
-            # sqlite:///x.db -> suggest duckdb:///x.duckdb: same place, the right engine.
-            stem = rest.lstrip("/") if not rest.startswith("//") else rest[1:]
-            stem = str(Path(stem).with_suffix(".duckdb")) if stem else "fmd_profiler.duckdb"
             raise ConfigError(
-                key, value,
-                f"a DuckDB database; fmd_profiler stores its data in DuckDB only, so write "
-                f"DATABASE=duckdb:///{stem} (or the plain path {stem})")
+                key, mask_url_password(text),
+                "a DuckDB database; fmd_profiler stores its data in DuckDB only, so write "
+                "DATABASE=duckdb:///fmd_profiler.duckdb (or a plain path); bring the history "
+                "along with python -m fmd_profiler.migrate <this URL>")
         # SQLAlchemy-style: duckdb:///relative/path, duckdb:////absolute/path
         if not rest.startswith("/"):
             raise ConfigError(key, value, "duckdb:///relative/path or duckdb:////absolute/path")
@@ -231,6 +255,27 @@ def _database(key: str, value: object, base: Path) -> Path:
                                       "between worker processes or read by the report")
     path = Path(os.path.expanduser(text))
     return path if path.is_absolute() else (base / path)
+
+
+def _beside_sqlite(key: str, url: str, rest: str, base: Path) -> Path:
+    """FMD's ``sqlite:///x.db`` means the DuckDB file ``x.duckdb`` beside it (one warning)."""
+    sqlite_path = rest[1:] if rest.startswith("/") else ""
+    if sqlite_path in {"", ":memory:"}:
+        raise ConfigError(key, url, "a file: sqlite:///relative/x.db or sqlite:////absolute/x.db "
+                                    "(fmd_profiler keeps its data in x.duckdb beside it)")
+    path = Path(os.path.expanduser(sqlite_path))
+    path = path if path.is_absolute() else base / path
+    duckdb_path = path.with_suffix(".duckdb")
+    warnings.warn(f"{key} = {url} is a Flask-MonitoringDashboard SQLite database; fmd_profiler "
+                  f"keeps its data in the DuckDB file {duckdb_path} beside it. To bring the "
+                  f"recorded history along, run: python -m fmd_profiler.migrate {url}",
+                  ConfigWarning, stacklevel=2)
+    return duckdb_path
+
+
+def mask_url_password(url: str) -> str:
+    """``url`` with the password of its ``user:password@`` part replaced by ``***``."""
+    return re.sub(r"^([A-Za-z0-9+.\-]+://[^/:@]*:)[^/@]*@", r"\1***@", url)
 
 
 def _level(key: str, value: object) -> int:
@@ -278,7 +323,7 @@ def _timezone(key: str, value: object, base: Path) -> str:
     name = _required_text(key, value, base)
     try:
         zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a too long name
         raise ConfigError(key, value, "an IANA time zone name such as 'UTC' or "
                                       "'Europe/Amsterdam'") from None
     return name
@@ -320,12 +365,26 @@ def _trusted_proxies(key: str, value: object, base: Path) -> int | tuple[str, ..
     return tuple(parsed)
 
 
+_METRICS_PATH = re.compile(r"^(/[A-Za-z0-9_.\-]+)+$")
+
+
+def _metrics_path(key: str, value: object, base: Path) -> str | None:
+    text = _text(key, value, base)
+    if text is not None and not _METRICS_PATH.match(text.rstrip("/") or "/"):
+        raise ConfigError(key, value, "a URL path starting with '/', made of letters, digits, "
+                                      "'-', '_', '.' and '/', e.g. '/metrics'")
+    return None if text is None else text.rstrip("/")
+
+
 def _patterns(key: str, value: object, base: Path) -> tuple[str, ...]:
     patterns = _text_list(key, value, base)
     for pattern in patterns:
         try:
-            re.compile(pattern)
-        except re.error as exc:
+            with warnings.catch_warnings():
+                # "possible nested set": a pattern whose meaning a later Python changes
+                warnings.simplefilter("error", FutureWarning)
+                re.compile(pattern)
+        except (re.error, FutureWarning) as exc:
             raise ConfigError(f"{key}[{pattern!r}]", pattern,
                               f"a regular expression ({exc})") from None
     return patterns
@@ -358,11 +417,12 @@ KEYS: dict[str, tuple[str, Parser]] = {
     "DETAIL_SAMPLE_RATE": ("detail_sample_rate",
                            _float_in(0.0, 1.0, "a fraction from 0 to 1, e.g. 0.01")),
     "SUBMIT_TOKEN": ("submit_token", _text),
-    # Largest benchmark run the upload receiver accepts (a run of 100k requests is ~5 MB).
+    # Largest benchmark run the upload receiver accepts (a run of 100k requests is ~5 MB; the
+    # parsed document takes many times its size in memory, so the default stays small).
     "SUBMIT_MAX_MB": ("submit_max_mb", _int_in(1, 4096)),
     "SECRET_KEY": ("secret_key", _text),
     "TIMEZONE": ("timezone", _timezone),
-    "RETENTION_DAYS": ("retention_days", _int_in(0, None)),
+    "RETENTION_DAYS": ("retention_days", _int_in(0, 36_500)),
     "TRUSTED_PROXIES": ("trusted_proxies", _trusted_proxies),
     "FLUSH_INTERVAL_S": ("flush_interval_s",
                          _float_in(0.05, 60.0, "seconds from 0.05 to 60, e.g. 1")),
@@ -378,6 +438,14 @@ KEYS: dict[str, tuple[str, Parser]] = {
                                    _float_in(0.0, 5.0, "milliseconds from 0 to 5, e.g. 0.2")),
     # Requests in the main thread are sampled by a timer signal (Linux), not the thread.
     "SAMPLER_SIGNAL": ("sampler_signal", _bool),
+    # The dashboard's session cookie is Secure (sent over https only) unless this is false:
+    # behind a TLS-terminating proxy the app cannot tell that the browser uses https.
+    "SECURE_COOKIE": ("secure_cookie", _bool),
+    # Prometheus metrics (docs/prometheus.md): off by default; who may read them.
+    "PROMETHEUS": ("prometheus", _bool),
+    "METRICS_TOKEN": ("metrics_token", _text),
+    "METRICS_PATH": ("metrics_path", _metrics_path),
+    "METRICS_OPEN": ("metrics_open", _bool),
 }
 
 
@@ -398,7 +466,9 @@ def resolve_config_path(config_file: str | os.PathLike[str] | None,
 
 
 def read_config_file(path: Path) -> dict[str, str]:
-    """The raw ``[dashboard]`` values of ``path``, keys upper-cased."""
+    """The raw values of ``path``, keys upper-cased: its ``[dashboard]`` section, or the sections
+    of a Flask-MonitoringDashboard 2.x-5.x file translated to our keys (one warning per key
+    whose meaning changes or that has no effect here)."""
     parser = configparser.ConfigParser(interpolation=None)  # '%' is legal in passwords
     parser.optionxform = str.upper  # type: ignore[assignment,method-assign]
     try:
@@ -409,10 +479,14 @@ def read_config_file(path: Path) -> dict[str, str]:
     except configparser.Error as exc:
         raise ConfigFileError(f"config file {path} is not a valid INI file: "
                               f"{str(exc).splitlines()[0]}") from None
-    if not parser.has_section(SECTION):
+    sections = {name: dict(parser.items(name)) for name in parser.sections()}
+    if not any(name in sections for name in FMD_SECTIONS):
         raise ConfigFileError(f"config file {path} has no [{SECTION}] section; put the "
                               f"settings under a line '[{SECTION}]'")
-    return dict(parser.items(SECTION))
+    translation = translate_sections(sections)
+    for note in translation.notes:
+        warnings.warn(f"{path}: {note}", ConfigWarning, stacklevel=3)
+    return translation.values
 
 
 def load_config(config_file: str | os.PathLike[str] | None = None, *,
@@ -434,7 +508,41 @@ def load_config(config_file: str | os.PathLike[str] | None = None, *,
         values.update(_parse_one(key.upper(), raw, cwd, source="keyword override"))
     if "database" not in values:
         values["database"] = (path.resolve().parent if path else cwd) / DEFAULT_DATABASE
+    _warn_weak_secrets(values)
     return Config(source=path.resolve() if path else None, **values)  # type: ignore[arg-type]
+
+
+#: Keys whose values are secrets: a bad value is never echoed, only its length.
+SECRET_KEYS = frozenset({"PASSWORD", "GUEST_PASSWORD", "SUBMIT_TOKEN", "SECRET_KEY",
+                         "METRICS_TOKEN"})
+#: Keys whose values may embed a password (a DSN): the password part is masked.
+_DSN_KEYS = frozenset({"DATABASE", "SUBMIT_RESULTS_URL"})
+#: Secrets shorter than this get a warning (not an error: samples use PASSWORD=admin).
+MIN_SECRET_LENGTH = 16
+_DSN_PASSWORD = re.compile(r"(://[^:/@\s]*:)[^@\s]*(@)|((?:password|pwd)\s*=\s*)('[^']*'|\S+)",
+                           re.IGNORECASE)
+
+
+def masked(key: str, value: object) -> object:
+    """``value`` as an error message may show it under ``key``."""
+    base = key.split("[", 1)[0]
+    if base in SECRET_KEYS and value is not None:
+        return f"<hidden: {len(str(value))} characters>"
+    if base in _DSN_KEYS and isinstance(value, str):
+        return _DSN_PASSWORD.sub(lambda m: (m.group(1) + "***" + m.group(2)) if m.group(1)
+                                 else m.group(3) + "***", value)
+    return value
+
+
+def _warn_weak_secrets(values: Mapping[str, object]) -> None:
+    for key in ("PASSWORD", "SUBMIT_TOKEN", "SECRET_KEY"):
+        value = values.get(KEYS[key][0])
+        if isinstance(value, str) and len(value) < MIN_SECRET_LENGTH \
+                and not (value.startswith(("scrypt", "pbkdf2")) and value.count("$") == 2):
+            log.warning("fmd_profiler: %s is shorter than %d characters; anyone who can reach "
+                        "the app can guess a short one: use a long random value, e.g. python -c "
+                        "'import secrets; print(secrets.token_urlsafe(24))'", key,
+                        MIN_SECRET_LENGTH)
 
 
 def _parse_one(key: str, raw: object, base: Path, source: str) -> dict[str, object]:
@@ -448,7 +556,8 @@ def _parse_one(key: str, raw: object, base: Path, source: str) -> dict[str, obje
     try:
         return {name: parse(key, raw, base)}
     except ConfigError as exc:
-        raise ConfigError(exc.key, exc.value, exc.expected, source=source) from None
+        raise ConfigError(exc.key, masked(exc.key, exc.value), exc.expected,
+                          source=source) from None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -467,6 +576,20 @@ def from_file(path: str | os.PathLike[str] | None) -> Config:
     global _seed_config
     _seed_config = load_config(path)
     return _seed_config
+
+
+def init_from(file: str | os.PathLike[str] | None = None, envvar: str | None = None,
+              log_verbose: bool = False) -> Config:
+    """Flask-MonitoringDashboard's name for :func:`from_file`.
+
+    ``envvar`` names an environment variable holding the file's path; when it is set it wins
+    over ``file``, as in FMD. ``log_verbose`` logs which file was read.
+    """
+    named = os.environ.get(envvar) if envvar else None
+    config = from_file(named or file)
+    if log_verbose:
+        log.info("fmd_profiler: configuration read from %s", config.source or "the defaults")
+    return config
 
 
 def take_seed_config() -> Config | None:

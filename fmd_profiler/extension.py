@@ -59,8 +59,9 @@ class Profiler:
 
     def __init__(self, app: Flask | None = None, *, config_file: str | os.PathLike[str] | None =
                  None, config: Config | None = None, clock: Clock = SYSTEM_CLOCK,
-                 **overrides: Any) -> None:
+                 include_dashboard: bool = True, **overrides: Any) -> None:
         self.config_file = config_file
+        self.include_dashboard = include_dashboard
         self.overrides = overrides
         self._config = config
         self.clock = clock
@@ -89,12 +90,21 @@ class Profiler:
         runtime.add_routes(lambda: _routes_of(app_ref, runtime), version)
         state = AppState(self, config, runtime, hooks, version)
         app.extensions[EXTENSION_KEY] = state
-        init_dashboard(app, config, runtime.location, hooks.client_ip)
+        if self.include_dashboard:
+            init_dashboard(app, config, runtime.location, hooks.client_ip)
         _register_cli(app)
+        if config.prometheus:  # /<CUSTOM_LINK>/metrics, opt-in
+            from fmd_profiler.metrics.route import register_metrics
+
+            register_metrics(app, config, runtime.location.spool_dir)
         if config.submit_token:  # the benchmark harness's upload receiver, opt-in by its token
             from fmd_profiler.benchmark.receiver import register_receiver
 
             register_receiver(app, config)
+        elif config.submit_results_url:
+            log.warning("fmd_profiler: SUBMIT_RESULTS_URL is set but SUBMIT_TOKEN is not: this "
+                        "app does not accept test results and the benchmark harness does not "
+                        "upload; set SUBMIT_TOKEN to a long random string in both configs")
         install_sigterm_handler()
 
     def state(self, app: Flask) -> AppState:
@@ -123,7 +133,27 @@ def enable_profiler(app: Flask, config_file: str | os.PathLike[str] | None = Non
     return Profiler(app, config_file=config_file, **overrides)
 
 
-def bind(app: Flask) -> Profiler:
-    """Seed-README compatible: ``fmd_profiler.config.from_file(path)`` then ``bind(app=app)``."""
+def bind(app: Flask, schedule: bool = True, include_dashboard: bool = True) -> Profiler:
+    """Seed-README and Flask-MonitoringDashboard compatible: ``config.from_file(path)`` (or
+    ``config.init_from(file=...)``) then ``bind(app=app)``.
+
+    ``include_dashboard=False`` records without adding the dashboard's routes. ``schedule`` is
+    accepted for FMD's sake and changes nothing: fmd_profiler has no scheduler to start (each
+    process starts its writer thread on its first request).
+    """
     config = config_module.take_seed_config() or load_config(None)
-    return Profiler(app, config=config)
+    return Profiler(app, config=config, include_dashboard=include_dashboard)
+
+
+def add_graph(title: str, func: Any, trigger: str = "interval", **schedule: Any) -> None:
+    """Flask-MonitoringDashboard's custom graphs do not exist here: one warning, no effect."""
+    log.warning("fmd_profiler: add_graph(%r) is ignored: there are no custom graphs (and no "
+                "scheduler) here; publish such figures to your metrics system", title)
+
+
+def add_database_pruning_schedule(weeks_to_keep: int, delete_custom_graph_data: bool = False,
+                                  **schedule: Any) -> None:
+    """Flask-MonitoringDashboard's pruning job: here ``RETENTION_DAYS`` does it (one warning)."""
+    log.warning("fmd_profiler: add_database_pruning_schedule(%s weeks) is ignored: set "
+                "RETENTION_DAYS = %d in the config instead (data is pruned at each ingestion)",
+                weeks_to_keep, int(weeks_to_keep) * 7)

@@ -18,15 +18,19 @@ import threading
 import weakref
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import urlsplit
 
-from flask import Flask, Request, Response, got_request_exception, request
+from flask import Flask, Request, Response, current_app, got_request_exception, request
+from werkzeug.routing import RequestRedirect, Rule
 from werkzeug.wsgi import ClosingIterator
 
 from fmd_profiler import config as config_module
 from fmd_profiler.client_ip import Resolver
 from fmd_profiler.context import TEST_ID_HEADER, current_test
+from fmd_profiler.group_by import FmdGroupBy
 from fmd_profiler.levels import UNMATCHED, is_own_or_static
 from fmd_profiler.runtime import Route, Runtime
+from fmd_profiler.tracebacks import exception_name
 
 if TYPE_CHECKING:
     from fmd_profiler.extension import Profiler
@@ -46,6 +50,7 @@ class RequestState:
         "c0",
         "captured",
         "endpoint",
+        "error",
         "exception",
         "extra",
         "finished",
@@ -74,6 +79,7 @@ class RequestState:
         self.group_by: str | None = None
         self.ip: str | None = None
         self.exception: str | None = None
+        self.error: BaseException | None = None  # formatted later, by the writer thread
         self.test_id: str | None = None
         self.captured = False
         self.streamed = False
@@ -131,7 +137,8 @@ class RequestHooks:
             except BaseException as exc:
                 # Exceptions propagate out of wsgi_app in testing / PROPAGATE_EXCEPTIONS mode.
                 if state.exception is None:
-                    state.exception = _exception_name(exc)
+                    state.exception = exception_name(exc)
+                    state.error = exc
                 state.status = "500"
                 finish(state)
                 raise
@@ -212,7 +219,8 @@ class RequestHooks:
             state = req.environ.get(ENVIRON_KEY)
             if state is not None:
                 if state.exception is None:
-                    state.exception = _exception_name(exception)
+                    state.exception = exception_name(exception)
+                    state.error = exception
                 if not state.captured:
                     self.capture(state, req)
         except Exception as exc:
@@ -225,6 +233,8 @@ class RequestHooks:
 
         def begin(state: RequestState, req: Request) -> int:
             rule = req.url_rule
+            if rule is None and isinstance(req.routing_exception, RequestRedirect):
+                rule = _redirect_target(req)
             if rule is not None:  # unmatched 404/405s share one bucket: scanners can't blow it up
                 state.endpoint = rule.endpoint
                 state.rule = rule.rule
@@ -247,6 +257,7 @@ class RequestHooks:
         client_ip = self.client_ip
         accept_test_header = self.accept_test_header
         group_by_failed = self._group_by_failed
+        get_ip_failed = self._get_ip_failed
 
         def capture(state: RequestState, req: Request) -> None:
             state.captured = True
@@ -257,6 +268,8 @@ class RequestHooks:
                 return
             environ = req.environ
             group_by = profiler.get_group_by or config_module.get_group_by
+            if group_by is None and config_module.group_by is not None:  # FMD 2.x-5.x's name
+                group_by = FmdGroupBy(config_module.group_by)
             if group_by is not None:
                 try:
                     value = group_by()
@@ -266,12 +279,27 @@ class RequestHooks:
                     # str() and the slice return a short str itself: no copy in the common case.
                     state.group_by = None if value is None else str(value)[:MAX_GROUP_BY_LENGTH]
             state.ip = client_ip(environ)
+            custom_ip = config_module.get_ip  # FMD's config.inject_dependencies(get_ip=...)
+            if custom_ip is not None:
+                try:
+                    found = custom_ip()
+                except Exception as exc:
+                    get_ip_failed(exc)
+                else:
+                    if found is not None:
+                        state.ip = str(found)[:MAX_GROUP_BY_LENGTH]
             test_id = current_test.get()
             if test_id is None and accept_test_header:
                 test_id = environ.get(TEST_ID_HEADER)
             state.test_id = test_id
 
         return capture
+
+    def _get_ip_failed(self, exc: Exception) -> None:
+        self._warn_once(f"get_ip:{type(exc).__name__}",
+                        "fmd_profiler: the get_ip given to inject_dependencies raised %s: %s; "
+                        "these requests keep the address TRUSTED_PROXIES resolves",
+                        type(exc).__name__, exc)
 
     def _group_by_failed(self, exc: Exception) -> None:
         self._warn_once(f"group_by:{type(exc).__name__}",
@@ -290,6 +318,7 @@ class RequestHooks:
         perf, cpu = clock.perf, clock.thread_cpu
         levels_of = self.runtime.levels.of
         add = self.runtime.requests.add
+        add_exception = self.runtime.exceptions.add
         version = self.version
         observers = self.observers  # the same list add_observer appends to
         internal_error = self._internal_error
@@ -313,6 +342,9 @@ class RequestHooks:
                      int(status[:3]) if status else 500,
                      duration * 1000.0, cpu_s * 1000.0, state.wall0, version,
                      state.group_by, state.ip, state.exception, state.test_id))
+                if state.error is not None:
+                    add_exception((state.endpoint, version, state.wall0, state.error))
+                    state.error = None  # the frames are the writer's now, not the request's
                 if state.thread_id:
                     for observer in observers:
                         observer.end(state, duration, cpu_s)
@@ -332,6 +364,26 @@ class RequestHooks:
         if key not in self._warned:
             self._warned.add(key)
             log.warning(message, *args)
+
+
+def capture(exception: BaseException) -> None:
+    """Record a handled ``exception`` with its traceback against the current request's
+    endpoint, as Flask-MonitoringDashboard 5's ``capture(e)`` does. Outside a monitored request,
+    or at level 0, it does nothing; it never raises."""
+    try:
+        req = request._get_current_object()  # type: ignore[attr-defined]
+        state = req.environ.get(ENVIRON_KEY)
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        app_state = app.extensions.get("fmd_profiler")
+        if state is None or app_state is None:
+            return
+        rule = req.url_rule
+        endpoint = rule.endpoint if rule is not None else state.endpoint
+        if app_state.runtime.levels.of(endpoint) == 0:
+            return
+        app_state.runtime.exceptions.add((endpoint, app_state.version, state.wall0, exception))
+    except Exception:  # no request context, or anything else: never into the app
+        return
 
 
 def _is_streamed(response: Response) -> bool:
@@ -356,11 +408,23 @@ def _no_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iter
     return []
 
 
-def _exception_name(exc: BaseException) -> str:
-    cls = type(exc)
-    if cls.__module__ == "builtins":
-        return cls.__qualname__
-    return f"{cls.__module__}.{cls.__qualname__}"
+def _redirect_target(req: Request) -> Rule | None:
+    """The rule a routing redirect (``/dashboard`` -> ``/dashboard/``, a merged slash) leads to:
+    the redirect belongs to that endpoint, not to the unmatched bucket. Rare, so the second
+    match costs nothing on the common path."""
+    try:
+        adapter = current_app.create_url_adapter(req)
+        if adapter is None:
+            return None
+        new_url = req.routing_exception.new_url  # type: ignore[union-attr]
+        path = urlsplit(new_url).path
+        script = req.script_root
+        if script and path.startswith(script):
+            path = path[len(script):] or "/"
+        rule, _ = adapter.match(path, req.method, return_rule=True)
+        return rule  # type: ignore[no-any-return]
+    except Exception:  # a redirect to another host, or no rule: the unmatched bucket
+        return None
 
 
 def list_routes(app: Flask, runtime: Runtime) -> list[Route]:

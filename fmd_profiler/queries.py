@@ -60,9 +60,11 @@ def endpoint_summary(con: Any, window: Window = ALL_TIME) -> list[dict[str, Any]
         FROM r GROUP BY endpoint
     ),
     known AS (
-        SELECT endpoint,
-               string_agg(DISTINCT rule, ', ' ORDER BY rule) AS rule,
-               string_agg(DISTINCT methods, ',' ORDER BY methods) AS methods,
+        SELECT endpoint,  -- '': an endpoint imported from FMD, which kept no rule
+               string_agg(DISTINCT NULLIF(rule, ''), ', ' ORDER BY NULLIF(rule, '')) AS rule,
+               -- each allowed method once, over every rule of the endpoint
+               array_to_string(list_sort(list_distinct(list_filter(flatten(
+                   list(string_split(methods, ','))), lambda m: m <> ''))), ',') AS methods,
                max(level) AS level
         FROM routes GROUP BY endpoint
     )
@@ -83,6 +85,32 @@ def endpoint_summary(con: Any, window: Window = ALL_TIME) -> list[dict[str, Any]
     return rows(con, sql, window.params())
 
 
+def method_summary(con: Any, window: Window = ALL_TIME) -> list[dict[str, Any]]:
+    """One row per (endpoint, method, rule) that served requests: the figures of each method of
+    an endpoint, as an operator names an API call ("POST /items/"). Ordered by endpoint, rule,
+    method."""
+    return rows(con, f"""
+        SELECT endpoint, method, rule, hits,
+               round(q[1], 3) AS median_ms,
+               round(q[2], 3) AS p95_ms,
+               round(q[3], 3) AS p99_ms,
+               errors
+        FROM (SELECT endpoint, method, rule, count(*) AS hits,
+                     quantile_cont(duration_ms, [0.5, 0.95, 0.99]) AS q,
+                     count(*) FILTER (WHERE status >= 500) AS errors
+              FROM ({WINDOWED_REQUESTS}) r GROUP BY endpoint, method, rule)
+        ORDER BY endpoint, rule NULLS LAST, method""", window.params())
+
+
+def methods_by_endpoint(con: Any, window: Window = ALL_TIME) -> dict[str, list[dict[str, Any]]]:
+    """:func:`method_summary` grouped: endpoint -> its ``{method, rule, hits, median_ms, p95_ms,
+    p99_ms, errors}`` rows."""
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for row in method_summary(con, window):
+        grouped.setdefault(row.pop("endpoint"), []).append(row)
+    return grouped
+
+
 def dropped_rows(con: Any) -> int:
     """Rows lost to full buffers, summed over processes (counters are cumulative per process)."""
     result = con.execute(
@@ -97,3 +125,26 @@ def totals(con: Any, window: Window = ALL_TIME) -> dict[str, Any]:
                max(started_at) AS last_request, count(DISTINCT version) AS versions
         FROM ({WINDOWED_REQUESTS})""", window.params())
     return result[0]
+
+
+def exception_groups(con: Any, window: Window = ALL_TIME,
+                     endpoints: list[str] | None = None) -> list[dict[str, Any]]:
+    """One row per (exception fingerprint, endpoint), newest first: counts summed over versions
+    and minutes, the newest message, the versions it hit, and its frames (JSON text)."""
+    return rows(con, """
+        WITH e AS (
+            SELECT * FROM exceptions
+            WHERE ($since::TIMESTAMP IS NULL OR bucket >= date_trunc('minute', $since::TIMESTAMP))
+              AND ($until::TIMESTAMP IS NULL OR bucket < $until::TIMESTAMP)
+              AND ($endpoints::VARCHAR[] IS NULL OR list_contains($endpoints::VARCHAR[], endpoint))
+        ),
+        t AS (SELECT fingerprint, min(frames) AS frames FROM exception_traces GROUP BY ALL)
+        SELECT e.endpoint, e.exception, arg_max(e.message, e.last_seen) AS message,
+               sum(e.count)::BIGINT AS count, min(e.first_seen) AS first_seen,
+               max(e.last_seen) AS last_seen, e.fingerprint,
+               string_agg(DISTINCT e.version, ', ' ORDER BY e.version) AS versions,
+               min(t.frames) AS frames
+        FROM e LEFT JOIN t USING (fingerprint)
+        GROUP BY e.fingerprint, e.endpoint, e.exception
+        ORDER BY last_seen DESC, e.endpoint, e.fingerprint
+    """, {**window.params(), "endpoints": endpoints})

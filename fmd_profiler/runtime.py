@@ -16,19 +16,25 @@ import signal
 import sys
 import threading
 import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fmd_profiler.clock import SYSTEM_CLOCK, Clock
 from fmd_profiler.config import Config
 from fmd_profiler.levels import Levels
+from fmd_profiler.profiling.redact import Redactor
 from fmd_profiler.recorder import Recorder
-from fmd_profiler.schema import PROCESS_STATS, REQUESTS, ROUTES
+from fmd_profiler.schema import EXCEPTION_TRACES, EXCEPTIONS, PROCESS_STATS, REQUESTS, ROUTES
 from fmd_profiler.store.control import mtime, read_level_overrides
 from fmd_profiler.store.ingestion import Ingestion
 from fmd_profiler.store.segments import SegmentWriter, StoreLocation
+from fmd_profiler.tracebacks import ExceptionLog
 from fmd_profiler.writer import Source, Writer
+
+if TYPE_CHECKING:
+    from fmd_profiler.metrics.feed import MetricsFeed
 
 log = logging.getLogger("fmd_profiler")
 
@@ -57,6 +63,11 @@ class Runtime:
         self.location = StoreLocation(Path(config.database))
         self.levels = Levels(config)
         self.requests = Recorder(config.max_buffered_rows)
+        # Exceptions hold their frames until the next flush: a smaller bound than rows.
+        self.exceptions = ExceptionLog(Redactor(config.redact_patterns),
+                                       per_hour=config.max_outliers_per_hour,
+                                       capacity=max(1000, config.max_buffered_rows // 100),
+                                       now=clock.wall)
         self.started = False
         self._lock = threading.Lock()
         self._pid: int | None = None
@@ -72,6 +83,8 @@ class Runtime:
         self._extra_sources: list[Callable[[Runtime], Source]] = []
         self._stop_hooks: list[Callable[[], None]] = []
         self._start_hooks: list[Callable[[], None]] = []
+        self._counter_sources: list[Callable[[], Mapping[str, float]]] = []
+        self._metrics: MetricsFeed | None = None
         _fork_safe(self)
 
     # -- wiring (done at init_app, in any process) -------------------------------------------
@@ -83,6 +96,10 @@ class Runtime:
     def add_source(self, factory: Callable[[Runtime], Source]) -> None:
         """Another table written by the writer (the profiler's stack samples, for instance)."""
         self._extra_sources.append(factory)
+
+    def add_counters(self, read: Callable[[], Mapping[str, float]]) -> None:
+        """Cumulative counters of another part (the profiler's samples) for the metrics."""
+        self._counter_sources.append(read)
 
     def on_start(self, hook: Callable[[], None]) -> None:
         self._start_hooks.append(hook)
@@ -109,9 +126,19 @@ class Runtime:
     def _start(self) -> None:
         self._pid = os.getpid()
         segments = SegmentWriter(self.location)
-        sources = [Source(REQUESTS, self.requests.drain),
+        drain_requests = self.requests.drain
+        if self.config.prometheus:
+            # Counted on the writer thread as rows are drained: the request path gains nothing.
+            from fmd_profiler.metrics.feed import MetricsFeed
+
+            self._metrics = MetricsFeed(self.location.spool_dir, self._own_counters)
+            drain_requests = self._metrics.wrap(drain_requests)
+        sources = [Source(REQUESTS, drain_requests),
                    Source(ROUTES, self._take_routes),
-                   Source(PROCESS_STATS, self._take_stats)]
+                   Source(PROCESS_STATS, self._take_stats),
+                   Source(EXCEPTIONS, self.exceptions.take_groups,
+                          lambda: self.exceptions.take_groups(everything=True)),
+                   Source(EXCEPTION_TRACES, self.exceptions.take_traces)]
         sources += [factory(self) for factory in self._extra_sources]
         ingestion = Ingestion(self.location, retention_days=self.config.retention_days)
         self._writer = Writer(sources, segments, ingestion,
@@ -152,10 +179,12 @@ class Runtime:
         self._pid = None
         self.started = False
         self.requests.clear()
+        self.exceptions.clear()
         self._routes_signature = None
         self._stats_signature = None
         self._pending_routes = []
         self._pending_stats = []
+        self._metrics = None
 
     # -- work done on the writer thread before each flush ------------------------------------
 
@@ -205,6 +234,16 @@ class Runtime:
         self._stats_signature = (recorded, dropped)
         self._stats_at = now
         self._pending_stats = [(self.clock.wall(), self._version, recorded, dropped)]
+
+    def _own_counters(self) -> dict[str, float]:
+        writer = self._writer
+        counters: dict[str, float] = {
+            "rows_recorded": self.requests.recorded,
+            "rows_dropped": self.requests.dropped + (writer.dropped.get(REQUESTS.name, 0)
+                                                     if writer else 0)}
+        for read in self._counter_sources:
+            counters.update(read())
+        return counters
 
     def _take_routes(self) -> list[tuple[object, ...]]:
         rows, self._pending_routes = self._pending_routes, []

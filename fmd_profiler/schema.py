@@ -102,6 +102,44 @@ PROCESS_STATS = Table(
         "was full.",
 )
 
+# -- exceptions (every level >= 1) ---------------------------------------------------------------
+# Grouped by a fingerprint of the exception's type and frames (fmd_profiler.tracebacks). The
+# traces table holds each fingerprint's frames once and has no time column, like the profile
+# dimension tables: retention must never strip a counted group of its traceback.
+
+EXCEPTIONS = Table(
+    "exceptions",
+    _cols(
+        ("fingerprint", "VARCHAR", STR),
+        ("endpoint", "VARCHAR", STR),
+        ("version", "VARCHAR", STR),
+        ("exception", "VARCHAR", STR),  # module.qualname of its type (builtins: qualname)
+        ("message", "VARCHAR", STR),  # the newest one of the minute, redacted
+        ("bucket", "TIMESTAMP", EPOCH),  # start of the minute
+        ("count", "INTEGER", INT),
+        ("first_seen", "TIMESTAMP", EPOCH),
+        ("last_seen", "TIMESTAMP", EPOCH),
+        *_ORIGIN,
+    ),
+    time_column="bucket",
+    doc="Unhandled exceptions of monitored requests, counted per (fingerprint, endpoint, "
+        "version, minute).",
+)
+
+EXCEPTION_TRACES = Table(
+    "exception_traces",
+    _cols(
+        ("fingerprint", "VARCHAR", STR),
+        ("exception", "VARCHAR", STR),
+        ("frames", "VARCHAR", STR),  # JSON list of {file, line, function, code}, innermost last
+        ("seen_at", "TIMESTAMP", EPOCH),
+        *_ORIGIN,
+    ),
+    key=("fingerprint",),
+    doc="The frames of each exception fingerprint: file, line, function and source line (never "
+        "locals).",
+)
+
 # -- the profiler (levels 2 and 3, exact mode) ---------------------------------------------------
 # Call stacks are stored once per distinct stack, as a list of frame ids (root first); frame and
 # stack ids are stable 64-bit hashes of their content, so rows from many processes and hosts merge.
@@ -234,7 +272,8 @@ PROFILE_TABLES = (PROFILE_FRAMES, PROFILE_STACKS, PROFILE_SAMPLES, PROFILE_REQUE
 
 #: Tables written through spool segments, in ingestion order.
 SEGMENT_TABLES: dict[str, Table] = {t.name: t for t in (REQUESTS, ROUTES, PROCESS_STATS,
-                                                        *PROFILE_TABLES)}
+                                                        *PROFILE_TABLES, EXCEPTIONS,
+                                                        EXCEPTION_TRACES)}
 
 # -- the benchmark harness (fmd_profiler.benchmark) ---------------------------------------------
 # Written directly into DuckDB, one transaction per run (never through segments): a run is stored
@@ -371,10 +410,26 @@ BENCH_SUBMISSIONS = Table(
     doc="When each run was stored and a digest of its data: makes uploads idempotent.",
 )
 
-#: Tables written directly into DuckDB in one transaction (the benchmark harness).
+# -- python -m fmd_profiler.migrate -------------------------------------------------------------
+
+FMD_IMPORTS = Table(
+    "fmd_imports",
+    _cols(
+        ("source", "VARCHAR", STR),  # the FMD database (password masked) and its table prefix
+        ("fmd_table", "VARCHAR", STR),
+        ("last_id", "BIGINT", INT),  # FMD's ids grow: rows up to this one are imported
+        ("imported", "BIGINT", INT),  # rows imported from that table so far
+        ("imported_at", "TIMESTAMP", EPOCH),
+    ),
+    key=("source", "fmd_table"),
+    doc="What the migrate command imported from each Flask-MonitoringDashboard database, so "
+        "that running it again imports nothing twice.",
+)
+
+#: Tables written directly into DuckDB in one transaction (the benchmark harness, migrate).
 DIRECT_TABLES: dict[str, Table] = {t.name: t for t in (
     BENCH_RUNS, BENCH_TESTS, BENCH_REQUESTS, BENCH_ENDPOINTS, BENCH_FUNCTIONS, BENCH_VERDICTS,
-    BENCH_SUBMISSIONS)}
+    BENCH_SUBMISSIONS, FMD_IMPORTS)}
 
 
 def create_table_sql(table: Table) -> str:

@@ -1,8 +1,9 @@
 """The application version every request is labelled with.
 
-``APP_VERSION`` when set; otherwise, when ``GIT`` names a repository (its folder or its ``.git``
-folder), the short commit sha, or the tag when HEAD is tagged, plus ``+dirty`` when the work tree
-has changes. Works on detached HEADs and packed refs (CI checkouts). Read once per process.
+When ``GIT`` names a repository (its folder or its ``.git`` folder), the short commit sha, or
+the tag when HEAD is tagged, plus ``+dirty`` when the work tree has changes: GIT wins over
+``APP_VERSION``, as in Flask-MonitoringDashboard. Otherwise ``APP_VERSION``. Works on detached
+HEADs and packed refs (CI checkouts). Read once per process.
 """
 
 from __future__ import annotations
@@ -68,15 +69,18 @@ def _tag_commit(tag: object) -> str | None:
 
 
 def detect_version(app_version: str | None, git_path: Path | None) -> str:
-    """The version label for this process; never raises (a broken repo is a warning)."""
-    if app_version:
-        return app_version
+    """The version label for this process; never raises (a broken repo is a warning).
+
+    ``GIT`` wins over ``APP_VERSION`` when both are set, as in Flask-MonitoringDashboard; a
+    repository that cannot be read falls back to ``APP_VERSION``.
+    """
     if git_path is None:
-        return UNVERSIONED
+        return app_version or UNVERSIONED
     try:
         return read_commit(git_path).version
     except Exception as exc:
+        fallback = app_version or UNVERSIONED
         log.warning("fmd_profiler: cannot read the version from GIT=%s (%s); requests are "
-                    "labelled %r. Set APP_VERSION or point GIT at the repository.",
-                    git_path, exc, UNVERSIONED)
-        return UNVERSIONED
+                    "labelled %r. Point GIT at the repository or remove it.",
+                    git_path, exc, fallback)
+        return fallback

@@ -209,3 +209,70 @@ def test_the_harness_uploads_and_keeps_the_run_when_the_upload_fails(dashboard, 
     assert "(stored)" in accepted.stderr
     assert len(stored_runs(dashboard.database)) == 2
     assert stored_runs(Database(StoreLocation(db))) == stored_runs(dashboard.database)
+
+
+def hostile(change):
+    document = json.loads(run_payload("r1", test_ms={"tests/t.py::test_a": [1.0, 2.0]},
+                                      endpoint_ms={"index": [1.0, 2.0]}, rounds=2).to_json())
+    change(document)
+    return json.dumps(document).encode()
+
+
+def set_cell(table, column, value):
+    def change(document):
+        data = document["tables"][table]
+        data["rows"][-1][data["columns"].index(column)] = value
+    return change
+
+
+def rename_column(table, new):
+    def change(document):
+        document["tables"][table]["columns"][0] = new
+    return change
+
+
+@pytest.mark.parametrize("body, reason", [
+    (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+    (b'{"a":' * 50_000 + b"1" + b"}" * 50_000, "nested too deeply"),
+    (hostile(rename_column("bench_tests", ["run_id"])), "unknown column ['run_id']"),
+    (hostile(rename_column("bench_tests", {"a": 1})), "unknown column {'a': 1}"),
+    (hostile(set_cell("bench_requests", "status", 70000)), "out of range for its column"),
+    (hostile(set_cell("bench_tests", "round", 2**40)), "out of range for its column"),
+    (hostile(set_cell("bench_requests", "endpoint", "\ud800")), "lone surrogate"),
+])
+def test_hostile_json_gets_400_with_the_reason(dashboard, body, reason):
+    status, answer, _ = post(f"{dashboard.url}/dashboard/submit-test-results", body,
+                             {"Authorization": f"Bearer {TOKEN}"})
+    assert status == 400, answer
+    assert answer["error"].startswith("not a valid benchmark run: ")
+    assert reason in answer["error"]
+    assert stored_runs(dashboard.database) == []
+
+
+def test_token_guesses_are_throttled_per_address(dashboard):
+    from fmd_profiler.benchmark.receiver import TOKEN_GUESSES
+
+    url = f"{dashboard.url}/dashboard/submit-test-results"
+    body = run_payload("r1", rounds=1).to_json()
+    for _ in range(TOKEN_GUESSES):
+        assert post(url, body, {"Authorization": "Bearer guess"})[0] == 401
+    status, answer, headers = post(url, body, {"Authorization": "Bearer guess"})
+    assert status == 429 and int(headers["Retry-After"]) > 0
+    assert "too many wrong tokens" in answer["error"]
+    # even the right token waits: the address cannot tell the two apart by the answer
+    assert post(url, body, {"Authorization": f"Bearer {TOKEN}"})[0] == 429
+    assert stored_runs(dashboard.database) == []
+
+
+def test_right_tokens_are_never_throttled(dashboard):
+    from fmd_profiler.benchmark.receiver import TOKEN_GUESSES
+
+    for i in range(TOKEN_GUESSES + 2):
+        payload = run_payload(f"r{i}", rounds=1).to_json()
+        assert upload(dashboard.url + "/dashboard", TOKEN, payload).status == 201
+
+
+def test_the_default_upload_limit_is_modest():
+    from fmd_profiler.config import load_config
+
+    assert load_config().submit_max_mb == 16

@@ -133,12 +133,12 @@ def test_file_that_is_not_ini(tmp_path: Path) -> None:
     ("N", "0", "N = '0'", "whole number from 1 to 1000"),
     ("N", "five", "N = 'five'", "whole number"),
     ("OUTLIER_DETECTION_CONSTANT", "nan", "= 'nan'", "number from 1 to 100"),
-    ("GUEST_PASSWORD", "['ok', 3]", "\"['ok', 3]\"", "list of strings"),
-    ("GUEST_PASSWORD", "[unclosed", "'[unclosed'", "list of strings"),
+    ("GUEST_PASSWORD", "['ok', 3]", "<hidden: 9 characters>", "list of strings"),
+    ("GUEST_PASSWORD", "[unclosed", "<hidden: 9 characters>", "list of strings"),
     ("COLORS", "{'main': 'blue'}", "COLORS['main'] = 'blue'", "colour"),
     ("COLORS", "{'main': [0, 0, 999]}", "COLORS['main'] = [0, 0, 999]", "colour"),
     ("TIMEZONE", "Mars/Olympus", "'Mars/Olympus'", "IANA time zone"),
-    ("RETENTION_DAYS", "-1", "'-1'", "whole number >= 0"),
+    ("RETENTION_DAYS", "-1", "'-1'", "whole number from 0 to 36500"),
     ("TRUSTED_PROXIES", "['not-an-ip']", "TRUSTED_PROXIES['not-an-ip']", "IP address or network"),
     ("CUSTOM_LINK", "dash board", "'dash board'", "URL path"),
     ("SUBMIT_RESULTS_URL", "ftp://x", "'ftp://x'", "http:// or https:// URL"),
@@ -180,13 +180,37 @@ def test_database_absolute_url(tmp_path: Path) -> None:
     assert load_config(path, environ={}).database == tmp_path / "abs.duckdb"
 
 
-def test_sqlite_database_is_refused_with_the_fix(tmp_path: Path) -> None:
+def test_sqlite_database_means_the_duckdb_file_beside_it(tmp_path: Path) -> None:
     path = write_config(tmp_path, "DATABASE=sqlite:////var/lib/app/dashboard.db\n")
+    with pytest.warns(ConfigWarning) as caught:
+        config = load_config(path, environ={})
+    assert config.database == Path("/var/lib/app/dashboard.duckdb")
+    assert len(caught) == 1
+    message = str(caught[0].message)
+    assert "/var/lib/app/dashboard.duckdb" in message
+    assert "python -m fmd_profiler.migrate sqlite:////var/lib/app/dashboard.db" in message
+
+
+def test_relative_sqlite_database_resolves_beside_the_file(tmp_path: Path) -> None:
+    path = write_config(tmp_path, "DATABASE=sqlite:///data/fmd.db\n")
+    with pytest.warns(ConfigWarning, match="fmd.duckdb"):
+        assert load_config(path, environ={}).database == tmp_path / "data" / "fmd.duckdb"
+
+
+def test_in_memory_sqlite_is_refused(tmp_path: Path) -> None:
+    path = write_config(tmp_path, "DATABASE=sqlite://\n")
+    with pytest.raises(ConfigError, match=r"sqlite:////absolute/x\.db"):
+        load_config(path, environ={})
+
+
+def test_server_database_url_is_refused_without_echoing_its_password(tmp_path: Path) -> None:
+    path = write_config(tmp_path, "DATABASE=postgresql://fmd:hunter2@db.example/fmd\n")
     with pytest.raises(ConfigError) as info:
         load_config(path, environ={})
     message = str(info.value)
-    assert "DuckDB" in message
-    assert "DATABASE=duckdb:////var/lib/app/dashboard.duckdb" in message
+    assert "hunter2" not in message
+    assert "postgresql://fmd:***@db.example/fmd" in message
+    assert "python -m fmd_profiler.migrate" in message
 
 
 def test_unknown_key_is_a_warning_not_a_crash(tmp_path: Path) -> None:

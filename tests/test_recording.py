@@ -303,6 +303,60 @@ def test_seed_style_group_by_on_the_config_module(db_path: Path, clock: FakeCloc
     assert stored_requests(db_path)[0]["group_by"] == "42"
 
 
+@pytest.mark.parametrize(("group_by", "expected"), [
+    ("fixed", "fixed"),
+    (lambda: "alice", "alice"),
+    ((lambda: "alice", 7), "(alice,7)"),
+    ([lambda: ("red", lambda: 3.5), "x"], "((red,3.5),x)"),  # nested, as FMD documents
+])
+def test_fmd_style_group_by_forms_are_stored(db_path: Path, clock: FakeClock,
+                                             monkeypatch: pytest.MonkeyPatch, group_by: object,
+                                             expected: str) -> None:
+    import fmd_profiler
+
+    monkeypatch.setattr(fmd_profiler.config, "group_by", group_by)
+    app = make_app(db_path, clock)
+    app.test_client().get("/health")
+    flush(app)
+    assert stored_requests(db_path)[0]["group_by"] == expected
+
+
+def test_fmd_inject_dependencies_get_ip_sets_the_address(db_path: Path, clock: FakeClock,
+                                                         monkeypatch: pytest.MonkeyPatch,
+                                                         caplog: pytest.LogCaptureFixture) -> None:
+    import fmd_profiler
+
+    monkeypatch.setattr(fmd_profiler.config, "get_ip", None)
+    fmd_profiler.config.inject_dependencies(get_ip=lambda: request.headers.get("X-Real-IP"))
+    app = make_app(db_path, clock)
+    client = app.test_client()
+    client.get("/health", headers={"X-Real-IP": "203.0.113.9"})
+    client.get("/health")  # None: the address TRUSTED_PROXIES resolves
+    monkeypatch.setattr(fmd_profiler.config, "get_ip", lambda: 1 / 0)
+    with caplog.at_level(logging.WARNING, logger="fmd_profiler"):
+        assert client.get("/health").status_code == 200
+    flush(app)
+    assert [r["ip"] for r in stored_requests(db_path)] == ["203.0.113.9", "127.0.0.1",
+                                                          "127.0.0.1"]
+    assert "get_ip given to inject_dependencies raised ZeroDivisionError" in caplog.text
+
+
+def test_a_redirect_to_the_slashed_url_belongs_to_its_endpoint(db_path: Path,
+                                                               clock: FakeClock) -> None:
+    app = make_app(db_path, clock, PASSWORD="pw", SECRET_KEY="k" * 40)
+
+    @app.route("/things/")
+    def things() -> str:
+        return "ok"
+
+    client = app.test_client()
+    assert client.get("/things").status_code == 308
+    assert client.get("/dashboard").status_code == 308  # the profiler's own: not recorded
+    flush(app)
+    found = query(db_path, "SELECT endpoint, rule, status FROM requests ORDER BY endpoint")
+    assert found == [{"endpoint": "things", "rule": "/things/", "status": 308}]
+
+
 @pytest.mark.parametrize(("trusted", "remote", "forwarded", "expected"), [
     (0, "10.0.0.5", "1.2.3.4", "10.0.0.5"),  # not trusted: a client can forge the header
     (1, "10.0.0.5", "1.2.3.4", "1.2.3.4"),

@@ -65,6 +65,8 @@ def test_summary_figures(db_path: Path, clock: FakeClock,
         "median_cpu_ms": 12.625,  # a quarter of 50.5
         "errors": 1,
         "last_requested": "2027-01-15T08:01:39.000+00:00",
+        "by_method": [{"method": "GET", "rule": "/work/<int:ms>", "hits": 100,
+                       "median_ms": 50.5, "p95_ms": 95.05, "p99_ms": 99.01, "errors": 1}],
     }
     assert by_name["unused"]["hits"] == 0
     assert by_name["unused"]["last_requested"] is None

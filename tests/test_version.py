@@ -57,15 +57,22 @@ def test_detached_head_with_packed_refs_like_a_ci_checkout(repo: Path) -> None:
     assert detect_version(None, repo) == "v2"
 
 
-def test_app_version_wins_over_git(repo: Path) -> None:
-    assert detect_version("3.1", repo) == "3.1"
+def test_git_wins_over_app_version_as_in_fmd(repo: Path) -> None:
+    assert detect_version("3.1", repo) == detect_version(None, repo) != "3.1"
 
 
 def test_not_a_repository_is_a_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING, logger="fmd_profiler"):
         assert detect_version(None, tmp_path) == UNVERSIONED
     assert "not inside a git repository" in caplog.text
-    assert "Set APP_VERSION or point GIT at the repository" in caplog.text
+    assert "Point GIT at the repository or remove it" in caplog.text
+
+
+def test_an_unreadable_git_falls_back_to_app_version(tmp_path: Path,
+                                                     caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="fmd_profiler"):
+        assert detect_version("3.1", tmp_path) == "3.1"
+    assert "labelled '3.1'" in caplog.text
 
 
 def test_no_setting_means_unversioned() -> None:

@@ -126,6 +126,12 @@ def parse_options(args: argparse.Namespace, pytest_args: Sequence[str]) -> Optio
         split_app_spec(args.app)  # the form now; the import in the test process
     url = None if args.no_upload else (args.upload or config.submit_results_url)
     token = args.token or os.environ.get(TOKEN_ENV) or config.submit_token
+    if url and not token and not args.upload:
+        # The early README's config names SUBMIT_RESULTS_URL alone: run, say once why not sent.
+        print(f"{PROG}: warning: SUBMIT_RESULTS_URL is set but there is no SUBMIT_TOKEN, so "
+              f"results are not uploaded; set SUBMIT_TOKEN (the dashboard's) or ${TOKEN_ENV}",
+              file=sys.stderr)
+        url = None
     if url and not token:
         raise ProfilerError(f"uploading to {url} needs the dashboard's SUBMIT_TOKEN: set "
                             f"${TOKEN_ENV} (a CI secret) or pass --token")

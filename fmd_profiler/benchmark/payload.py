@@ -29,6 +29,7 @@ from fmd_profiler.schema import (
     FLOAT,
     INT,
     STR,
+    Column,
     Table,
 )
 
@@ -54,6 +55,10 @@ _CHOICES = {
 _ADDED_LATER = {("bench_verdicts", "base_set_aside"), ("bench_verdicts", "head_set_aside")}
 
 Row = tuple[Any, ...]
+
+#: What each integer SQL type holds (a value beyond it would fail the INSERT, as a 500).
+_INT_RANGES = {"TINYINT": (-2**7, 2**7 - 1), "SMALLINT": (-2**15, 2**15 - 1),
+               "INTEGER": (-2**31, 2**31 - 1), "BIGINT": (-2**62, 2**62)}
 
 
 class PayloadError(ProfilerError):
@@ -99,6 +104,8 @@ def parse_payload(body: bytes | str) -> Payload:
         document = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise PayloadError(f"the body is not JSON: {exc}") from None
+    except RecursionError:  # a run is five levels deep; thousands of brackets are hostile
+        raise PayloadError("the body is nested too deeply to be a benchmark run") from None
     return validate_document(document)
 
 
@@ -132,8 +139,8 @@ def _table_rows(table: Table, data: object) -> tuple[Row, ...]:
     columns = data["columns"]
     expected = set(table.column_names)
     for name in columns:
-        if name not in expected:
-            raise PayloadError(f"{where}.columns: unknown column {name!r}")
+        if not isinstance(name, str) or name not in expected:
+            raise PayloadError(f"{where}.columns: unknown column {_show(name)}")
     missing = [c for c in table.column_names
                if c not in columns and (table.name, c) not in _ADDED_LATER]
     if missing or len(set(columns)) != len(columns):
@@ -148,9 +155,8 @@ def _table_rows(table: Table, data: object) -> tuple[Row, ...]:
             raise PayloadError(f"{where}.rows[{i}]: expected a list of {len(columns)} values")
         row = tuple(None if j is None else raw[j] for j in order)
         for column, value in zip(table.columns, row, strict=True):
-            _check_value(f"{where}.rows[{i}] ({column.name})", table, column.name,
-                         column.kind, value, required=column.name in table.key
-                         or column.name == "run_id")
+            _check_value(f"{where}.rows[{i}] ({column.name})", table, column, value,
+                         required=column.name in table.key or column.name == "run_id")
         if key_at:
             key = tuple(row[j] for j in key_at)
             if key in seen:
@@ -161,8 +167,9 @@ def _table_rows(table: Table, data: object) -> tuple[Row, ...]:
     return tuple(rows)
 
 
-def _check_value(where: str, table: Table, name: str, kind: str, value: object, *,
+def _check_value(where: str, table: Table, column: Column, value: object, *,
                  required: bool) -> None:
+    name, kind = column.name, column.kind
     if value is None:
         if required:
             raise PayloadError(f"{where}: a value is required")
@@ -172,6 +179,12 @@ def _check_value(where: str, table: Table, name: str, kind: str, value: object, 
             raise PayloadError(f"{where}: expected text, got {_show(value)}")
         if len(value) > MAX_TEXT:
             raise PayloadError(f"{where}: text longer than {MAX_TEXT} characters")
+        if not value.isascii():
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise PayloadError(f"{where}: text with a lone surrogate (\\ud800-\\udfff), "
+                                   "which UTF-8 cannot hold") from None
         if name in ("run_id", "baseline_run_id") and not _RUN_ID.match(value):
             raise PayloadError(f"{where}: a run id is 1-64 letters, digits, '-', '_' or '.'")
         choices = _CHOICES.get((table.name, name))
@@ -183,8 +196,10 @@ def _check_value(where: str, table: Table, name: str, kind: str, value: object, 
             raise PayloadError(f"{where}: expected a whole number, got {_show(value)}")
         if name == "round" and value < 1:
             raise PayloadError(f"{where}: rounds count from 1")
-        if not -2**62 < value < 2**62:
-            raise PayloadError(f"{where}: number out of range")
+        low, high = _INT_RANGES.get(column.sql_type, (-2**62, 2**62))
+        if not low <= value <= high:
+            raise PayloadError(f"{where}: {_show(value)} is out of range for its column "
+                               f"({column.sql_type}, {low} to {high})")
     elif kind in (FLOAT, EPOCH):
         if isinstance(value, bool) or not isinstance(value, (int, float)) \
                 or not math.isfinite(value):

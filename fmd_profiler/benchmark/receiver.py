@@ -2,10 +2,12 @@
 
 A blueprint of its own, named ``fmd_profiler_submit`` (so the profiler does not monitor it),
 registered by ``init_app`` only when ``SUBMIT_TOKEN`` is set. Answers: 401 without the right
-bearer token (compared in constant time), 413 above ``SUBMIT_MAX_MB`` (compressed or not), 400
-naming the first problem of a malformed run, 409 for a known run id with other data, 201 when
-stored, 200 when that run was already stored (uploads retry), 503 when the store is busy. A run
-is stored in one transaction: whole or not at all.
+bearer token (compared in constant time), 429 after :data:`TOKEN_GUESSES` wrong tokens from one
+address in five minutes (counted in the store's folder, so for every worker together), 413
+above ``SUBMIT_MAX_MB`` (compressed or not), 400 naming the first problem of a malformed run,
+409 for a known run id with other data, 201 when stored, 200 when that run was already stored
+(uploads retry), 503 when the store is busy. A run is stored in one transaction: whole or not at
+all.
 """
 
 from __future__ import annotations
@@ -21,13 +23,18 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from fmd_profiler.benchmark.payload import PayloadError, parse_payload
 from fmd_profiler.benchmark.upload import SUBMIT_PATH
+from fmd_profiler.client_ip import make_resolver
 from fmd_profiler.config import Config
 from fmd_profiler.errors import StoreError
 from fmd_profiler.store import Database, StoreLocation
+from fmd_profiler.throttle import FileAttemptLog, Throttle
 
 log = logging.getLogger("fmd_profiler")
 
 BLUEPRINT = "fmd_profiler_submit"
+#: Wrong tokens one address may send in :data:`TOKEN_WINDOW_S` before it has to wait.
+TOKEN_GUESSES = 10
+TOKEN_WINDOW_S = 300.0
 
 
 def create_receiver(config: Config) -> Blueprint:
@@ -36,16 +43,29 @@ def create_receiver(config: Config) -> Blueprint:
         raise ValueError("the receiver needs SUBMIT_TOKEN")
     token = config.submit_token.encode()
     limit = config.submit_max_mb * 2**20
-    database = Database(StoreLocation(Path(config.database)))
+    location = StoreLocation(Path(config.database))
+    database = Database(location)
+    client_ip = make_resolver(config.trusted_proxies)
+    throttle = Throttle(FileAttemptLog(location.attempts_path), scope="submit",
+                        per_name=TOKEN_GUESSES, per_address=TOKEN_GUESSES,
+                        window_s=TOKEN_WINDOW_S)
     blueprint = Blueprint(BLUEPRINT, __name__, url_prefix=f"/{config.custom_link}")
 
     @blueprint.post(f"/{SUBMIT_PATH}")
     def submit_test_results() -> tuple[Response, int]:
+        # Counted before the token is compared, so parallel guesses cannot all get through.
+        admission = throttle.admit(client_ip(request.environ))
+        if admission.wait_s:
+            response = jsonify(error=f"too many wrong tokens from this address; try again in "
+                                     f"{admission.wait_s} s")
+            response.headers["Retry-After"] = str(admission.wait_s)
+            return response, 429
         if not _authorized(request.headers.get("Authorization", ""), token):
             response = jsonify(error="missing or wrong bearer token: send the dashboard's "
                                      "SUBMIT_TOKEN as 'Authorization: Bearer <token>'")
             response.headers["WWW-Authenticate"] = 'Bearer realm="fmd_profiler"'
             return response, 401
+        throttle.succeeded(admission)
         body = _read_body(limit)
         if isinstance(body, tuple):
             return body

@@ -2,27 +2,36 @@
 
 No framework here (the Flask views call it). Passwords from the config are compared in constant
 time, or checked with werkzeug when given as a werkzeug hash; every candidate account is checked
-on every attempt so timing does not tell which user name exists. The session is a cookie signed
-with the app's secret whose salt includes a fingerprint of the configured credentials, so
-changing a password signs everybody out. Each session carries its own CSRF token.
+on every attempt so timing does not tell which user name exists. Attempts are counted per
+(address, user name) and per address, before the password is checked, in a file every worker
+shares (:mod:`fmd_profiler.throttle`); never per user name alone, which would let anybody lock
+the admin out. The session is a cookie signed with the app's secret whose salt includes a
+fingerprint of the configured credentials, so changing a password signs everybody out. Each
+session carries its own CSRF token and its account's session generation (kept in the store's
+``sessions.json``, shared by every worker): signing out bumps it, so a copied cookie stops
+working everywhere at once.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import re
 import secrets
-import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
-from itsdangerous import BadSignature, URLSafeTimedSerializer
+from itsdangerous import BadSignature, TimestampSigner, URLSafeTimedSerializer
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from fmd_profiler.config import Config
+from fmd_profiler.store.control import locked, mtime, read_json_object, write_atomic
+from fmd_profiler.store.segments import StoreLocation
+from fmd_profiler.throttle import FileAttemptLog, Throttle
 
 ADMIN = "admin"
 GUEST = "guest"
@@ -89,51 +98,18 @@ class Credentials:
         return role
 
 
-class LoginThrottle:
-    """At most ``limit`` failed logins per key (client address, user name) per ``window_s``.
+#: Sign-in attempts allowed per (address, user name) and per address in :data:`LOGIN_WINDOW_S`.
+LOGIN_PER_USER = 5
+LOGIN_PER_ADDRESS = 20
+LOGIN_WINDOW_S = 300.0
 
-    Kept in memory per process: with N worker processes an attacker gets at most N times the
-    limit, still far too few guesses for a real password.
-    """
 
-    def __init__(self, limit: int = 5, window_s: float = 300.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self.limit = limit
-        self.window_s = window_s
-        self._clock = clock
-        self._failures: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def retry_after(self, *keys: str) -> int:
-        """Seconds until a login may be tried again for these keys (0: allowed now)."""
-        now = self._clock()
-        wait = 0.0
-        with self._lock:
-            for key in keys:
-                failures = self._recent(key, now)
-                if len(failures) >= self.limit:
-                    wait = max(wait, failures[0] + self.window_s - now)
-        return int(wait) + 1 if wait > 0 else 0
-
-    def failed(self, *keys: str) -> None:
-        now = self._clock()
-        with self._lock:
-            for key in keys:
-                self._recent(key, now).append(now)
-            if len(self._failures) > 10_000:  # a scan of many addresses must not grow memory
-                for key in [k for k, v in self._failures.items() if not v]:
-                    del self._failures[key]
-
-    def succeeded(self, *keys: str) -> None:
-        with self._lock:
-            for key in keys:
-                self._failures.pop(key, None)
-
-    def _recent(self, key: str, now: float) -> deque[float]:
-        failures = self._failures.setdefault(key, deque())
-        while failures and failures[0] <= now - self.window_s:
-            failures.popleft()
-        return failures
+def login_throttle(location: StoreLocation,
+                   clock: Callable[[], float] = time.time) -> Throttle:
+    """The sign-in throttle of a store, shared by every worker process through its folder."""
+    return Throttle(FileAttemptLog(location.attempts_path), scope="login",
+                    per_name=LOGIN_PER_USER, per_address=LOGIN_PER_ADDRESS,
+                    window_s=LOGIN_WINDOW_S, clock=clock)
 
 
 @dataclass(frozen=True)
@@ -143,6 +119,7 @@ class Session:
     csrf_token: str
     user: str | None = None
     role: str | None = None
+    generation: int = 0
 
     @property
     def signed_in(self) -> bool:
@@ -153,21 +130,33 @@ class Session:
         return self.signed_in and self.role == ADMIN
 
 
-def new_session(user: str | None = None, role: str | None = None) -> Session:
-    return Session(secrets.token_urlsafe(32), user, role)
+def new_session(user: str | None = None, role: str | None = None,
+                generation: int = 0) -> Session:
+    return Session(secrets.token_urlsafe(32), user, role, generation)
+
+
+def _clocked_signer(clock: Callable[[], float]) -> type[TimestampSigner]:
+    """itsdangerous' timestamp signer reading ``clock`` (its timestamps are whole seconds)."""
+
+    class ClockedSigner(TimestampSigner):
+        def get_timestamp(self) -> int:
+            return int(clock())
+
+    return ClockedSigner
 
 
 class SessionCodec:
     """Signs and reads the session cookie (itsdangerous, with an expiry)."""
 
-    def __init__(self, secret: str | bytes, fingerprint: str, max_age_s: int) -> None:
-        self._serializer = URLSafeTimedSerializer(secret,
-                                                  salt=f"fmd_profiler.dashboard.{fingerprint}")
+    def __init__(self, secret: str | bytes, fingerprint: str, max_age_s: int,
+                 clock: Callable[[], float] = time.time) -> None:
+        self._serializer = URLSafeTimedSerializer(
+            secret, salt=f"fmd_profiler.dashboard.{fingerprint}", signer=_clocked_signer(clock))
         self.max_age_s = max_age_s
 
     def dumps(self, session: Session) -> str:
         return self._serializer.dumps({"c": session.csrf_token, "u": session.user,
-                                       "r": session.role})
+                                       "r": session.role, "g": session.generation})
 
     def loads(self, cookie: str | None) -> Session | None:
         if not cookie:
@@ -178,10 +167,41 @@ class SessionCodec:
             return None
         if not isinstance(data, dict) or not isinstance(data.get("c"), str):
             return None
-        user, role = data.get("u"), data.get("r")
-        if not (isinstance(user, str) or user is None) or role not in (ADMIN, GUEST, None):
+        user, role, generation = data.get("u"), data.get("r"), data.get("g", 0)
+        if not (isinstance(user, str) or user is None) or role not in (ADMIN, GUEST, None) \
+                or type(generation) is not int:
             return None
-        return Session(data["c"], user, role)
+        return Session(data["c"], user, role, generation)
+
+
+class SessionGenerations:
+    """Each account's session generation, in a file every worker process reads.
+
+    A session is valid only while its generation is the account's current one; read per request
+    from ``sessions.json`` (a stat, and a read when it changed).
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._cache: tuple[float | None, dict[str, Any]] = (None, {})
+
+    def current(self, role: str, user: str) -> int:
+        stamp = mtime(self.path)
+        if stamp != self._cache[0]:
+            self._cache = (stamp, read_json_object(self.path))
+        value = self._cache[1].get(f"{role}:{user}", 0)
+        return value if type(value) is int else 0
+
+    def bump(self, role: str, user: str) -> int:
+        """End every session of the account (sign-out); returns the new generation."""
+        with locked(self.path):
+            data = read_json_object(self.path)
+            key = f"{role}:{user}"
+            value = data.get(key, 0)
+            data[key] = (value if type(value) is int else 0) + 1
+            write_atomic(self.path, json.dumps(data, sort_keys=True).encode())
+        self._cache = (None, {})
+        return int(data[key])
 
 
 def csrf_ok(session: Session | None, given: str | None) -> bool:

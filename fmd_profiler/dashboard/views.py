@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import logging
 import secrets
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -24,14 +26,16 @@ from fmd_profiler.dashboard import admin
 from fmd_profiler.dashboard.auth import (
     ADMIN,
     Credentials,
-    LoginThrottle,
     Session,
     SessionCodec,
+    SessionGenerations,
     csrf_ok,
+    login_throttle,
     new_session,
 )
 from fmd_profiler.dashboard.cache import BuiltPage, PageCache, data_version
 from fmd_profiler.errors import ProfilerError
+from fmd_profiler.fmd_config import our_level_as_fmd
 from fmd_profiler.levels import DASHBOARD_BLUEPRINT, may_profile
 from fmd_profiler.store import StoreLocation
 
@@ -59,28 +63,60 @@ class Dashboard:
         self.location = location
         self.client_ip = client_ip
         self.credentials = Credentials(config)
-        self.throttle = LoginThrottle()
+        self.clock: Callable[[], float] = time.time  # tests move it to expire sessions
+        self.throttle = login_throttle(location)
+        self.generations = SessionGenerations(location.sessions_path)
         self.pages = PageCache()
         self.renderer = ChartRenderer(processes=1)  # in-process, under one lock
         self.prefix = "/" + config.custom_link
         self._warned_secret = False
+        self._generated_secret: str | None = None
 
     # -- sessions --------------------------------------------------------------------------------
 
     def codec(self) -> SessionCodec | None:
-        secret = self.config.secret_key or current_app.secret_key
+        secret = self.config.secret_key or current_app.secret_key or self._stored_secret()
         if not secret:
-            if not self._warned_secret:
-                self._warned_secret = True
-                log.warning("fmd_profiler: the dashboard needs a secret to sign its sessions: "
-                            "set SECRET_KEY in the [dashboard] config or app.secret_key")
             return None
-        return SessionCodec(secret, self.credentials.fingerprint(), SESSION_MAX_AGE_S)
+        return SessionCodec(secret, self.credentials.fingerprint(), SESSION_MAX_AGE_S,
+                            clock=self.clock)
 
-    def options(self) -> Any:
+    def current(self, session: Session | None) -> Session | None:
+        """``session`` while its account has not signed out since it was made."""
+        if session is None or not session.signed_in:
+            return session
+        try:
+            current = self.generations.current(session.role or "", session.user or "")
+        except OSError:
+            return None  # cannot tell whether it was revoked: not signed in
+        return session if session.generation == current else None
+
+    def _stored_secret(self) -> str | None:
+        """Without SECRET_KEY and app.secret_key: one random key beside the store, shared by
+        every worker (made by the first)."""
+        if self._generated_secret is None:
+            from fmd_profiler.dashboard.secret_file import secret_path, shared_secret
+
+            path = secret_path(self.location.database)
+            try:
+                self._generated_secret, created = shared_secret(path)
+            except ProfilerError as exc:
+                if not self._warned_secret:
+                    self._warned_secret = True
+                    log.warning("fmd_profiler: the dashboard cannot sign sessions: %s", exc)
+                return None
+            if created:
+                log.warning("fmd_profiler: no SECRET_KEY configured; the dashboard signs its "
+                            "sessions with a random key kept in %s (readable by its owner "
+                            "only). Set SECRET_KEY to choose your own.", path)
+        return self._generated_secret
+
+    def options(self, window: Any = None) -> Any:
+        from fmd_profiler.queries import Window
         from fmd_profiler.report.options import ReportOptions
 
-        return ReportOptions(timezone=self.config.timezone, colors=self.config.colors)
+        return ReportOptions(window=window or Window(), timezone=self.config.timezone,
+                             colors=self.config.colors)
 
 
 def make_blueprint(config: Config, location: StoreLocation, client_ip: Any) -> Blueprint:
@@ -91,16 +127,18 @@ def make_blueprint(config: Config, location: StoreLocation, client_ip: Any) -> B
     def require_session() -> Any:
         codec = dash.codec()
         if codec is None:
-            return _plain("The dashboard is not available: no session secret is configured "
-                          "(set SECRET_KEY in the [dashboard] config).", 503)
+            return _plain("The dashboard is not available: it has no session secret and "
+                          "cannot keep one beside its database (set SECRET_KEY in the "
+                          "[dashboard] config).", 503)
         g.fmd_codec = codec
-        session = codec.loads(request.cookies.get(COOKIE))
+        session = dash.current(codec.loads(request.cookies.get(COOKIE)))
         g.fmd_session = session
         g.fmd_new_session = None
         if request.endpoint in PUBLIC_ENDPOINTS:
             return None
         if session is None or not session.signed_in:
-            if request.method in ("GET", "HEAD"):
+            if request.method in ("GET", "HEAD") and not request.path.startswith(
+                    f"{dash.prefix}/api/"):  # an API client wants a status, not a login form
                 target = request.full_path if request.query_string else request.path
                 return redirect(f"{dash.prefix}/login?next={quote(target)}")
             return _plain("Sign in first.", 401)
@@ -117,11 +155,14 @@ def make_blueprint(config: Config, location: StoreLocation, client_ip: Any) -> B
         response.headers.setdefault("Cache-Control", "no-store")
         fresh: Session | None = g.get("fmd_new_session")
         if fresh is not None:
+            # Secure by default: behind a TLS-terminating proxy request.is_secure is false
+            # although the browser speaks https (SECURE_COOKIE = false for plain-HTTP work).
             response.set_cookie(COOKIE, g.fmd_codec.dumps(fresh), max_age=SESSION_MAX_AGE_S,
                                 path=dash.prefix, httponly=True, samesite="Lax",
-                                secure=request.is_secure)
+                                secure=dash.config.secure_cookie)
         elif g.get("fmd_clear_session"):
-            response.delete_cookie(COOKIE, path=dash.prefix, httponly=True, samesite="Lax")
+            response.delete_cookie(COOKIE, path=dash.prefix, httponly=True, samesite="Lax",
+                                   secure=dash.config.secure_cookie)
         return response
 
     # -- login ----------------------------------------------------------------------------------
@@ -139,23 +180,30 @@ def make_blueprint(config: Config, location: StoreLocation, client_ip: Any) -> B
             return _login_page(session, next_url, "The form was stale; please try again.", 400)
         username = request.form.get("username", "")
         password = request.form.get("password", "")
-        keys = (f"ip:{dash.client_ip(request.environ)}", f"user:{username[:128]}")
-        wait = dash.throttle.retry_after(*keys)
-        if wait:
-            response = _login_page(session, next_url,
-                                   f"Too many failed sign-ins; try again in {wait} s.", 429)
-            response.headers["Retry-After"] = str(wait)
+        # Counted before the password is checked: parallel guesses cannot all pass the check.
+        admission = dash.throttle.admit(dash.client_ip(request.environ), username)
+        if admission.wait_s:
+            response = _login_page(session, next_url, "Too many failed sign-ins; try again in "
+                                   f"{admission.wait_s} s.", 429)
+            response.headers["Retry-After"] = str(admission.wait_s)
             return response
         role = dash.credentials.check(username, password)
         if role is None:
-            dash.throttle.failed(*keys)
             return _login_page(session, next_url, "Wrong user name or password.", 401)
-        dash.throttle.succeeded(keys[0])
-        g.fmd_new_session = new_session(username, role)  # a new token: no session fixation
+        dash.throttle.succeeded(admission)
+        # a new token: no session fixation; the account's generation: revocable by sign-out
+        g.fmd_new_session = new_session(username, role, dash.generations.current(role, username))
         return redirect(next_url)
 
     @bp.route("/logout", methods=["POST"])
     def logout() -> Any:
+        session: Session = g.fmd_session
+        try:  # every copy of this account's cookie stops working, in every worker
+            dash.generations.bump(session.role or "", session.user or "")
+        except OSError as exc:
+            log.warning("fmd_profiler: sign-out could not end the session everywhere (cannot "
+                        "write %s: %s); it ends when the cookie expires",
+                        dash.generations.path, exc)
         g.fmd_clear_session = True
         return redirect(f"{dash.prefix}/login")
 
@@ -170,6 +218,37 @@ def make_blueprint(config: Config, location: StoreLocation, client_ip: Any) -> B
         if not path.endswith(".html"):
             abort(404)
         return _page(dash, path)
+
+    @bp.route("/api/summary")
+    def api_summary() -> Any:
+        from fmd_profiler.report.summary import build_summary, dump_summary
+
+        try:
+            window, _ = _window(dash, use_cookie=False)
+        except ProfilerError as exc:
+            return _plain(str(exc), 400)
+        if not _has_data(dash):
+            return _plain("No data recorded yet.", 404)
+        with store.Database(dash.location).read(ingest_first=False) as con:
+            summary = build_summary(con, window)
+        return Response(dump_summary(summary), mimetype="application/json")
+
+    @bp.route("/csv/<path:path>")
+    def table_csv(path: str) -> Any:
+        from fmd_profiler.dashboard.tables import csv_file_name, html_tables, table_csv
+
+        try:
+            index = int(request.args.get("table", ""))
+        except ValueError:
+            return _plain("Say which table: ?table=0 for the page's first.", 400)
+        html = _page_html(dash, path)
+        tables = html_tables(html) if html is not None else []
+        if not 0 <= index < len(tables):
+            abort(404)
+        response = Response(table_csv(tables[index]), mimetype="text/csv")
+        response.headers["Content-Disposition"] = \
+            f"attachment; filename={csv_file_name(path, index)}"
+        return response
 
     @bp.route("/profiles/<name>")
     def profile_file(name: str) -> Any:
@@ -236,6 +315,7 @@ def make_blueprint(config: Config, location: StoreLocation, client_ip: Any) -> B
         dash.pages.clear()
         return redirect(f"{dash.prefix}/settings?done=pruned")
 
+    bp.dashboard = dash  # type: ignore[attr-defined]  # for tests: its clock
     return bp
 
 
@@ -246,8 +326,9 @@ def _plain(text: str, status: int) -> Response:
 
 
 def _safe_next(target: str | None, prefix: str) -> str:
-    """Only a path inside the dashboard: never another host (an open redirect)."""
-    if target:
+    """Only a path inside the dashboard: never another host (an open redirect), never a
+    control character (a CR/LF would split the Location header)."""
+    if target and not any(ord(ch) < 0x20 or ord(ch) == 0x7f for ch in target):
         parts = urlsplit(target)
         if not parts.scheme and not parts.netloc and (
                 parts.path == prefix or parts.path.startswith(prefix + "/")) \
@@ -258,50 +339,117 @@ def _safe_next(target: str | None, prefix: str) -> str:
 
 def _live(session: Session) -> dict[str, Any]:
     return {"user": session.user, "role": session.role, "csrf_token": session.csrf_token,
-            "is_admin": session.role == ADMIN}
+            "is_admin": session.role == ADMIN, **_chosen_range()}
+
+
+def _chosen_range() -> dict[str, str]:
+    """The raw since/until the header's picker shows (from the URL, else the cookie)."""
+    if "since" in request.args or "until" in request.args:
+        since, until = request.args.get("since", ""), request.args.get("until", "")
+    else:
+        since, _, until = (request.cookies.get(RANGE_COOKIE) or "|").partition("|")
+    return {"since": since.strip()[:64] or "all", "until": until.strip()[:64]}
+
+
+def _flush_this_process() -> None:
+    """Write this process's buffered rows first, so a page shows the requests this very process
+    just served rather than waiting for its next flush (never raises: a page is still shown)."""
+    state = current_app.extensions.get("fmd_profiler")
+    runtime = getattr(state, "runtime", None)
+    if runtime is None:
+        return
+    try:
+        runtime.flush()
+    except Exception as exc:  # the store's trouble is the writer's to report, not a page's
+        log.debug("fmd_profiler: flush before a dashboard read failed: %s", exc)
 
 
 def _has_data(dash: Dashboard) -> bool:
     return dash.location.database.exists() or dash.location.spool_dir.exists()
 
 
+RANGE_COOKIE = "fmd_profiler_range"
+
+
+def _window(dash: Dashboard, *, use_cookie: bool = True) -> tuple[Any, str]:
+    """The time range asked for (``?since=7d&until=...``, else the one chosen before, kept in
+    a cookie) as a Window, and its raw form; raises ProfilerError naming the accepted forms."""
+    from fmd_profiler.queries import Window
+    from fmd_profiler.report.cli import parse_time
+
+    if "since" in request.args or "until" in request.args:
+        since, until = request.args.get("since", ""), request.args.get("until", "")
+        g.fmd_range = f"{since}|{until}"  # remembered for the next pages
+    elif use_cookie:
+        since, _, until = (request.cookies.get(RANGE_COOKIE) or "|").partition("|")
+    else:
+        since = until = ""
+    since, until = since.strip()[:64], until.strip()[:64]
+    if since == "all":
+        since = ""
+    zone = dash.config.timezone
+    return (Window(since=parse_time(since, zone) if since else None,
+                   until=parse_time(until, zone) if until else None), f"{since}|{until}")
+
+
 def _built(dash: Dashboard, path: str) -> BuiltPage | None:
-    """The page model at ``path`` (as in the static site), from the cache while still valid."""
+    """The page model at ``path`` (as in the static site) for the chosen time range, from the
+    cache while still valid."""
     from fmd_profiler.report.pages import build_page, navigation
 
-    options = dash.options()
+    window, raw = _window(dash)
+    options = dash.options(window)
 
     def build() -> Any:
         with store.Database(dash.location).read(ingest_first=False) as con:
             page = build_page(con, options, path)
             return None if page is None else (page, navigation(con, options))
 
-    return dash.pages.get(path, data_version(dash.location), build)
+    return dash.pages.get(f"{path}?{raw}", data_version(dash.location), build)
+
+
+def _page_html(dash: Dashboard, path: str) -> str | None:
+    """The HTML of the page at ``path``, or None when there is no such page."""
+    from fmd_profiler.report.site import SiteContext, render_page
+
+    built = _built(dash, path) if _has_data(dash) else None
+    if built is None:
+        return None
+    pngs = dash.renderer.render(built.page.all_charts())
+    files = {key: f"charts/{key}.png" for key in pngs}
+    site = SiteContext(options=dash.options(_window(dash)[0]), nav=built.nav,
+                       generated_at=datetime.fromtimestamp(built.built_at, UTC)
+                       .replace(tzinfo=None), live=_live(g.fmd_session))
+    return render_page(built.page, site, files, dash.renderer.failed)
 
 
 def _page(dash: Dashboard, path: str) -> Response:
-    from fmd_profiler.report.site import SiteContext, render_page
+    from fmd_profiler.dashboard.tables import add_csv_links
 
+    _flush_this_process()
     if not _has_data(dash):
         return _plain("No data recorded yet: the dashboard fills as soon as the app serves "
                       "requests.", 200)
-    built = _built(dash, path)
-    if built is None:
+    try:
+        html = _page_html(dash, path)
+    except ProfilerError as exc:  # a time range that cannot be read
+        return _plain(str(exc), 400)
+    if html is None:
         abort(404)
-    options = dash.options()
-    pngs = dash.renderer.render(built.page.all_charts())
-    files = {key: f"charts/{key}.png" for key in pngs}
-    site = SiteContext(options=options, nav=built.nav,
-                       generated_at=datetime.fromtimestamp(built.built_at, UTC)
-                       .replace(tzinfo=None), live=_live(g.fmd_session))
-    html = render_page(built.page, site, files, dash.renderer.failed)
-    return Response(html, mimetype="text/html")
+    response = Response(add_csv_links(html, f"{dash.prefix}/csv/{quote(path)}"),
+                        mimetype="text/html")
+    chosen = g.get("fmd_range")
+    if chosen is not None:
+        response.set_cookie(RANGE_COOKIE, chosen, max_age=SESSION_MAX_AGE_S, path=dash.prefix,
+                            httponly=True, samesite="Lax", secure=request.is_secure)
+    return response
 
 
 def _download(dash: Dashboard, path: str) -> Response:
     """A file an endpoint page links to (a profile export), from that page's model."""
     from fmd_profiler.report.pages import download_page
 
+    _flush_this_process()
     if not _has_data(dash):
         abort(404)
     with store.Database(dash.location).read(ingest_first=False) as con:
@@ -324,6 +472,7 @@ def _settings_page(dash: Dashboard, done: str | None, error: str | None,
     from fmd_profiler.report.site import SiteContext, render_page
 
     options = dash.options()
+    _flush_this_process()
     with store.Database(dash.location).read(ingest_first=False) as con:
         routes = admin.known_routes(con)
         nav = navigation(con, options)
@@ -331,6 +480,7 @@ def _settings_page(dash: Dashboard, done: str | None, error: str | None,
     context = {
         "routes": [{**r, "override": current.get(r["endpoint"])} for r in routes],
         "level_names": admin.LEVEL_NAMES,
+        "fmd_levels": {level: our_level_as_fmd(level) for level in admin.LEVEL_NAMES},
         "public_config": sorted(dash.config.public_dict().items()),
         "message": MESSAGES.get(done or ""),
         "error": error,

@@ -195,7 +195,8 @@ class ProfilingEngine:
         if verdict is None:
             return
         request_id = uuid.uuid4().hex
-        snap = snapshot(environ or {}, self.redactor)
+        environ = environ or {}
+        snap = snapshot(environ, self.redactor, _matched_rule(environ))
         self._pending[OUTLIERS.name].append(
             (request_id, slot.endpoint, slot.version, slot.wall0, duration_ms, slot.cpu * 1000.0,
              verdict.baseline_ms, verdict.threshold_ms, snap.method or slot.method, snap.url,
@@ -218,6 +219,14 @@ class ProfilingEngine:
             self.exact_totals.add(wall, (row.endpoint, row.version, row.test_id,
                                          row.frame.frame_id),
                                   row.calls, row.primitive_calls, row.own_s, row.total_s)
+
+
+def _matched_rule(environ: dict[str, Any]) -> str | None:
+    """The URL rule the request matched (from the request object werkzeug keeps in the
+    environ), or None for an unmatched path."""
+    rule = getattr(environ.get("werkzeug.request"), "url_rule", None)
+    text = getattr(rule, "rule", None)
+    return text if isinstance(text, str) else None
 
 
 def process_memory() -> int | None:

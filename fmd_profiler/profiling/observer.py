@@ -91,6 +91,8 @@ def attach_profiler(app: Flask, hooks: RequestHooks, runtime: Runtime) -> Profil
                 runtime.add_source(source)
             runtime.on_start(engine.start)
             runtime.on_stop(engine.stop)
+            runtime.add_counters(lambda: {"samples_taken": engine.sampler.samples,
+                                          "sampler_passes": engine.sampler.ticks})
             _engines[runtime] = engine
             if runtime.started:  # a runtime another app already started: join it now
                 engine.start()

@@ -53,6 +53,8 @@ from plotnine import (
 )
 from plotnine.exceptions import PlotnineWarning
 
+from fmd_profiler.report.flame_data import OTHER_COLOR, PACKAGE_COLORS, package_of
+
 log = logging.getLogger("fmd_profiler")
 
 #: Bump when a chart's look changes, so cached images are redrawn.
@@ -276,8 +278,10 @@ def ratio_heatmap(data: pd.DataFrame) -> ggplot:
                        text=data["ratio"].map(lambda r: f"×{r:.2f}"))
     notable = data[data["verdict"].isin(["slower", "faster"])]
     return _plot(ggplot(data, aes("pair", "endpoint")), [
-        geom_tile(aes(fill="change"), color="white"),
-        geom_tile(notable, fill="none", color="#1d2127", size=0.8),
+        geom_tile(aes(fill="change"), color="white", width=1, height=1),
+        # One tile per cell, said explicitly: without it a layer sizes its tiles from the
+        # spacing of its own rows, so outlines of non-adjacent tiles spanned several rows.
+        geom_tile(notable, fill="none", color="#1d2127", size=0.8, width=0.94, height=0.94),
         geom_text(aes(label="text"), size=7, color="#1d2127"),
         scale_fill_gradient2(low="#3d9a50", mid="#f7f7f7", high="#d04a3a", midpoint=0,
                                    limits=(-1, 1), guide=None),
@@ -288,22 +292,12 @@ def ratio_heatmap(data: pd.DataFrame) -> ggplot:
 
 # -- the profiler ---------------------------------------------------------------------------------
 
-#: Package colours of flame graphs, heaviest package first: Tableau's light tints, on which
-#: the dark labels stay readable.
-PACKAGE_COLORS = ("#a0cbe8", "#ffbe7d", "#8cd17d", "#ff9d9a", "#86bcb6", "#f1ce63", "#d4a6c8",
-                  "#fabfd2", "#d7b5a6")
-OTHER_COLOR = "#c8ccd2"
 #: Flame boxes narrower than this (share of the request) are not drawn: under a pixel wide.
 MIN_FLAME_WIDTH = 0.001
 #: Width of one character of a 7-point label, in pixels at :data:`DPI`.
 LABEL_CHAR_PX = 5.6
 #: Figure width not taken by the plot panel (axis and margins), in inches.
 FLAME_MARGIN_IN = 0.5
-
-
-def package_of(function: str) -> str:
-    """``pkg.mod:Class.method`` -> ``pkg`` (synthetic nodes such as ``flask:<dispatch>`` too)."""
-    return function.partition(":")[0].partition(".")[0] or "?"
 
 
 def fit_label(text: str, chars: int) -> str:

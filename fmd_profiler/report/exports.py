@@ -25,12 +25,18 @@ SPEEDSCOPE_SCHEMA = "https://www.speedscope.app/file-format-schema.json"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
+#: Characters of an endpoint name kept readable in its file name (the hash suffix comes after).
+MAX_NAME = 110
+
+
 def endpoint_file_name(endpoint: str) -> str:
-    """A file name for an endpoint: readable, and distinct even when two names clean up alike."""
+    """A file name for an endpoint: readable, and distinct even when two names clean up alike
+    or share their first :data:`MAX_NAME` characters (the hash suffix is never cut off)."""
     clean = _UNSAFE.sub("_", endpoint).strip("._") or "endpoint"
-    if clean != endpoint:
-        clean += "-" + hashlib.sha1(endpoint.encode()).hexdigest()[:8]
-    return clean[:120] + ".folded"
+    if clean != endpoint or len(clean) > MAX_NAME:
+        digest = hashlib.sha1(endpoint.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+        clean = clean[:MAX_NAME] + "-" + digest
+    return clean + ".folded"
 
 
 def speedscope_file_name(endpoint: str) -> str:

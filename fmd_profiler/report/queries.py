@@ -180,34 +180,43 @@ def version_medians(con: Any, options: ReportOptions) -> list[dict[str, Any]]:
         FROM ({SCOPED}) r GROUP BY ALL ORDER BY endpoint, version""", options.params())
 
 
-def rank_sums(con: Any, options: ReportOptions, before: str, after: str) -> list[dict[str, Any]]:
+def rank_sums(con: Any, options: ReportOptions, before: str, after: str, *,
+              by_method: bool = False) -> list[dict[str, Any]]:
     """Per endpoint, what a Mann-Whitney U test of ``before`` vs ``after`` durations needs.
 
     Ranks are averaged over ties (SQL window functions), so no row leaves DuckDB: the result has
     both sample sizes and medians, the rank sum of ``before`` and the tie term sum(t^3 - t).
+    ``by_method``: one row per (endpoint, method, rule) instead, with those columns.
     """
-    return rows(con, f"""
-        WITH r AS (SELECT endpoint, version, duration_ms FROM ({SCOPED}) s
-                   WHERE version = $before OR version = $after),
+    method, rule = ("coalesce(method, '')", "coalesce(rule, '')") if by_method else ("''", "''")
+    found = rows(con, f"""
+        WITH r AS (SELECT endpoint, {method} AS method, {rule} AS rule, version, duration_ms
+                   FROM ({SCOPED}) s WHERE version = $before OR version = $after),
         ranked AS (
-            SELECT endpoint, version, duration_ms,
-                   rank() OVER (PARTITION BY endpoint ORDER BY duration_ms)
-                   + (count(*) OVER (PARTITION BY endpoint, duration_ms) - 1) / 2.0 AS rnk
+            SELECT endpoint, method, rule, version, duration_ms,
+                   rank() OVER (PARTITION BY endpoint, method, rule ORDER BY duration_ms)
+                   + (count(*) OVER (PARTITION BY endpoint, method, rule, duration_ms) - 1) / 2.0
+                   AS rnk
             FROM r),
         ties AS (
-            SELECT endpoint, sum(t * t * t - t) AS tie_term
-            FROM (SELECT endpoint, duration_ms, count(*)::DOUBLE AS t FROM r GROUP BY ALL)
-            GROUP BY endpoint)
-        SELECT endpoint,
+            SELECT endpoint, method, rule, sum(t * t * t - t) AS tie_term
+            FROM (SELECT endpoint, method, rule, duration_ms, count(*)::DOUBLE AS t
+                  FROM r GROUP BY ALL)
+            GROUP BY endpoint, method, rule)
+        SELECT endpoint, method, rule,
                count(*) FILTER (WHERE version = $before) AS n_before,
                count(*) FILTER (WHERE version = $after) AS n_after,
                quantile_cont(duration_ms, 0.5) FILTER (WHERE version = $before) AS median_before,
                quantile_cont(duration_ms, 0.5) FILTER (WHERE version = $after) AS median_after,
                coalesce(sum(rnk) FILTER (WHERE version = $before), 0) AS rank_sum_before,
                any_value(ties.tie_term) AS tie_term
-        FROM ranked JOIN ties USING (endpoint)
-        GROUP BY endpoint ORDER BY endpoint""",
+        FROM ranked JOIN ties USING (endpoint, method, rule)
+        GROUP BY endpoint, method, rule ORDER BY endpoint, rule, method""",
         {**options.params(), "before": before, "after": after})
+    if not by_method:
+        for row in found:
+            del row["method"], row["rule"]
+    return found
 
 
 # -- the profiler's requests --------------------------------------------------------------------

@@ -32,7 +32,7 @@ from fmd_profiler.report.pages.paths import endpoint_path
 
 #: A file in every report folder: only folders holding it (or empty ones) are ever replaced.
 MARKER = ".fmd_profiler-report"
-STATIC_FILES = ("style.css", "sortable.js")
+STATIC_FILES = ("style.css", "sortable.js", "flame.js")
 
 
 @dataclass(frozen=True)

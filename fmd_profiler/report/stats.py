@@ -30,6 +30,8 @@ class Comparison:
     median_before: float | None
     median_after: float | None
     p_value: float | None  # None: too few requests to test
+    method: str | None = None  # set when one method (and rule) of the endpoint is compared
+    rule: str | None = None
 
     @property
     def ratio(self) -> float | None:
@@ -74,8 +76,13 @@ def compare(row: dict[str, object], before: str, after: str) -> Comparison:
     p_value = mann_whitney_p(n1, n2, float(row["rank_sum_before"]),  # type: ignore[arg-type]
                              float(row["tie_term"] or 0.0))  # type: ignore[arg-type]
     return Comparison(str(row["endpoint"]), before, after, n1, n2,
-                      _float(row["median_before"]), _float(row["median_after"]), p_value)
+                      _float(row["median_before"]), _float(row["median_after"]), p_value,
+                      _text(row.get("method")), _text(row.get("rule")))
 
 
 def _float(value: object) -> float | None:
     return None if value is None else float(value)  # type: ignore[arg-type]
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)

@@ -20,12 +20,13 @@ import os
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
 import numpy as np
 
-from fmd_profiler.errors import StoreError
+from fmd_profiler.errors import StoreError, one_line
 from fmd_profiler.schema import (
     DIRECT_TABLES,
     SCHEMA_VERSION,
@@ -34,6 +35,7 @@ from fmd_profiler.schema import (
     create_table_sql,
 )
 from fmd_profiler.store.segments import (
+    MAX_PRUNE_DAYS,
     SegmentError,
     StoreLocation,
     column_sql,
@@ -48,6 +50,9 @@ MAX_SEGMENTS_PER_INGEST = 2000
 #: Segment bytes decoded into memory for one INSERT (~80k request rows): a backlog (a busy server,
 #: a store that was locked for a while) is ingested in steps, not decoded at once.
 INGEST_CHUNK_BYTES = 4 * 1024 * 1024
+#: Pending segments per table a read session decodes (the newest): a web process must not decode
+#: an unbounded backlog on a page view; the ingestion takes the older ones.
+MAX_READ_SEGMENTS = 1000
 #: How long a forgotten segment name is remembered (guards against re-ingesting after a crash).
 INGESTED_NAMES_KEEP_DAYS = 7
 
@@ -103,16 +108,27 @@ class Database:
     # -- writing ---------------------------------------------------------------------------
 
     def _connect_rw(self) -> duckdb.DuckDBPyConnection:
+        """Open the file read-write (under the exclusive lock) with the schema in place."""
         path = self.location.database
         path.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(OSError):
+            if path.stat().st_size == 0:
+                # Left by a creation that failed (a full disk): it holds nothing, and DuckDB
+                # would refuse it as "not a valid DuckDB database file" for good.
+                path.unlink()
+        created = not path.exists()
         try:
             con = duckdb.connect(str(path), config=dict(self._config))
         except duckdb.Error as exc:
+            if created:
+                _remove_new_file(path)
             raise StoreError(_explain_open_error(path, exc)) from exc
         try:
             ensure_schema(con)
         except BaseException:
             con.close()
+            if created:
+                _remove_new_file(path)
             raise
         return con
 
@@ -184,17 +200,17 @@ class Database:
             return [], 0, quarantined
         try:
             return batch.paths, self._insert_segments(con, table, batch), quarantined
-        except duckdb.Error as exc:
+        except Exception as exc:  # duckdb.Error, or a value numpy cannot convert
             # Values DuckDB cannot convert: retry one by one, set the bad ones aside.
             log.warning("fmd_profiler: %s segments could not be ingested together (%s); "
-                        "ingesting one by one", table.name, str(exc).splitlines()[0])
+                        "ingesting one by one", table.name, one_line(exc))
         done, rows = [], 0
         for path in batch.paths:
             try:
                 rows += self._insert_segments(con, table, load_segments(table, [path]))
                 done.append(path)
-            except duckdb.Error as one:
-                self._quarantine(path, str(one).splitlines()[0])
+            except Exception as one:  # one segment's problem stays its own
+                self._quarantine(path, one_line(one))
                 quarantined += 1
         return done, rows, quarantined
 
@@ -231,8 +247,9 @@ class Database:
                     count = con.execute(
                         f"INSERT INTO {table.name} ({cols}) SELECT {cols} FROM {source}"
                     ).fetchone()
-            con.execute("INSERT INTO ingested_segments SELECT unnest($names), now()",
-                        {"names": [f.name for f in batch.paths]})
+            con.execute("INSERT INTO ingested_segments SELECT unnest($names), $now",
+                        {"names": [f.name for f in batch.paths],
+                         "now": datetime.now(UTC).replace(tzinfo=None)})
             con.execute("COMMIT")
         except BaseException:
             # DuckDB may already have ended a failed transaction; the first error is the news.
@@ -290,7 +307,7 @@ class Database:
             con = duckdb.connect(config=dict(self._config))
             try:
                 attached = False
-                if self.location.database.exists():
+                if _has_content(self.location.database):
                     try:
                         con.execute(f"ATTACH '{_sql_str(self.location.database)}' AS stored "
                                     "(READ_ONLY)")
@@ -358,6 +375,9 @@ def load_segments(table: Table, paths: Sequence[Path]) -> SegmentBatch:
             continue  # ingested and removed meanwhile
         except (OSError, SegmentError) as exc:
             bad.append((path, str(exc)))
+            continue
+        except Exception as exc:  # any other failure is this file's damage
+            bad.append((path, one_line(exc)))
             continue
         parts.append(columns)
         good.append(path)
@@ -437,14 +457,31 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
                 {"v": fingerprint})
 
 
-def prune_older_than(con: duckdb.DuckDBPyConnection, days: int) -> None:
+def utc_cutoff(days: int, now: datetime | None = None) -> datetime:
+    """The naive UTC time ``days`` days before ``now``, as stored timestamps are.
+
+    Computed here rather than with SQL's ``now()::TIMESTAMP``, which is in the session's time
+    zone (the machine's ``TZ``): with a zone 14 h ahead, "keep 1 day" would delete rows 14 h
+    too new. Raises :class:`StoreError` for a count no calendar holds.
+    """
+    now = now or datetime.now(UTC)
+    try:
+        return (now - timedelta(days=days)).astimezone(UTC).replace(tzinfo=None)
+    except (OverflowError, ValueError):
+        raise StoreError(f"{days} days reaches before the year 1; give at most "
+                         f"{MAX_PRUNE_DAYS} days") from None
+
+
+def prune_older_than(con: duckdb.DuckDBPyConnection, days: int,
+                     now: datetime | None = None) -> None:
     """Delete rows older than ``days`` days from every table with a time column."""
+    cutoff = utc_cutoff(days, now)
     for table in SEGMENT_TABLES.values():
         if table.time_column:
-            con.execute(f"DELETE FROM {table.name} WHERE {table.time_column} < "
-                        f"now()::TIMESTAMP - INTERVAL (CAST($d AS INTEGER)) DAY", {"d": days})
-    con.execute(f"DELETE FROM ingested_segments WHERE ingested_at < now()::TIMESTAMP - INTERVAL "
-                f"{INGESTED_NAMES_KEEP_DAYS} DAY")
+            con.execute(f"DELETE FROM {table.name} WHERE {table.time_column} < $cutoff",
+                        {"cutoff": cutoff})
+    con.execute("DELETE FROM ingested_segments WHERE ingested_at < $cutoff",
+                {"cutoff": utc_cutoff(INGESTED_NAMES_KEEP_DAYS, now)})
 
 
 def create_read_views(con: duckdb.DuckDBPyConnection, attached: str | None,
@@ -464,7 +501,12 @@ def create_read_views(con: duckdb.DuckDBPyConnection, attached: str | None,
         parts = []
         if attached is not None and table.name in stored_columns:
             parts.append(_select_stored(table, attached, stored_columns[table.name]))
-        files = pending.get(table.name, []) + extra_by_table.get(table.name, [])
+        waiting = pending.get(table.name, [])
+        if len(waiting) > MAX_READ_SEGMENTS:
+            log.warning("fmd_profiler: %d %s segments wait for ingestion; this view shows the "
+                        "newest %d", len(waiting), table.name, MAX_READ_SEGMENTS)
+            waiting = waiting[-MAX_READ_SEGMENTS:]
+        files = waiting + extra_by_table.get(table.name, [])
         if files:
             batch = load_segments(table, files)
             for path, problem in batch.unreadable:  # ingestion sets them aside; here: skip
@@ -512,6 +554,20 @@ def _explain_open_error(path: Path, exc: duckdb.Error) -> str:
         return (f"cannot open the DuckDB file {path} ({text}); if it is corrupt, move it away - "
                 "data not yet ingested stays in the spool folder and goes into a new file")
     return f"cannot open the DuckDB file {path}: {text}"
+
+
+def _has_content(path: Path) -> bool:
+    """A database file with bytes in it (an empty one is a failed creation: nothing to read)."""
+    try:
+        return path.stat().st_size > 0
+    except OSError:
+        return False
+
+
+def _remove_new_file(path: Path) -> None:
+    """Remove a database file this process just created and could not finish (nothing in it)."""
+    for leftover in (path, path.with_name(path.name + ".wal")):
+        unlink_quietly(leftover)
 
 
 def _sql_str(value: object) -> str:

@@ -38,6 +38,13 @@ SEGMENT_SUFFIX = ".seg"
 #: First bytes of every segment; the digit is the format version.
 MAGIC = b"fmd_profiler segment 1\n"
 ORIGIN_COLUMNS = ("host", "pid")
+#: Most rows one segment may hold: a flush never buffers more (MAX_BUFFERED_ROWS' ceiling), so
+#: a larger count is damage, refused before it is allocated.
+MAX_SEGMENT_ROWS = 10_000_000
+#: The most days a prune or RETENTION_DAYS may keep (a century; more is a typo).
+MAX_PRUNE_DAYS = 36_500
+#: The ``pid`` column's SQL type (INTEGER) holds no more.
+_PID_RANGE = range(-2**31, 2**31)
 
 
 @dataclass(frozen=True)
@@ -58,6 +65,17 @@ class StoreLocation:
     def levels_path(self) -> Path:
         """Monitoring levels changed from the dashboard; every worker polls it."""
         return self.spool_dir / "levels.json"
+
+    @property
+    def attempts_path(self) -> Path:
+        """Recent sign-in and upload-token attempts, shared by every process (the throttle's
+        folder of small files)."""
+        return self.spool_dir / "attempts"
+
+    @property
+    def sessions_path(self) -> Path:
+        """Each dashboard account's session generation (bumped by sign-out)."""
+        return self.spool_dir / "sessions.json"
 
     @property
     def ingest_marker_path(self) -> Path:
@@ -122,6 +140,18 @@ def _plain(kind: str, values: tuple[Any, ...]) -> tuple[Any, ...]:
     return tuple(v if isinstance(v, (int, float)) else None for v in values)
 
 
+def _clean_text(value: Any) -> Any:
+    """``value`` with lone surrogates (text no UTF-8 can hold, e.g. from a ``get_group_by``)
+    replaced by U+FFFD, so one odd value does not make DuckDB refuse its whole segment."""
+    if type(value) is not str or value.isascii():
+        return value
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "".join("\ufffd" if "\ud800" <= ch <= "\udfff" else ch for ch in value)
+    return value
+
+
 def _int_list(value: object) -> list[int] | None:
     try:
         return [int(x) for x in value]  # type: ignore[attr-defined]
@@ -139,9 +169,10 @@ def _encode_column(kind: str, values: tuple[Any, ...]) -> tuple[Any, ...]:
     if kind == STR:
         uniques = dict.fromkeys(values)
         if len(uniques) == 1:
-            return ("c", values[0])
+            return ("c", _clean_text(values[0]))
         index = {value: i for i, value in enumerate(uniques)}
-        return ("s", list(uniques), array("i", map(index.__getitem__, values)).tobytes())
+        return ("s", [_clean_text(u) for u in uniques],
+                array("i", map(index.__getitem__, values)).tobytes())
     return ("o", [list(v) for v in values] if kind == INT_LIST else list(values))
 
 
@@ -156,18 +187,26 @@ def decode(data: bytes, table: Table) -> tuple[dict[str, np.ndarray], int]:
         raise SegmentError("not an fmd_profiler segment (or written by a newer version)")
     try:
         payload = marshal.loads(data[len(MAGIC):])
-        n = int(payload["rows"])
-        encoded = payload["columns"]
+        n, host, pid, encoded = (payload["rows"], payload["host"], payload["pid"],
+                                 payload["columns"])
         if payload["table"] != table.name:
             raise SegmentError(f"a segment of table {payload['table']!r}, not {table.name!r}")
-        columns = {"host": _repeat(str(payload["host"]), n),
-                   "pid": np.full(n, int(payload["pid"]), dtype=np.int64)}
+        # Checked before anything is allocated: a row count of inf or 10**12, or a pid no
+        # column can hold, must fail here as damage, not later as an overflow or out of memory.
+        if type(n) is not int or not 0 <= n <= MAX_SEGMENT_ROWS:
+            raise SegmentError(f"damaged segment (a row count of {_show(n)})")
+        if type(pid) is not int or pid not in _PID_RANGE or type(host) is not str \
+                or type(encoded) is not dict:
+            raise SegmentError("damaged segment (its host, pid or columns are of the wrong "
+                               "kind)")
+        columns = {"host": _repeat(_clean_text(host), n),
+                   "pid": np.full(n, pid, dtype=np.int64)}
         for column in table.columns:
             if column.name not in columns:
                 columns[column.name] = _decode_column(encoded.get(column.name), n)
     except SegmentError:
         raise
-    except (ValueError, EOFError, TypeError, KeyError, IndexError, AttributeError) as exc:
+    except Exception as exc:  # whatever else damage makes marshal or numpy raise
         raise SegmentError(f"damaged segment ({type(exc).__name__}: {exc})") from exc
     return columns, n
 
@@ -181,9 +220,11 @@ def _decode_column(encoded: tuple[Any, ...] | None, n: int) -> np.ndarray:
     if how in _DTYPES:
         values = np.frombuffer(encoded[1], dtype=_DTYPES[how])
     elif how == "c":
-        values = _repeat(encoded[1], n)
+        values = _repeat(_clean_text(encoded[1]), n)
     elif how == "s":
-        dictionary = np.fromiter(encoded[1], dtype=object, count=len(encoded[1]))
+        # cleaned here too: segments written before encode cleaned them
+        dictionary = np.fromiter(map(_clean_text, encoded[1]), dtype=object,
+                                 count=len(encoded[1]))
         values = dictionary[np.frombuffer(encoded[2], dtype=np.int32)]
     elif how == "o":
         values = np.fromiter(encoded[1], dtype=object, count=len(encoded[1]))
@@ -192,6 +233,11 @@ def _decode_column(encoded: tuple[Any, ...] | None, n: int) -> np.ndarray:
     if len(values) != n:
         raise SegmentError(f"a column has {len(values)} values for {n} rows")
     return values
+
+
+def _show(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _repeat(value: object, n: int) -> np.ndarray:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,8 +14,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.security import generate_password_hash
 
+from fmd_profiler.dashboard.views import SESSION_MAX_AGE_S
 from fmd_profiler.demo.app import create_app
 from fmd_profiler.levels import DASHBOARD_BLUEPRINT
+from fmd_profiler.schema import REQUESTS
+from fmd_profiler.store import Database, SegmentWriter, StoreLocation
 from fmd_profiler.store.control import read_level_overrides
 from tests.reports.support import HOSTILE_USERS
 
@@ -71,7 +75,9 @@ def test_every_route_refuses_a_visitor_without_session(app: Flask) -> None:
         if url == "/dashboard/login":
             continue
         response = client.open(url, method=method)
-        if method == "GET":
+        if method == "GET" and url.startswith("/dashboard/api/"):
+            assert response.status_code == 401, url  # an API answers with a status
+        elif method == "GET":
             assert response.status_code == 302, url
             assert response.headers["Location"].startswith("/dashboard/login?next="), url
         else:
@@ -84,6 +90,56 @@ def test_forged_or_expired_cookies_are_refused(app: Flask) -> None:
     client.set_cookie("fmd_profiler_session", "eyJ1IjoiYm9zcyIsInIiOiJhZG1pbiJ9.forged",
                       path="/dashboard")
     assert client.get("/dashboard/").status_code == 302
+    dashboard = app.blueprints[DASHBOARD_BLUEPRINT].dashboard  # type: ignore[attr-defined]
+    now = [1_800_000_000.0]
+    dashboard.clock = lambda: now[0]
+    signed_in = app.test_client()
+    assert sign_in(signed_in, "boss", ADMIN_PASSWORD).status_code == 302
+    now[0] += SESSION_MAX_AGE_S - 1
+    assert signed_in.get("/dashboard/settings").status_code == 200
+    now[0] += 2  # past the 12 hours the cookie was signed for
+    assert signed_in.get("/dashboard/settings").status_code == 302
+
+
+def session_cookie(client: FlaskClient) -> str:
+    cookie = client.get_cookie("fmd_profiler_session", path="/dashboard")
+    assert cookie is not None
+    return cookie.value
+
+
+def test_a_cookie_copied_before_sign_out_is_refused_after_it(app: Flask, tmp_path: Path) -> None:
+    client = app.test_client()
+    sign_in(client, "boss", ADMIN_PASSWORD)
+    copied = session_cookie(client)
+    token = csrf_of(client.get("/dashboard/").text)
+    assert client.post("/dashboard/logout", data={"csrf_token": token}).status_code == 302
+    replay = app.test_client()
+    replay.set_cookie("fmd_profiler_session", copied, path="/dashboard")
+    assert replay.get("/dashboard/settings").status_code == 302
+    # another worker process of the same server (another app on the same store) agrees
+    other = create_app(DATABASE=str(tmp_path / "dash.duckdb"), USERNAME="boss",
+                       PASSWORD=generate_password_hash(ADMIN_PASSWORD), SECRET_KEY=SECRET)
+    try:
+        elsewhere = other.test_client()
+        elsewhere.set_cookie("fmd_profiler_session", copied, path="/dashboard")
+        assert elsewhere.get("/dashboard/settings").status_code == 302
+        again = other.test_client()
+        sign_in(again, "boss", ADMIN_PASSWORD)  # a new sign-in works at once
+        assert again.get("/dashboard/settings").status_code == 200
+    finally:
+        other.extensions["fmd_profiler"].runtime.stop()
+
+
+def test_the_session_cookie_is_secure_unless_turned_off(app: Flask, tmp_path: Path) -> None:
+    response = sign_in(app.test_client(), "boss", ADMIN_PASSWORD)
+    assert "Secure" in response.headers["Set-Cookie"]  # although the request was plain http
+    plain = create_app(DATABASE=str(tmp_path / "plain.duckdb"), PASSWORD=ADMIN_PASSWORD,
+                       SECRET_KEY=SECRET, SECURE_COOKIE=False)
+    try:
+        response = sign_in(plain.test_client(), "admin", ADMIN_PASSWORD)
+        assert response.status_code == 302 and "Secure" not in response.headers["Set-Cookie"]
+    finally:
+        plain.extensions["fmd_profiler"].runtime.stop()
 
 
 def test_admin_signs_in_with_a_hashed_password(app: Flask) -> None:
@@ -174,11 +230,32 @@ def test_admin_prunes_old_data(app: Flask) -> None:
     client = app.test_client()
     sign_in(client, "boss", ADMIN_PASSWORD)
     token = csrf_of(client.get("/dashboard/settings").text)
+    location = app.extensions["fmd_profiler"].runtime.location
+    now = time.time()
+    old = [("old", "/old", "GET", 200, 5.0, 1.0, now - 3 * 86400, "1.0", None, "127.0.0.1",
+            None, None)] * 4
+    recent = [("recent", "/recent", "GET", 200, 5.0, 1.0, now - 3600, "1.0", None,
+               "127.0.0.1", None, None)] * 2
+    SegmentWriter(location).write(REQUESTS, old + recent)
+    before = count_requests(location)
+    assert before["old"] == 4 and before["recent"] == 2
     response = client.post("/dashboard/settings/prune", data={"days": "1", "csrf_token": token})
-    assert response.status_code == 302  # nothing is older than a day: nothing deleted
+    assert response.status_code == 302
+    after = count_requests(location)
+    assert "old" not in after and after["recent"] == 2
+    assert after == {k: v for k, v in before.items() if k != "old"}  # the app's own rows stay
     assert "Overview" in client.get("/dashboard/").text
-    assert client.post("/dashboard/settings/prune",
-                       data={"days": "0", "csrf_token": token}).status_code == 400
+    for days in ("0", "-3", "x", str(10**6), str(10**30)):
+        response = client.post("/dashboard/settings/prune", data={"days": days,
+                                                                  "csrf_token": token})
+        assert response.status_code == 400, days
+    assert count_requests(location) == after
+
+
+def count_requests(location: StoreLocation) -> dict[str, int]:
+    with Database(location).read(ingest_first=False) as con:
+        return dict(con.execute("SELECT endpoint, count(*) FROM requests GROUP BY endpoint "
+                                "ORDER BY endpoint").fetchall())
 
 
 def test_next_parameter_cannot_leave_the_dashboard(app: Flask) -> None:
@@ -190,6 +267,18 @@ def test_next_parameter_cannot_leave_the_dashboard(app: Flask) -> None:
             "username": "boss", "password": ADMIN_PASSWORD, "csrf_token": token,
             "next": target})
         assert response.headers["Location"] == "/dashboard/", target
+
+
+def test_a_line_break_in_next_is_refused(app: Flask) -> None:
+    for target in ("/dashboard/\r\nSet-Cookie: x=1", "/dashboard/%0d%0a", "/dashboard/\n"):
+        client = app.test_client()
+        token = csrf_of(client.get("/dashboard/login").text)
+        response = client.post("/dashboard/login", data={
+            "username": "boss", "password": ADMIN_PASSWORD, "csrf_token": token,
+            "next": target})
+        assert response.status_code == 302, target
+        assert "\n" not in response.headers["Location"], target
+        assert response.headers["Location"] in ("/dashboard/", "/dashboard/%0d%0a"), target
 
 
 def test_sign_out_ends_the_session(app: Flask) -> None:
@@ -210,14 +299,30 @@ def test_no_password_means_no_dashboard(tmp_path: Path, caplog: pytest.LogCaptur
     assert any("set PASSWORD" in r.getMessage() for r in caplog.records)
 
 
-def test_no_secret_means_no_sessions(tmp_path: Path) -> None:
-    app = create_app(DATABASE=str(tmp_path / "nosecret.duckdb"), PASSWORD="pw")
-    assert app.secret_key is None
-    client = app.test_client()
-    assert client.get("/dashboard/login").status_code == 503
-    assert client.get("/dashboard/").status_code == 503
+def test_without_a_secret_one_is_made_and_shared_by_every_worker(tmp_path: Path) -> None:
+    database = tmp_path / "nosecret.duckdb"
+    first = create_app(DATABASE=str(database), PASSWORD="pw")
+    second = create_app(DATABASE=str(database), PASSWORD="pw")  # another worker, same store
+    assert first.secret_key is None
+    client = first.test_client()
+    assert sign_in(client, "admin", "pw").status_code == 302
+    secret = tmp_path / "nosecret.duckdb.secret"
+    assert secret.stat().st_mode & 0o777 == 0o600
+    # The other worker honours the first worker's session cookie: same key.
+    other = second.test_client()
+    cookie = client.get_cookie("fmd_profiler_session", path="/dashboard")
+    assert cookie is not None
+    other.set_cookie("fmd_profiler_session", cookie.value, path="/dashboard")
+    assert other.get("/dashboard/settings").status_code == 200
+    assert secret.read_text().strip() not in client.get("/dashboard/settings").text
+
+
+def test_a_secret_that_cannot_be_kept_means_no_sessions(tmp_path: Path) -> None:
+    app = create_app(DATABASE=str(tmp_path / "x.duckdb"), PASSWORD="pw")
+    (tmp_path / "x.duckdb.secret").mkdir()  # in the way: the key file cannot be made or read
+    assert app.test_client().get("/dashboard/login").status_code == 503
     app.secret_key = "the app's own secret"  # falls back to the app's secret
-    assert client.get("/dashboard/login").status_code == 200
+    assert app.test_client().get("/dashboard/login").status_code == 200
 
 
 def test_settings_say_when_raised_levels_need_a_restart(tmp_path: Path) -> None:
@@ -235,3 +340,18 @@ def test_settings_say_when_raised_levels_need_a_restart(tmp_path: Path) -> None:
             assert (note in client.get("/dashboard/settings").text) is shown
         finally:
             app.extensions["fmd_profiler"].runtime.stop()
+
+
+def test_the_dashboard_shows_what_this_process_just_served(tmp_path: Path) -> None:
+    app = create_app(DATABASE=str(tmp_path / "fresh.duckdb"), PASSWORD=ADMIN_PASSWORD,
+                     SECRET_KEY=SECRET, FLUSH_INTERVAL_S=60)  # no flush of its own meanwhile
+    try:
+        client = app.test_client()
+        for _ in range(3):
+            assert client.get("/compute").status_code == 200
+        sign_in(client, "admin", ADMIN_PASSWORD)
+        page = client.get("/dashboard/")
+        assert page.status_code == 200 and "No data recorded yet" not in page.text
+        assert "compute" in page.text
+    finally:
+        app.extensions["fmd_profiler"].runtime.stop()

@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from fmd_profiler.report.charts import CHARTS, render_png
+from fmd_profiler.report.charts import CHARTS, ratio_heatmap, render_png
 from fmd_profiler.report.model import ChartSpec
 
 DAYS = [date(2026, 11, 1) + timedelta(days=i) for i in range(3)]
@@ -85,6 +85,25 @@ def test_box_plots_get_a_panel_per_grouping_and_over_time_a_status_legend(
                                     ("duration_over_time", over_time, {"unit": "hour"})):
             assert render_png(kind, data, options, 6.0, 4.0)[:4] == b"\x89PNG"
     assert [r.getMessage() for r in caplog.records] == []
+
+
+def test_significant_tiles_are_outlined_one_cell_each() -> None:
+    """The outlines of the versions heatmap sit on their own tiles, even when the significant
+    tiles are rows apart (sized from their own spacing, they once spanned several rows)."""
+    endpoints = [f"e{i}" for i in range(6)]
+    significant = {"e1", "e4"}
+    data = pd.DataFrame({"endpoint": endpoints, "pair": ["1 → 2"] * 6,
+                         "ratio": [1.3 if e in significant else 1.0 for e in endpoints],
+                         "verdict": ["slower" if e in significant else "unchanged"
+                                     for e in endpoints]})
+    figure = ratio_heatmap(data).draw()
+    tiles, outlines = figure.axes[0].collections[:2]
+    assert len(tiles.get_paths()) == 6
+    boxes = [path.get_extents() for path in outlines.get_paths()]
+    assert len(boxes) == 2
+    # Endpoints run top to bottom (e0 at y=6): e1 and e4 are at y=5 and y=2.
+    assert sorted(round((b.y0 + b.y1) / 2, 6) for b in boxes) == [2.0, 5.0]
+    assert all(b.height < 1.0 and b.width < 1.0 for b in boxes)
 
 
 def test_chart_keys_follow_the_data() -> None:

@@ -1,4 +1,4 @@
-"""Small parts of the report and dashboard: paths, colours, formatting, throttle, sessions."""
+"""Small parts of the report and dashboard: paths, colours, formatting, sessions."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from fmd_profiler.dashboard.auth import (
     ADMIN,
     GUEST,
     Credentials,
-    LoginThrottle,
     SessionCodec,
     csrf_ok,
     new_session,
@@ -61,22 +60,6 @@ def test_rates_and_p_values() -> None:
     assert format_pct(0.00001) == "<0.1 %"
     assert format_p(0.00001) == "<0.0001"
     assert format_p(0.04321) == "0.0432"
-
-
-def test_throttle_counts_failures_per_key_within_the_window() -> None:
-    now = [1000.0]
-    throttle = LoginThrottle(limit=3, window_s=60, clock=lambda: now[0])
-    for _ in range(3):
-        assert throttle.retry_after("ip:1") == 0
-        throttle.failed("ip:1", "user:x")
-    assert throttle.retry_after("ip:1") == 61
-    assert throttle.retry_after("ip:2") == 0
-    assert throttle.retry_after("ip:2", "user:x") == 61  # another address, same user
-    now[0] += 61
-    assert throttle.retry_after("ip:1", "user:x") == 0
-    throttle.failed("ip:1")
-    throttle.succeeded("ip:1")
-    assert throttle.retry_after("ip:1") == 0
 
 
 def test_credentials_check_every_account() -> None:

@@ -136,15 +136,17 @@ def test_outliers_page_lists_the_newest_and_each_has_its_page(site: Path,
 
 def test_endpoint_pages_link_only_to_existing_request_pages(site: Path,
                                                             store: SyntheticStore) -> None:
-    linked = 0
+    linked: set[str] = set()
     for endpoint in (*store.endpoints, HOSTILE_ENDPOINT):
         page = (site / endpoint_path(endpoint)).read_text()
         for href in re.findall(r'href="\.\./(requests/[^"]+)"', section(page, "slow")):
             assert (site / href).is_file(), href
-            linked += 1
+            linked.add(href)
     with open_source(str(store.database)) as con:
         details = profile_queries.request_profile_list(con, kind="detail")
-    assert linked >= len(details)  # every detailed profile (two per endpoint) is linked
+    # every detailed profile (two per endpoint) is linked from its endpoint's page
+    assert details
+    assert {request_path(d["request_id"]) for d in details} <= linked
 
 
 def test_a_detailed_profile_page_shows_its_call_tree(site: Path, store: SyntheticStore) -> None:
@@ -214,3 +216,13 @@ def test_pages_without_data_are_left_out(tmp_path: Path) -> None:
     page = (out / endpoint_path(plain.endpoints[0])).read_text()
     assert section(page, "profile") == "" and section(page, "slow") == ""
     assert "Where the time goes" not in page
+
+
+def test_long_endpoint_names_keep_their_hash_suffix() -> None:
+    first, second = "a" * 130 + "_one", "a" * 130 + "_two"
+    names = {endpoint_file_name(first), endpoint_file_name(second)}
+    assert len(names) == 2
+    for name in names:
+        assert len(name) <= 130 and name.endswith(".folded")
+    assert endpoint_file_name("index") == "index.folded"
+    assert endpoint_file_name("\ud800") != endpoint_file_name("\udfff")

@@ -17,9 +17,11 @@ from fmd_profiler.report.exports import endpoint_file_name, speedscope_file_name
 from fmd_profiler.report.model import NavLink, Page
 from fmd_profiler.report.options import ReportOptions
 from fmd_profiler.report.pages.endpoint import build_endpoint
+from fmd_profiler.report.pages.errors import build_errors, has_errors_page
 from fmd_profiler.report.pages.outliers import build_outliers, has_outliers_page
 from fmd_profiler.report.pages.overview import build_overview, endpoint_rows
 from fmd_profiler.report.pages.paths import (
+    ERRORS,
     INDEX,
     OUTLIERS,
     PROFILE_DIR,
@@ -50,6 +52,7 @@ REQUEST_BATCH = 200
 SITE_PAGES: tuple[PageKind, ...] = (
     PageKind("Versions", VERSIONS, has_versions_page, build_versions),
     PageKind("Outliers", OUTLIERS, has_outliers_page, build_outliers),
+    PageKind("Errors", ERRORS, has_errors_page, build_errors),
     PageKind("Tests", TESTS, has_tests_page, build_tests),
 )
 

@@ -15,6 +15,8 @@ from typing import Any
 from fmd_profiler.report import queries
 from fmd_profiler.report.model import ChartSpec, Page, Section
 from fmd_profiler.report.options import ReportOptions
+from fmd_profiler.report.pages.errors import has_errors_page
+from fmd_profiler.report.pages.paths import ERRORS
 from fmd_profiler.report.pages.profile import profile_section, slow_requests_section
 
 SectionBuilder = Callable[[Any, ReportOptions, dict[str, Any]], "Section | None"]
@@ -105,8 +107,10 @@ def status_section(con: Any, options: ReportOptions, row: dict[str, Any]) -> Sec
     statuses = queries.status_totals(con, options, row["endpoint"])
     if not statuses:
         return None
-    context = {"statuses": statuses,
-               "exceptions": queries.exceptions(con, options, row["endpoint"])}
+    exceptions = queries.exceptions(con, options, row["endpoint"])
+    context = {"statuses": statuses, "exceptions": exceptions,
+               # the tracebacks, when the Errors page has them
+               "errors_page": ERRORS if exceptions and has_errors_page(con, options) else None}
     return Section("status", "Status codes and errors", "section_status.html", context)
 
 

@@ -19,6 +19,7 @@ def endpoint_rows(con: Any, options: ReportOptions) -> list[dict[str, Any]]:
         wanted = set(options.endpoints)
         summary = [row for row in summary if row["endpoint"] in wanted]
     recent = queries.recent_hits(con, options)
+    by_method = core_queries.methods_by_endpoint(con, options.window)
     colors = endpoint_colors(queries.endpoint_names(con), options.colors)
     for row in summary:
         name = row["endpoint"]
@@ -27,6 +28,9 @@ def endpoint_rows(con: Any, options: ReportOptions) -> list[dict[str, Any]]:
         row["unused"] = row["hits"] == 0
         row["color"] = colors[name]
         row["path"] = endpoint_path(name)
+        # Rows per method only where they say more than the endpoint's own row.
+        methods = by_method.get(name, [])
+        row["by_method"] = methods if len(methods) > 1 else []
     # Busiest first; never-requested endpoints last, so they stand out as a group.
     return sorted(summary, key=lambda r: (-r["hits"], r["endpoint"]))
 
@@ -74,6 +78,7 @@ def build_overview(con: Any, options: ReportOptions) -> Page:
         "hits": sum(row["hits"] for row in endpoints),
         "unused": sum(1 for row in endpoints if row["unused"]),
         "dropped_rows": core_queries.dropped_rows(con),
+        "multi_method": [row for row in endpoints if row["by_method"]],
     }
     return Page("index.html", "Overview", "overview.html", context,
                 charts=overview_charts(con, options, colors))

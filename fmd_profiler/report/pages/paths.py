@@ -13,6 +13,7 @@ import re
 INDEX = "index.html"
 VERSIONS = "versions.html"
 OUTLIERS = "outliers.html"
+ERRORS = "errors.html"
 TESTS = "tests.html"
 ENDPOINT_DIR = "endpoints"
 REQUEST_DIR = "requests"

@@ -1,6 +1,7 @@
 """The profiler's sections of an endpoint page: where its time goes, and its slow requests.
 
-:func:`profile_section` shows the endpoint's sampled stacks as a flame graph, a sortable table of
+:func:`profile_section` shows the endpoint's sampled stacks as a flame graph (interactive, with
+the PNG as the fallback without JavaScript), a sortable table of
 its functions (self and total time per request, share of the request, exact-mode calls) and
 links to the same stacks as folded and speedscope files. :func:`slow_requests_section` lists its
 newest outliers and detailed per-request profiles, each with a page of its own
@@ -18,6 +19,7 @@ from fmd_profiler.report.exports import (
     speedscope_bytes,
     speedscope_file_name,
 )
+from fmd_profiler.report.flame_data import flame_data
 from fmd_profiler.report.model import ChartSpec, Download, Section
 from fmd_profiler.report.options import ReportOptions
 from fmd_profiler.report.pages.paths import PROFILE_DIR, request_path
@@ -60,8 +62,10 @@ def profile_section(con: Any, options: ReportOptions, row: dict[str, Any]) -> Se
         "folded": downloads[0].path,
         "speedscope": downloads[1].path,
     }
-    chart = flame_chart(profile_queries.flame_graph(con, endpoint, window),
-                        coverage.get("mean_ms"), coverage.get("requests") or 0)
+    flame = profile_queries.flame_graph(con, endpoint, window)
+    chart = flame_chart(flame, coverage.get("mean_ms"), coverage.get("requests") or 0)
+    # The interactive graph (static/flame.js) draws the same boxes; the PNG stays beside it.
+    context["flame"] = flame_data(flame, coverage.get("mean_ms"), coverage.get("requests") or 0)
     return Section("profile", "Where the time goes", "section_profile.html", context,
                    charts=(chart,) if chart is not None else (), downloads=downloads)
 

@@ -44,6 +44,18 @@ def compare_versions(con: Any, options: ReportOptions, before: str,
                                         c.p_value if c.p_value is not None else 2.0, c.endpoint))
 
 
+def method_comparisons(con: Any, options: ReportOptions, before: str, after: str,
+                       totals: list[Comparison]) -> list[dict[str, Any]]:
+    """For endpoints that served more than one (method, rule) in either version: the endpoint's
+    comparison and each method's, in the order of ``totals``."""
+    per_endpoint: dict[str, list[Comparison]] = {}
+    for row in queries.rank_sums(con, options, before, after, by_method=True):
+        per_endpoint.setdefault(str(row["endpoint"]), []).append(compare(row, before, after))
+    return [{"endpoint": c.endpoint, "path": endpoint_path(c.endpoint), "total": c,
+             "methods": per_endpoint[c.endpoint]}
+            for c in totals if len(per_endpoint.get(c.endpoint, ())) > 1]
+
+
 def has_versions_page(con: Any, options: ReportOptions) -> bool:
     return len(queries.versions(con, options)) >= 2 or options.compare is not None
 
@@ -79,6 +91,7 @@ def build_versions(con: Any, options: ReportOptions) -> Page:
         extra = [s for s in (build(con, options, found) for build in VERSION_SECTIONS)
                  if s is not None]
         pairs.append({"before": before, "after": after, "comparisons": found,
+                      "methods": method_comparisons(con, options, before, after, found),
                       "sections": extra})
         sections += extra
     chart = _ratio_chart(pairs)

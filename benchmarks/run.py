@@ -42,6 +42,7 @@ from benchmarks import (
     prometheus_cost,
     report_generation,
     throughput,
+    verdicts,
 )
 from benchmarks import contenders as C
 from benchmarks.envs import ensure_fmd_env
@@ -50,7 +51,8 @@ from fmd_profiler.errors import one_line
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "benchmarks" / ".work"
-SECTIONS = ("latency", "throughput", "accuracy", "storage", "memory", "report", "harness")
+SECTIONS = ("latency", "throughput", "accuracy", "storage", "memory", "report", "harness",
+            "verdicts")
 
 
 @dataclass(frozen=True)
@@ -271,6 +273,11 @@ def main(argv: list[str] | None = None) -> int:
             _log("harness: %d rounds vs %d plain pytest runs", plan.harness_rounds,
                  plan.harness_rounds)
             figures["harness"] = harness_overhead.measure(rounds=plan.harness_rounds, repeats=3)
+    if "verdicts" in sections:
+        with _section(figures, "verdicts"):
+            seeds = 200 if plan.quick else 1000
+            _log("verdicts: simulated --against runs, %d seeds a cell", seeds)
+            figures["verdicts"] = verdicts.run(seeds)
     figures["seconds"] = time.monotonic() - started
     out = Path(args.out)
     text = render(figures)

@@ -215,7 +215,10 @@ def seaweedfs(folder: Path) -> Iterator[SeaweedFS]:
             [str(binary), "server", f"-dir={data}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
              "-s3", f"-s3.port={ports['s3']}", f"-master.port={ports['master']}",
              f"-volume.port={ports['volume']}", f"-filer.port={ports['filer']}",
-             "-master.telemetry=false", "-s3.port.iceberg=0", "-s3.port.lance=0"],
+             "-master.telemetry=false", "-s3.port.iceberg=0", "-s3.port.lance=0",
+             # Every bucket is a collection that takes several volumes of its own; with the
+             # defaults (8 volumes of 30 GB) the third bucket gets none and every PUT fails.
+             "-volume.max=1000", "-master.volumeSizeLimitMB=256"],
             stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             start_new_session=True)
     try:

@@ -7,7 +7,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-test
 
-.PHONY: demo fleet-demo test bench bench-quick lint system-deps clean
+.PHONY: demo fleet-demo test bench bench-fleet bench-quick lint system-deps clean
 
 $(STAMP): setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,11 @@ test: $(STAMP) system-deps
 bench: $(STAMP) system-deps
 	$(PY) -m pip install --quiet -e '.[bench]'
 	$(PY) -m benchmarks.run
+
+# Only the fleet section, written into the existing RESULTS.md (the other sections are kept).
+bench-fleet: $(STAMP) system-deps
+	$(PY) -m pip install --quiet -e '.[bench]'
+	$(PY) -m benchmarks.run --only fleet --into benchmarks/RESULTS.md
 
 bench-quick: $(STAMP) system-deps
 	$(PY) -m pip install --quiet -e '.[bench]'

@@ -8,6 +8,7 @@ from benchmarks import breakdown, capacity
 from benchmarks.breakdown import BreakdownResult
 from benchmarks.capacity import CapacityResult
 from benchmarks.contenders import BARE, BARE_TWIN, MINIMAL, MINIMAL_WALL
+from benchmarks.fleet_report import render_fleet
 from benchmarks.latency import ENDPOINTS, LatencyResult
 from benchmarks.paired import PairedResult
 from benchmarks.throughput import ThroughputResult
@@ -76,6 +77,8 @@ def render(figures: dict[str, Any]) -> str:
         lines += _report(figures["report"])
     if "harness" in figures:
         lines += _harness(figures["harness"])
+    if "fleet" in figures:
+        lines += render_fleet(figures["fleet"])
     return "\n".join(lines) + "\n"
 
 

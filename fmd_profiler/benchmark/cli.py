@@ -26,8 +26,8 @@ from fmd_profiler.benchmark.storage import StoreResult, store_payload
 from fmd_profiler.benchmark.upload import UploadError, is_insecure, submit_url, upload
 from fmd_profiler.config import Config, load_config
 from fmd_profiler.errors import ProfilerError
-from fmd_profiler.store import Database, StoreLocation
 from fmd_profiler.store.control import write_atomic
+from fmd_profiler.store.factory import Store, open_store
 
 PROG = "python -m fmd_profiler.benchmark"
 TOKEN_ENV = "FMD_PROFILER_SUBMIT_TOKEN"
@@ -154,7 +154,7 @@ def run(options: Options) -> int:
             [(result, provenance) for result, (_, provenance) in zip(results, sides,
                                                                      strict=True)],
             exact=options.exact)
-    database = Database(StoreLocation(Path(config.database)))
+    database = open_store(config)  # the lake in fleet mode
     stored = store_payload(database, payload, options.settings)
     print(_report(database, stored, summaries, options), end="", flush=True)
     if options.json is not None:
@@ -189,7 +189,7 @@ def _inside(path: str, root: Path) -> bool:
     return Path(path.split("::")[0]).resolve().is_relative_to(root)
 
 
-def _report(database: Database, stored: StoreResult, summaries: list[SideSummary],
+def _report(database: Store, stored: StoreResult, summaries: list[SideSummary],
             options: Options) -> str:
     from fmd_profiler.benchmark.summary import render_run
 

@@ -5,7 +5,7 @@ registered by ``init_app`` only when ``SUBMIT_TOKEN`` is set. Answers: 401 witho
 bearer token (compared in constant time), 413 above ``SUBMIT_MAX_MB`` (compressed or not), 400
 naming the first problem of a malformed run, 409 for a known run id with other data, 201 when
 stored, 200 when that run was already stored (uploads retry), 503 when the store is busy. A run
-is stored in one transaction: whole or not at all.
+is stored in one transaction: whole or not at all; in fleet mode into the lake.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from __future__ import annotations
 import hmac
 import logging
 import zlib
-from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
@@ -23,7 +22,7 @@ from fmd_profiler.benchmark.payload import PayloadError, parse_payload
 from fmd_profiler.benchmark.upload import SUBMIT_PATH
 from fmd_profiler.config import Config
 from fmd_profiler.errors import StoreError
-from fmd_profiler.store import Database, StoreLocation
+from fmd_profiler.store.factory import open_store
 
 log = logging.getLogger("fmd_profiler")
 
@@ -36,7 +35,7 @@ def create_receiver(config: Config) -> Blueprint:
         raise ValueError("the receiver needs SUBMIT_TOKEN")
     token = config.submit_token.encode()
     limit = config.submit_max_mb * 2**20
-    database = Database(StoreLocation(Path(config.database)))
+    database = open_store(config)  # the lake in fleet mode
     blueprint = Blueprint(BLUEPRINT, __name__, url_prefix=f"/{config.custom_link}")
 
     @blueprint.post(f"/{SUBMIT_PATH}")

@@ -1,4 +1,5 @@
-"""Storing benchmark runs: one payload, one transaction, under the store lock.
+"""Storing benchmark runs: one payload, one transaction, under the store lock (in fleet mode the
+lake, under an advisory lock: DuckLake has no keys, the stored digest is the check).
 
 Used by the harness (its local store) and by the upload receiver (the dashboard's store), so both
 store alike: the measured tables, ``bench_endpoints`` derived from the raw requests in SQL, the
@@ -20,8 +21,8 @@ from fmd_profiler.benchmark.payload import TABLES, Payload
 from fmd_profiler.benchmark.regressions import DEFAULT_SETTINGS, Key, Settings, Verdict, judge
 from fmd_profiler.errors import ProfilerError
 from fmd_profiler.schema import BENCH_RUNS, BENCH_SUBMISSIONS, BENCH_VERDICTS
-from fmd_profiler.store import Database
 from fmd_profiler.store.database import insert_rows
+from fmd_profiler.store.factory import Store, exclusive_transaction
 
 STORED = "stored"
 EXISTS = "exists"
@@ -37,11 +38,11 @@ class StoreResult:
     payload: Payload  # with the verdicts computed while storing
 
 
-def store_payload(database: Database, payload: Payload, settings: Settings = DEFAULT_SETTINGS, *,
+def store_payload(database: Store, payload: Payload, settings: Settings = DEFAULT_SETTINGS, *,
                   clock: Callable[[], float] = time.time) -> StoreResult:
     """Store every run of ``payload`` or none; storing the same runs again changes nothing."""
     digest = payload.digest()
-    with database.transaction() as con:
+    with exclusive_transaction(database) as con:
         stored = queries.submission_digests(con, payload.run_ids)
         if stored:
             if set(stored) == set(payload.run_ids) and set(stored.values()) == {digest}:

@@ -1,18 +1,17 @@
 """What an admin may change from the dashboard: monitoring levels and old data.
 
-A level change is written to the store's ``levels.json`` (atomically); every worker's writer
-thread polls it each flush, so the change reaches every process within a few seconds. Pruning
-deletes rows older than N days under the store's exclusive lock, after ingesting pending segments.
+A level change goes to the dashboard's source: the store's ``levels.json`` (atomically), which
+every worker's writer thread polls each flush, or in fleet mode the catalog's ``fmd_levels``,
+which the committer publishes to every host. Pruning deletes rows older than N days under the
+store's exclusive lock (the lake's maintenance lock).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from fmd_profiler import store
+from fmd_profiler.dashboard.source import DashboardSource
 from fmd_profiler.errors import ProfilerError
-from fmd_profiler.store import StoreLocation
-from fmd_profiler.store.control import read_level_overrides, write_level_overrides
 
 LEVELS = (0, 1, 2, 3)
 LEVEL_NAMES = {0: "off", 1: "timing", 2: "timing + call stacks",
@@ -27,29 +26,15 @@ def known_routes(con: Any) -> list[dict[str, Any]]:
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
-def set_level(location: StoreLocation, endpoint: str, level: int | None) -> dict[str, int]:
-    """Override ``endpoint``'s level (None removes the override); returns all overrides."""
+def set_level(source: DashboardSource, endpoint: str, level: int | None) -> None:
+    """Override ``endpoint``'s level (None removes the override)."""
     if level is not None and level not in LEVELS:
         raise ProfilerError(f"level {level!r} is not one of 0, 1, 2, 3")
-    overrides = read_level_overrides(location.levels_path)
-    if level is None:
-        overrides.pop(endpoint, None)
-    else:
-        overrides[endpoint] = level
-    write_level_overrides(location.levels_path, overrides)
-    return overrides
+    source.set_level(endpoint, level)
 
 
-def overrides(location: StoreLocation) -> dict[str, int]:
-    return read_level_overrides(location.levels_path)
-
-
-def prune(location: StoreLocation, days: int) -> int:
+def prune(source: DashboardSource, days: int) -> int:
     """Delete data older than ``days`` days; returns the number of requests deleted."""
     if days < 1:
         raise ProfilerError("keep at least 1 day of data")
-    deleted = store.Database(location).prune(days, timeout=10.0)
-    if deleted is None:
-        raise ProfilerError("the store stayed locked for 10 s (an ingestion or a report is "
-                            "running); try again in a moment")
-    return deleted
+    return source.prune(days)

@@ -1,7 +1,8 @@
 """Built dashboard pages, reused while the store has not changed (or for a few seconds).
 
 A page is rebuilt only when the store's data version changed: the database file, the pending
-spool segments or the level overrides. Under live traffic new segments arrive every second, so
+spool segments or the level overrides (in fleet mode: the lake's snapshot id, see
+:mod:`fmd_profiler.dashboard.source`). Under live traffic new segments arrive every second, so
 a page younger than :data:`FRESH_FOR_S` is reused anyway; the footer says how old it is.
 Charts are cached by content, so a rebuilt page redraws only the charts whose data changed.
 """

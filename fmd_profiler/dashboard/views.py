@@ -18,7 +18,6 @@ from urllib.parse import quote, urlsplit
 
 from flask import Blueprint, Response, abort, current_app, g, redirect, request
 
-from fmd_profiler import store
 from fmd_profiler.config import Config
 from fmd_profiler.dashboard import admin
 from fmd_profiler.dashboard.auth import (
@@ -30,8 +29,9 @@ from fmd_profiler.dashboard.auth import (
     csrf_ok,
     new_session,
 )
-from fmd_profiler.dashboard.cache import BuiltPage, PageCache, data_version
-from fmd_profiler.errors import ProfilerError
+from fmd_profiler.dashboard.cache import BuiltPage, PageCache
+from fmd_profiler.dashboard.source import dashboard_source
+from fmd_profiler.errors import ProfilerError, StoreError
 from fmd_profiler.levels import DASHBOARD_BLUEPRINT, may_profile
 from fmd_profiler.store import StoreLocation
 
@@ -56,7 +56,7 @@ class Dashboard:
         from fmd_profiler.report.render import ChartRenderer
 
         self.config = config
-        self.location = location
+        self.source = dashboard_source(config, location)
         self.client_ip = client_ip
         self.credentials = Credentials(config)
         self.throttle = LoginThrottle()
@@ -207,13 +207,13 @@ def make_blueprint(config: Config, location: StoreLocation, client_ip: Any) -> B
             return _plain("Only the admin may change monitoring levels.", 403)
         endpoint = request.form.get("endpoint", "")
         raw = request.form.get("level", "")
-        with store.Database(dash.location).read(ingest_first=False) as con:
+        with dash.source.read() as con:
             known = {r["endpoint"] for r in admin.known_routes(con)}
         if endpoint not in known:
             return _settings_page(dash, None, f"Unknown endpoint {endpoint!r}.", 400)
         try:
             level = None if raw == "default" else int(raw)
-            admin.set_level(dash.location, endpoint, level)
+            admin.set_level(dash.source, endpoint, level)
         except (ValueError, ProfilerError) as exc:
             return _settings_page(dash, None, f"Level not saved: {exc}", 400)
         dash.pages.clear()
@@ -226,7 +226,7 @@ def make_blueprint(config: Config, location: StoreLocation, client_ip: Any) -> B
             return _plain("Only the admin may delete data.", 403)
         try:
             days = int(request.form.get("days", ""))
-            deleted = admin.prune(dash.location, days)
+            deleted = admin.prune(dash.source, days)
         except ValueError:
             return _settings_page(dash, None, "Give the number of days of data to keep.", 400)
         except ProfilerError as exc:
@@ -245,6 +245,14 @@ def _plain(text: str, status: int) -> Response:
     return Response(text + "\n", status=status, mimetype="text/plain")
 
 
+def _unavailable(exc: StoreError) -> Response:
+    # Store errors name the problem and never a secret (the lake's DSN is shown redacted).
+    log.warning("fmd_profiler: the dashboard could not read the store: %s", exc)
+    response = _plain(f"The store is unavailable: {exc}", 503)
+    response.headers["Retry-After"] = "10"
+    return response
+
+
 def _safe_next(target: str | None, prefix: str) -> str:
     """Only a path inside the dashboard: never another host (an open redirect)."""
     if target:
@@ -261,10 +269,6 @@ def _live(session: Session) -> dict[str, Any]:
             "is_admin": session.role == ADMIN}
 
 
-def _has_data(dash: Dashboard) -> bool:
-    return dash.location.database.exists() or dash.location.spool_dir.exists()
-
-
 def _built(dash: Dashboard, path: str) -> BuiltPage | None:
     """The page model at ``path`` (as in the static site), from the cache while still valid."""
     from fmd_profiler.report.pages import build_page, navigation
@@ -272,20 +276,23 @@ def _built(dash: Dashboard, path: str) -> BuiltPage | None:
     options = dash.options()
 
     def build() -> Any:
-        with store.Database(dash.location).read(ingest_first=False) as con:
+        with dash.source.read() as con:
             page = build_page(con, options, path)
             return None if page is None else (page, navigation(con, options))
 
-    return dash.pages.get(path, data_version(dash.location), build)
+    return dash.pages.get(path, dash.source.version(), build)
 
 
 def _page(dash: Dashboard, path: str) -> Response:
     from fmd_profiler.report.site import SiteContext, render_page
 
-    if not _has_data(dash):
-        return _plain("No data recorded yet: the dashboard fills as soon as the app serves "
-                      "requests.", 200)
-    built = _built(dash, path)
+    try:
+        if not dash.source.has_data():
+            return _plain("No data recorded yet: the dashboard fills as soon as the app serves "
+                          "requests.", 200)
+        built = _built(dash, path)
+    except StoreError as exc:
+        return _unavailable(exc)
     if built is None:
         abort(404)
     options = dash.options()
@@ -302,9 +309,9 @@ def _download(dash: Dashboard, path: str) -> Response:
     """A file an endpoint page links to (a profile export), from that page's model."""
     from fmd_profiler.report.pages import download_page
 
-    if not _has_data(dash):
+    if not dash.source.has_data():
         abort(404)
-    with store.Database(dash.location).read(ingest_first=False) as con:
+    with dash.source.read() as con:
         owner = download_page(con, dash.options(), path)
     built = _built(dash, owner) if owner is not None else None
     found = next((d for d in built.page.all_downloads() if d.path == path),
@@ -324,10 +331,13 @@ def _settings_page(dash: Dashboard, done: str | None, error: str | None,
     from fmd_profiler.report.site import SiteContext, render_page
 
     options = dash.options()
-    with store.Database(dash.location).read(ingest_first=False) as con:
-        routes = admin.known_routes(con)
-        nav = navigation(con, options)
-    current = admin.overrides(dash.location)
+    try:
+        with dash.source.read() as con:
+            routes = admin.known_routes(con)
+            nav = navigation(con, options)
+            current = dash.source.overrides(con)
+    except StoreError as exc:
+        return _unavailable(exc)
     context = {
         "routes": [{**r, "override": current.get(r["endpoint"])} for r in routes],
         "level_names": admin.LEVEL_NAMES,

@@ -22,7 +22,7 @@ from fmd_profiler.queries import Window
 from fmd_profiler.report.exports import write_folded, write_speedscope
 from fmd_profiler.report.options import ReportOptions
 from fmd_profiler.report.site import check_replaceable
-from fmd_profiler.report.sources import open_source, resolve_database
+from fmd_profiler.report.sources import session_opener
 from fmd_profiler.report.summary import build_summary, dump_summary
 
 PROG = "python -m fmd_profiler.report"
@@ -34,7 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
                                "fmd_profiler recorded.")
     parser.add_argument("--config", help="config file (default: $DASHBOARD_CONFIG, ./config.cfg)")
     parser.add_argument("--db", help="DuckDB file, its .spool folder, or a glob of segments "
-                                     "(default: DATABASE from the config)")
+                                     "(default: DATABASE from the config: its DuckDB file, "
+                                     "or the lake in fleet mode)")
     parser.add_argument("--since", help="start of the window: 2026-11-01, 2026-11-01T08:00, "
                                         "or a duration ago such as 7d, 24h, 30m")
     parser.add_argument("--until", help="end of the window (same forms as --since)")
@@ -95,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     window = Window(since=parse_time(args.since, config.timezone) if args.since else None,
                     until=parse_time(args.until, config.timezone) if args.until else None)
-    database = resolve_database(args.db, args.config)
+    open_session = session_opener(args.db, config)
     # The site is written when asked for with --out, or when no other output was asked for.
     exports = (args.json, args.folded, args.speedscope) != (None, None, None)
     write_html = args.out is not None or not exports
@@ -103,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else default_out(config.timezone)
     if write_html:
         check_replaceable(out)
-    with open_source(database) as con:
+    with open_session() as con:
         check_scope(con, options)
         summary = build_summary(con, window) if args.json else None
         if args.folded is not None:
@@ -120,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
     from fmd_profiler.report.build import build_report
     from fmd_profiler.report.render import default_processes
 
-    result = build_report(lambda: open_source(database), options, out,
+    result = build_report(open_session, options, out,
                           processes=args.jobs or default_processes(),
                           show_progress=sys.stderr.isatty() and not os.environ.get("CI"))
     if result.failed_charts:

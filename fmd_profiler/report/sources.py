@@ -1,25 +1,36 @@
-"""Where a report reads from: a DuckDB store (with its spool) or a folder/glob of segments."""
+"""Where a report reads from: a DuckDB store (with its spool), a folder/glob of segments, or the
+lake (fleet mode, when the config's DATABASE names one and no ``--db`` is given)."""
 
 from __future__ import annotations
 
 import contextlib
 import glob
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
-from fmd_profiler.config import load_config
+from fmd_profiler.config import Config
 from fmd_profiler.errors import StoreError
 from fmd_profiler.store import Database, StoreLocation, read_segments
+from fmd_profiler.store.factory import open_store
 from fmd_profiler.store.segments import SEGMENT_SUFFIX
 
+SessionOpener = Callable[[], AbstractContextManager[Any]]
 
-def resolve_database(db: str | None, config_file: str | None) -> str:
-    """``--db`` as given, else the DATABASE of the configuration."""
+
+def session_opener(db: str | None, config: Config) -> SessionOpener:
+    """How to open a read session: ``--db`` as given, else the store the config names.
+
+    In fleet mode the config's store is the lake (its local ``SPOOL_DIR`` is no store to read).
+    """
     if db:
-        return db
-    return str(load_config(config_file).database)
+        return lambda: open_source(db)
+    if config.lake is not None:
+        return open_store(config).read
+    database = str(config.database)
+    return lambda: open_source(database)
 
 
 @contextlib.contextmanager

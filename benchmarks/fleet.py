@@ -17,7 +17,9 @@ S3 store; :mod:`fmd_profiler.demo.services`), which share the machine with what 
 - **The overview page from the lake** at fleet scale: synthetic requests of many hosts written
   as one Parquet file per host and registered with ``ducklake_add_data_files``; a fresh process
   serves ``GET /dashboard/`` through a real Flask app in fleet mode: the first view (cold:
-  imports, extensions, attach, queries, charts) and the median of later views (warm).
+  imports, extensions, attach, queries, charts) and the median of later views (warm). The same
+  rows in an embedded DuckDB file are the yardstick: both run in fresh processes in ABBA order,
+  so on a busy machine the ratio says more than either figure.
 
 ``python -m benchmarks.fleet [--quick]`` prints the figures; :func:`measure` returns them for
 ``make bench`` (benchmarks/run.py), which writes them to RESULTS.md. Nothing asserts a budget.
@@ -300,48 +302,72 @@ def _count_requests(settings: Any) -> int:
 
 def measure_overview(lakes: LakeFactory, work: Path, *, requests: int, hosts: int,
                      rounds: int) -> dict[str, Any]:
+    """The overview from the lake, and from the embedded store holding the same rows."""
+    from fmd_profiler.store import Database, StoreLocation
     from fmd_profiler.store.lake import connect, ensure_lake_schema
 
     folder = work / "fleet" / "overview"
     shutil.rmtree(folder, ignore_errors=True)
-    keys = lakes.make("overview") | {"HOST_NAME": "dashboard",
-                                     "SPOOL_DIR": str(folder / "spool"),
-                                     "PASSWORD": ADMIN_PASSWORD,
-                                     "SECRET_KEY": "benchmark-secret", "MONITOR_LEVEL": "0"}
-    config = write_config(folder / "dashboard.cfg", keys)
-    settings = lake_settings(config)
+    dashboard = {"PASSWORD": ADMIN_PASSWORD, "SECRET_KEY": "benchmark-secret",
+                 "MONITOR_LEVEL": "0"}
+    lake_config = write_config(folder / "lake.cfg", lakes.make("overview") | dashboard | {
+        "HOST_NAME": "dashboard", "SPOOL_DIR": str(folder / "spool")})
+    embedded = folder / "embedded.duckdb"
+    embedded_config = write_config(folder / "embedded.cfg",
+                                   {"DATABASE": str(embedded)} | dashboard)
+    settings = lake_settings(lake_config)
     ensure_lake_schema(settings)
     bucket_root = settings.data_path.split("/lake/")[0]
+    local = folder / "synthetic"
+    local.mkdir(parents=True)
+    end = time.time()
+    routes_sql = fleet_data.route_rows_sql(endpoints=ENDPOINTS, unused=3, end_epoch=end)
     con = connect(settings, read_only=False)
     try:
         started = time.perf_counter()
-        end = time.time()
         paths = []
         for h in range(hosts):
             rows = requests // hosts + (1 if h < requests % hosts else 0)
-            path = f"{bucket_root}/synthetic/requests/host-{h:03d}.parquet"
+            file = local / f"host-{h:03d}.parquet"
             fleet_data.write_parquet(con, fleet_data.request_rows_sql(
                 rows=rows, host=f"host-{h:03d}", pid=1000 + h, endpoints=ENDPOINTS, days=DAYS,
-                end_epoch=end), path)
+                end_epoch=end), str(file))
+            path = f"{bucket_root}/synthetic/requests/{file.name}"
+            fleet_data.write_parquet(con, f"SELECT * FROM read_parquet('{file}')", path)
             paths.append(path)
         write_s = time.perf_counter() - started
         started = time.perf_counter()
         fleet_data.register(con, "requests", paths)
         register_s = time.perf_counter() - started
-        con.execute(f"INSERT INTO lake.routes "
-                    f"{fleet_data.route_rows_sql(endpoints=ENDPOINTS, unused=3, end_epoch=end)}")
+        con.execute(f"INSERT INTO lake.routes {routes_sql}")
     finally:
         con.close()
+    with Database(StoreLocation(embedded)).transaction() as con:
+        con.execute(f"INSERT INTO requests SELECT * FROM read_parquet('{local}/*.parquet')")
+        con.execute(f"INSERT INTO routes {routes_sql}")
+    shutil.rmtree(local)
+    # Fresh processes in ABBA order, so that the machine's load touches both stores alike.
+    runs: dict[str, list[dict[str, float]]] = {"lake": [], "embedded": []}
+    for store in ("lake", "embedded", "embedded", "lake"):
+        runs[store].append(_overview_process(lake_config if store == "lake"
+                                             else embedded_config, rounds))
+    figures: dict[str, Any] = {"requests": requests, "hosts": hosts, "files": len(paths),
+                               "days": DAYS, "endpoints": ENDPOINTS, "write_files_s": write_s,
+                               "register_s": register_s, "runs": runs}
+    for store, times in runs.items():
+        for key in ("cold_s", "warm_s", "warm_max_s"):
+            figures[f"{store}_{key}"] = statistics.median(t[key] for t in times)
+    return figures
+
+
+def _overview_process(config: Path, rounds: int) -> dict[str, float]:
     done = subprocess.run([sys.executable, "-m", "benchmarks.fleet", "overview", str(config),
                            "--rounds", str(rounds)], cwd=ROOT, env=child_env(ROOT),
                           capture_output=True, text=True, timeout=1800, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"the overview process failed ({done.returncode}): "
                            f"{done.stderr.strip()[-400:]}")
-    times = json.loads(done.stdout.strip().splitlines()[-1])
-    return {"requests": requests, "hosts": hosts, "files": len(paths), "days": DAYS,
-            "endpoints": ENDPOINTS, "write_files_s": write_s, "register_s": register_s,
-            **times}
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
 def overview_times(config: Path, rounds: int) -> dict[str, float]:

@@ -5,13 +5,15 @@ three hosts of the demo app as separate gunicorn servers (each with its own ``HO
 ``SPOOL_DIR``; one runs the slower release 1.1 as a canary) under bounded traffic while a
 committer runs beside them, stops the hosts gracefully (each uploads what it holds), pushes any
 leftovers by hand, commits, shows the fleet's status and writes the report from the lake to
-``--out``, printing the path of its ``index.html``. The services stop at the end, always.
+``--out``, printing the path of its ``index.html``, and how many requests the lake holds against
+how many the hosts served. The services stop at the end, always.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -82,7 +84,13 @@ def main(argv: list[str] | None = None) -> int:
         fleet("commit", ops)
         fleet("status", ops)
         _say("writing the report from the lake")
-        return _report(ops, out)
+        summary = data / "summary.json"
+        status = _report(ops, out, summary)
+    if status == 0:
+        stored = sum(e["hits"] for e in json.loads(summary.read_text())["endpoints"])
+        # Every process stopped gracefully, so every request it served is in the lake.
+        _say(f"the lake holds {stored} requests; the hosts served {sum(served.values())}")
+    return status
 
 
 def run_hosts(data: Path, lake: dict[str, str], ops: Path, *, requests: int,
@@ -182,10 +190,10 @@ class DemoError(RuntimeError):
     """A step of the demo failed; the message says which."""
 
 
-def _report(config: Path, out: Path) -> int:
+def _report(config: Path, out: Path, summary: Path) -> int:
     from fmd_profiler.report.cli import main as report_main
 
-    return report_main(["--config", str(config), "--out", str(out)])
+    return report_main(["--config", str(config), "--out", str(out), "--json", str(summary)])
 
 
 def _wait_listening(port: int, process: subprocess.Popen[bytes], log: Path) -> None:

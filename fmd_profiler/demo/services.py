@@ -216,9 +216,9 @@ def seaweedfs(folder: Path) -> Iterator[SeaweedFS]:
              "-s3", f"-s3.port={ports['s3']}", f"-master.port={ports['master']}",
              f"-volume.port={ports['volume']}", f"-filer.port={ports['filer']}",
              "-master.telemetry=false", "-s3.port.iceberg=0", "-s3.port.lance=0",
-             # Every bucket is a collection that takes several volumes of its own; with the
-             # defaults (8 volumes of 30 GB) the third bucket gets none and every PUT fails.
-             "-volume.max=1000", "-master.volumeSizeLimitMB=256"],
+             # Each bucket is a collection that takes 7 volumes; the default limit of 8
+             # volumes (of 30 GB each) leaves no room for a second bucket.
+             "-volume.max=0", "-master.volumeSizeLimitMB=64"],
             stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             start_new_session=True)
     try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import weakref
 from typing import Any
 
 from fmd_profiler.errors import StoreError
@@ -22,8 +23,11 @@ class SnapshotProbe:
 
     def __init__(self, dsn: str) -> None:
         self._dsn = dsn
-        self._con: Any = None
+        self._held: list[Any] = []  # the kept connection, or nothing
         self._lock = threading.Lock()
+        # A forgotten probe (a dashboard of a test app) closes its connection, not psycopg's
+        # finalizer with a warning.
+        weakref.finalize(self, _close_all, self._held)
 
     def snapshot_id(self) -> int | None:
         """The newest snapshot id; None while the lake has not been created yet.
@@ -32,10 +36,10 @@ class SnapshotProbe:
         """
         with self._lock:
             for attempt in (1, 2):
-                if self._con is None:
-                    self._con = advisory.connect(self._dsn)
+                if not self._held:
+                    self._held.append(advisory.connect(self._dsn))
                 try:
-                    return _newest_snapshot(self._con)
+                    return _newest_snapshot(self._held[0])
                 except Exception as exc:  # psycopg's errors: psycopg is imported lazily
                     self._close()
                     if attempt == 2 or not _is_connection_error(exc):
@@ -49,10 +53,13 @@ class SnapshotProbe:
             self._close()
 
     def _close(self) -> None:
-        if self._con is not None:
-            with contextlib.suppress(Exception):
-                self._con.close()
-            self._con = None
+        _close_all(self._held)
+
+
+def _close_all(held: list[Any]) -> None:
+    while held:
+        with contextlib.suppress(Exception):
+            held.pop().close()
 
 
 def _newest_snapshot(con: Any) -> int | None:

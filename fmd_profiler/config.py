@@ -104,6 +104,7 @@ class Config:
     data_path: str | None = None
     host_name: str | None = None
     spool_dir: Path | None = None
+    upload_interval_s: float = 30.0
     aws_access_key_id: str | None = None
     aws_secret_access_key: str | None = field(default=None, repr=False)
     aws_region: str | None = None
@@ -417,6 +418,9 @@ KEYS: dict[str, tuple[str, Parser]] = {
     "DATA_PATH": ("data_path", _text),
     "HOST_NAME": ("host_name", _text),
     "SPOOL_DIR": ("spool_dir", _path),
+    # How often a host uploads its spool (all its processes together) in fleet mode.
+    "UPLOAD_INTERVAL_S": ("upload_interval_s",
+                          _float_in(1.0, 3600.0, "seconds from 1 to 3600, e.g. 30")),
     "AWS_ACCESS_KEY_ID": ("aws_access_key_id", _text),
     "AWS_SECRET_ACCESS_KEY": ("aws_secret_access_key", _text),
     "AWS_REGION": ("aws_region", _text),

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from fmd_profiler.clock import SYSTEM_CLOCK, Clock
 from fmd_profiler.config import Config
+from fmd_profiler.fleet.launcher import Uploader
 from fmd_profiler.levels import Levels
 from fmd_profiler.recorder import Recorder
 from fmd_profiler.schema import PROCESS_STATS, REQUESTS, ROUTES
@@ -108,12 +109,17 @@ class Runtime:
 
     def _start(self) -> None:
         self._pid = os.getpid()
-        segments = SegmentWriter(self.location)
+        lake = self.config.lake
+        segments = SegmentWriter(self.location, host=lake.host_name if lake else None)
         sources = [Source(REQUESTS, self.requests.drain),
                    Source(ROUTES, self._take_routes),
                    Source(PROCESS_STATS, self._take_stats)]
         sources += [factory(self) for factory in self._extra_sources]
-        ingestion = Ingestion(self.location, retention_days=self.config.retention_days)
+        ingestion: Ingestion
+        if lake is not None:  # fleet mode: upload to the lake instead (maintain prunes there)
+            ingestion = Uploader(self.location, lake, interval_s=self.config.upload_interval_s)
+        else:
+            ingestion = Ingestion(self.location, retention_days=self.config.retention_days)
         self._writer = Writer(sources, segments, ingestion,
                               flush_interval=self.config.flush_interval_s,
                               max_pending_rows=self.config.max_buffered_rows,

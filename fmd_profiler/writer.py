@@ -23,9 +23,6 @@ from fmd_profiler.store.segments import SegmentWriter
 
 log = logging.getLogger("fmd_profiler")
 
-#: How long stopping waits for an ingestion child this process started (it usually takes well
-#: under a second; one that takes longer finishes on its own).
-INGESTION_STOP_WAIT_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -75,7 +72,8 @@ class Writer:
         """Stop the thread and write everything still buffered (idempotent).
 
         Segments on disk are the durable copy, so stopping does not ingest: the next ingestion
-        child or reader takes them, and shutting down never loads DuckDB.
+        child or reader takes them, and shutting down never loads DuckDB. The ingestion decides
+        how long stopping waits for its child (in fleet mode it starts a last upload).
         """
         self._stop.set()
         thread = self._thread
@@ -84,9 +82,9 @@ class Writer:
         self.flush(ingest=False, complete=True)
         self._segments.close()
         with self._lock:  # Ingestion is not thread-safe; flush uses it under the same lock
-            finished, problem = self._ingestion.close(timeout=INGESTION_STOP_WAIT_S)
+            finished, problem = self._ingestion.close(timeout=self._ingestion.stop_wait_s)
             if finished:
-                self._note("ingest", problem)
+                self._note(self._ingestion.operation, problem)
 
     def _run(self) -> None:
         while True:
@@ -125,7 +123,7 @@ class Writer:
     def _pace_child_ingestion(self) -> None:
         finished, problem = self._ingestion.collect()
         if finished:
-            self._note("ingest", problem)
+            self._note(self._ingestion.operation, problem)
         self._guarded("start ingestion", self._ingestion.launch_if_due)
 
     def _write_pending(self) -> None:
@@ -169,13 +167,19 @@ class Writer:
         if problem is not None:
             if operation not in self._failing:  # once per outage, not once per flush
                 self._failing[operation] = problem
+                if operation == "upload":
+                    log.warning("fmd_profiler: cannot upload segments to %s (%s). Requests are "
+                                "still served; segments stay in %s and are uploaded when it "
+                                "works again.", self._ingestion.target, problem,
+                                self._ingestion.location.spool_dir)
+                    return
                 log.warning("fmd_profiler: cannot %s the store at %s (%s). Requests are still "
                             "served; up to %d rows per table are kept in memory and written "
                             "when the store works again.", _VERBS.get(operation, operation),
-                            self._ingestion.location.database, problem, self._max_pending)
+                            self._ingestion.target, problem, self._max_pending)
         elif self._failing.pop(operation, None) is not None:
             log.warning("fmd_profiler: the store at %s works again (%s)",
-                        self._ingestion.location.database, _VERBS.get(operation, operation))
+                        self._ingestion.target, _VERBS.get(operation, operation))
 
     @property
     def pending_rows(self) -> int:
@@ -187,4 +191,5 @@ class Writer:
 
 
 _VERBS = {"write": "write segments to", "ingest": "ingest segments into",
+          "upload": "upload segments to",
           "start ingestion": "start an ingestion process for", "refresh": "refresh settings from"}

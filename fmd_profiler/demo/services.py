@@ -21,7 +21,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 START_TIMEOUT_S = 60.0
@@ -171,11 +171,30 @@ class SeaweedFS:
 
     s3_port: int
     data_dir: Path
-    pid: int
+    #: The running process and how it was started (see :meth:`outage`).
+    _run: dict[str, object] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def pid(self) -> int:
+        process = self._run["process"]
+        assert isinstance(process, subprocess.Popen)
+        return int(process.pid)
 
     @property
     def endpoint_url(self) -> str:
         return f"http://127.0.0.1:{self.s3_port}"
+
+    @contextlib.contextmanager
+    def outage(self) -> Iterator[None]:
+        """Stop the server for the block, then start it again on the same ports and data."""
+        process = self._run["process"]
+        assert isinstance(process, subprocess.Popen)
+        _stop(process, signal.SIGTERM)
+        try:
+            yield
+        finally:
+            self._run["process"] = _start_weed(self._run["argv"], self._run["log"],  # type: ignore[arg-type]
+                                               self.s3_port)
 
     def create_bucket(self, name: str) -> None:
         """Create bucket ``name`` (an anonymous PUT; SeaweedFS without an identity file)."""
@@ -204,28 +223,37 @@ def seaweedfs(folder: Path) -> Iterator[SeaweedFS]:
     data = folder / "weed"
     data.mkdir(parents=True)
     log = folder / "weed.log"
-    ports = {}
+    ports: dict[str, int] = {}
     for name in ("s3", "master", "volume", "filer"):
         port = free_port()
         while port in ports.values():
             port = free_port()
         ports[name] = port
-    with open(log, "wb") as out:
-        process = subprocess.Popen(
-            [str(binary), "server", f"-dir={data}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
-             "-s3", f"-s3.port={ports['s3']}", f"-master.port={ports['master']}",
-             f"-volume.port={ports['volume']}", f"-filer.port={ports['filer']}",
-             "-master.telemetry=false", "-s3.port.iceberg=0", "-s3.port.lance=0",
-             # Each bucket is a collection that takes 7 volumes; the default limit of 8
-             # volumes (of 30 GB each) leaves no room for a second bucket.
-             "-volume.max=0", "-master.volumeSizeLimitMB=64"],
-            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True)
+    # Every bucket is a collection with volumes of its own: allow many small volumes, or the
+    # default of 8 runs out after a few buckets ("no free volumes left", HTTP 500).
+    argv = [str(binary), "server", f"-dir={data}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+            "-s3", f"-s3.port={ports['s3']}", f"-master.port={ports['master']}",
+            f"-volume.port={ports['volume']}", f"-filer.port={ports['filer']}",
+            "-master.telemetry=false", "-s3.port.iceberg=0", "-s3.port.lance=0",
+            "-volume.max=2000", "-master.volumeSizeLimitMB=64"]
+    server = SeaweedFS(ports["s3"], data, {"argv": argv, "log": log})
+    server._run["process"] = _start_weed(argv, log, ports["s3"])
     try:
-        _wait_for_port(ports["s3"], process, "SeaweedFS", log)
-        yield SeaweedFS(ports["s3"], data, process.pid)
+        yield server
     finally:
-        _stop(process, signal.SIGTERM)
+        _stop(server._run["process"], signal.SIGTERM)  # type: ignore[arg-type]
+
+
+def _start_weed(argv: list[str], log: Path, s3_port: int) -> subprocess.Popen[bytes]:
+    with open(log, "ab") as out:
+        process = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL, start_new_session=True)
+    try:
+        _wait_for_port(s3_port, process, "SeaweedFS", log)
+    except BaseException:
+        _stop(process, signal.SIGKILL)
+        raise
+    return process
 
 
 # -- helpers -----------------------------------------------------------------------------------

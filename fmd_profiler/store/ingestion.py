@@ -50,6 +50,11 @@ _LEFT_RUNNING: list[subprocess.Popen[bytes]] = []
 class Ingestion:
     """Starts ingestion children for one store and collects how they ended (one at a time)."""
 
+    #: What the writer's log lines call this work and its target.
+    operation = "ingest"
+    #: How long stopping waits for a child this process started.
+    stop_wait_s = 5.0
+
     def __init__(self, location: StoreLocation, *, retention_days: int = 0,
                  interval_s: float = INGEST_INTERVAL_S,
                  child_timeout_s: float = CHILD_TIMEOUT_S) -> None:
@@ -59,6 +64,11 @@ class Ingestion:
         self._child_timeout = child_timeout_s
         self._child: subprocess.Popen[bytes] | None = None
         self._started_at = 0.0
+
+    @property
+    def target(self) -> str:
+        """Where the work goes, as log lines name it."""
+        return str(self.location.database)
 
     # -- by a child process -------------------------------------------------------------------
 
@@ -71,21 +81,42 @@ class Ingestion:
         # A marker from the future (the clock was set back) does not block ingestion for good.
         if last is not None and 0 <= time.time() - last < self._interval:
             return False
-        if not any(self.location.pending_segments(name) for name in SEGMENT_TABLES):
+        if not self._has_work(last):
             return False
         # Claim the turn before starting, so the other workers of the server see it at once.
         marker.parent.mkdir(parents=True, exist_ok=True)
         marker.touch()
+        self._launch()
+        return True
+
+    def _has_work(self, last_started: float | None) -> bool:
+        return any(self.location.pending_segments(name) for name in SEGMENT_TABLES)
+
+    def _child_argv(self) -> list[str]:
+        return ["-m", "fmd_profiler.store.ingestion", str(self.location.database),
+                f"--retention-days={self._retention_days}"]
+
+    def _child_input(self) -> bytes | None:
+        """What the child reads on its stdin (secrets go there, never into argv)."""
+        return None
+
+    def _launch(self) -> None:
         package_root = str(Path(__file__).resolve().parents[2])
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
+        data = self._child_input()
         self._child = subprocess.Popen(
-            [python_executable(), "-m", "fmd_profiler.store.ingestion",
-             str(self.location.database),
-             f"--retention-days={self._retention_days}"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, env=env, close_fds=True)
+            [python_executable(), *self._child_argv()],
+            stdin=subprocess.DEVNULL if data is None else subprocess.PIPE,
+            stdout=subprocess.PIPE, env=env, close_fds=True)
         self._started_at = time.monotonic()
-        return True
+        if data is not None and self._child.stdin is not None:
+            try:
+                self._child.stdin.write(data)  # far below a pipe's buffer: never blocks
+            except BrokenPipeError:
+                pass  # the child died at once; collect() reports how
+            finally:
+                self._child.stdin.close()
 
     def collect(self) -> tuple[bool, str | None]:
         """``(finished, problem)`` of the child started last: the child's own one-line reason
@@ -109,6 +140,11 @@ class Ingestion:
             return True, None
         return True, (output.splitlines()[-1] if output else
                       f"the ingestion process exited with status {code}")
+
+    @property
+    def running(self) -> bool:
+        """A child was started and not collected yet."""
+        return self._child is not None
 
     def wait(self, timeout: float) -> None:
         """Wait up to ``timeout`` seconds for a running child."""

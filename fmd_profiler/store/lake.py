@@ -236,3 +236,16 @@ def _first_line(exc: BaseException) -> str:
 
 def _sql_str(value: object) -> str:
     return str(value).replace("'", "''")
+
+
+def connect_storage(settings: LakeSettings, *, threads: int = 1) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB that reaches DATA_PATH and nothing else (hosts never touch the
+    catalog): the extensions and the S3 secret, no lake attached."""
+    con = duckdb.connect(config={"threads": threads})
+    try:
+        load_extensions(con)
+        _create_s3_secret(con, settings)
+    except BaseException:
+        con.close()
+        raise
+    return con

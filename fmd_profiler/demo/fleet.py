@@ -34,6 +34,8 @@ BUCKET = "fmd-demo"
 #: How often the demo's hosts upload and its committer commits (short, so the demo shows both).
 UPLOAD_INTERVAL_S = 5
 COMMIT_EVERY_S = 5
+#: How long the demo waits, after the traffic, for the committer's first registration.
+COMMITTER_WAIT_S = 90.0
 #: A graceful stop uploads within this bound (the uploader's own bound plus gunicorn's).
 STOP_TIMEOUT_S = 90.0
 GUNICORN_CONF = (
@@ -108,9 +110,14 @@ def run_hosts(data: Path, lake: dict[str, str], ops: Path, *, requests: int,
             url = stack.enter_context(gunicorn_host(config, conf, release, folder / "gunicorn.log"))
             hosts.append(Host(name, release, config, url))
             _say(f"{name} (release {release}) serves {url}")
-        committer = stack.enter_context(background_committer(ops, data / "committer.log"))
+        log = data / "committer.log"
+        committer = stack.enter_context(background_committer(ops, log))
         _say(f"committer running (every {COMMIT_EVERY_S} s, pid {committer})")
         served = send_traffic(hosts, requests=requests, seconds=seconds)
+        # Show the pipeline at work before stopping it: uploads every few seconds, commits.
+        committed = _first_commit(log, timeout_s=COMMITTER_WAIT_S)
+        _say(f"committer: {committed}" if committed else
+             f"the committer has not committed within {COMMITTER_WAIT_S:.0f} s; see {log}")
         _say("stopping the hosts (SIGTERM: each flushes and uploads what it holds)")
     return served
 
@@ -165,6 +172,19 @@ def background_committer(config: Path, log: Path) -> Iterator[int]:
         _stop(process, signal.SIGTERM)
         if process.returncode not in (0, -signal.SIGTERM):
             _say(f"the committer ended with status {process.returncode}; see {log}")
+
+
+def _first_commit(log: Path, *, timeout_s: float) -> str | None:
+    """The committer's first line that registered files, waiting up to ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        with contextlib.suppress(OSError):
+            for line in log.read_text(errors="replace").splitlines():
+                if line.startswith("committed ") and not line.startswith("committed 0 "):
+                    return line
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(1.0)
 
 
 def fleet(command: str, config: Path) -> None:

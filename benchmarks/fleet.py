@@ -67,7 +67,7 @@ class FleetPlan:
     overview_rounds: int
 
 
-FULL = FleetPlan(rounds=8, seconds=1, commit_files=200, commit_rows_per_file=5000,
+FULL = FleetPlan(rounds=12, seconds=1, commit_files=200, commit_rows_per_file=5000,
                  commit_hosts=20, lake_requests=10_000_000, lake_hosts=100, overview_rounds=10)
 QUICK = FleetPlan(rounds=2, seconds=1, commit_files=40, commit_rows_per_file=2000,
                   commit_hosts=4, lake_requests=500_000, lake_hosts=10, overview_rounds=5)
@@ -422,11 +422,13 @@ def measure(work: Path, plan: FleetPlan) -> dict[str, Any]:
                                                       hosts=plan.lake_hosts,
                                                       rounds=plan.overview_rounds))):
             _log(f"fleet: {name}")
+            started = time.monotonic()
             try:
                 figures[name] = run()
             except Exception as exc:  # one part's failure must not lose the others' figures
                 figures["failures"][name] = f"{type(exc).__name__}: {str(exc)[-400:]}"
                 _log(f"fleet: {name} failed: {figures['failures'][name]}")
+            figures.setdefault("seconds", {})[name] = time.monotonic() - started
             figures["load"].append(_loadavg())
     return figures
 

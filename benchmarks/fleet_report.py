@@ -20,7 +20,9 @@ def render_fleet(figures: dict[str, Any]) -> list[str]:
         "PostgreSQL (the catalog) and SeaweedFS (the S3 store) run on 127.0.0.1 on the same "
         "machine as what is measured, so their CPU competes with it. The machine's load average "
         "(1 min) at the start and after each part: "
-        + (", ".join(f"{value:.1f}" for value in load) or "not recorded") + ".",
+        + (", ".join(f"{value:.1f}" for value in load) or "not recorded") + " (on 2 cores); "
+        "the parts took " + (", ".join(f"{name} {seconds / 60:.1f} min" for name, seconds
+                                      in figures.get("seconds", {}).items()) or "–") + ".",
         "",
     ]
     for name, why in figures.get("failures", {}).items():

@@ -129,6 +129,8 @@ class HostCpuResult:
     totals: dict[str, dict[str, list[float]]] = field(default_factory=dict)
     failures: dict[str, str] = field(default_factory=dict)
     skipped: str | None = None
+    #: what the fleet server uploaded, as committed: table -> [files, rows, bytes]
+    uploaded: dict[str, list[int]] = field(default_factory=dict)
 
     def ratios(self, pair: str, workload: str) -> list[float]:
         return [b / a for a, b in self.blocks.get(pair, {}).get(workload, [])]
@@ -167,6 +169,7 @@ def measure_host_cpu(lakes: LakeFactory, work: Path, *, rounds: int, seconds: fl
 def _measure_pair(result: HostCpuResult, pair: str, a: Contender, b: Contender,
                   lakes: LakeFactory, work: Path) -> None:
     folder = work / "fleet" / "host-cpu" / pair
+    fleet_config: Path | None = None
     with contextlib.ExitStack() as servers:
         urls: dict[str, str] = {}
         for contender in (a, b):
@@ -176,7 +179,8 @@ def _measure_pair(result: HostCpuResult, pair: str, a: Contender, b: Contender,
                 keys = lakes.make("hostcpu") | {
                     "HOST_NAME": "bench-host", "SPOOL_DIR": str(folder / "fleet-spool")}
                 shutil.rmtree(folder / "fleet-spool", ignore_errors=True)
-                env["BENCH_FLEET_CONFIG"] = str(write_config(folder / "fleet.cfg", keys))
+                fleet_config = write_config(folder / "fleet.cfg", keys)
+                env["BENCH_FLEET_CONFIG"] = str(fleet_config)
             url = servers.enter_context(gunicorn.serve(
                 contender, ROOT, work, server_folder, workers=result.workers,
                 threads=result.threads, env=env))
@@ -197,6 +201,25 @@ def _measure_pair(result: HostCpuResult, pair: str, a: Contender, b: Contender,
             threads_s, children_s = (now - then for now, then in
                                      zip(_host_cpu(url), start[name], strict=True))
             result.totals.setdefault(pair, {})[name] = [children_s, threads_s, served[name]]
+    if fleet_config is not None:  # the servers stopped and uploaded: what did they upload?
+        try:
+            _timed_fleet("commit", fleet_config)
+            result.uploaded = _ledger(lake_settings(fleet_config))
+        except Exception as exc:  # the CPU figures above stand without it
+            result.failures["uploaded"] = f"{type(exc).__name__}: {str(exc)[-300:]}"
+
+
+def _ledger(settings: Any) -> dict[str, list[int]]:
+    """Per table: [files, rows, bytes] the committer registered."""
+    from fmd_profiler.store.lake import connect
+
+    con = connect(settings, read_only=True)
+    try:
+        return {str(t): [int(f), int(r), int(b)] for t, f, r, b in con.execute(
+            "SELECT table_name, count(*), sum(rows), sum(bytes) FROM lake.fmd_ledger "
+            "GROUP BY ALL ORDER BY ALL").fetchall()}
+    finally:
+        con.close()
 
 
 def _block(order: list[Contender], urls: dict[str, str], path: str, script: Path | None,

@@ -86,6 +86,15 @@ def _host_cpu(result: HostCpuResult) -> list[str]:
                 lines.append(f"| {pair} | {server} | {requests:,.0f} | "
                              f"{threads_s / requests * 1e6:.0f} | "
                              f"{children_s / requests * 1e6:.0f} |")
+    if "uploaded" in result.failures:
+        lines += ["", f"What the fleet server uploaded could not be read: "
+                  f"{result.failures['uploaded']}"]
+    if result.uploaded:
+        lines += ["", "What the fleet server uploaded over the whole run (warm-up included; "
+                  "committed afterwards): " + "; ".join(
+                      f"`{table}` {files} file(s), {rows:,} rows, {size / 1e6:.2f} MB"
+                      + (f" ({size / rows:.1f} MB per million rows)" if rows else "")  # B/row
+                      for table, (files, rows, size) in result.uploaded.items()) + "."]
     return [*lines, ""]
 
 

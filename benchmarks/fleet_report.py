@@ -22,7 +22,10 @@ def render_fleet(figures: dict[str, Any]) -> list[str]:
         "(1 min) at the start and after each part: "
         + (", ".join(f"{value:.1f}" for value in load) or "not recorded") + " (on 2 cores); "
         "the parts took " + (", ".join(f"{name} {seconds / 60:.1f} min" for name, seconds
-                                      in figures.get("seconds", {}).items()) or "–") + ".",
+                                      in figures.get("seconds", {}).items()) or "–") + ". "
+        "A load average above the 2 cores means other work shared the machine and every "
+        "absolute figure below is inflated by it: read the ratios, which compare runs taken "
+        "side by side.",
         "",
     ]
     for name, why in figures.get("failures", {}).items():

@@ -4,7 +4,9 @@ Under the MAINTAIN advisory lock (one maintainer at a time; a second one skips):
 ``RETENTION_DAYS`` are deleted (the cutoff is computed here, in UTC, and bound as a value), small
 files are merged, and snapshots and files older than the grace period are expired and deleted.
 A report reads one snapshot from start to end; the grace period keeps that snapshot's files for
-readers that started before maintenance did.
+readers that started before maintenance did. Uploads merged away are deleted with the rest;
+DuckLake's "orphaned files" cleanup is never used, because to the catalog an upload the
+committer has not registered yet looks exactly like an orphan.
 """
 
 from __future__ import annotations
@@ -35,5 +37,5 @@ def maintain_once(settings: LakeSettings, *, retention_days: int, grace_s: float
         with Catalog(settings) as catalog:
             deleted = (catalog.delete_older_than(now - retention_days * 86400.0)
                        if retention_days > 0 else {})
-            catalog.compact(now - grace_s)
+            catalog.compact(grace_s)
         return MaintainResult(deleted)

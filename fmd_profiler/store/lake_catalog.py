@@ -11,7 +11,8 @@ the catalog's SQL.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import duckdb
@@ -23,6 +24,10 @@ from fmd_profiler.store.lake import ALIAS, check_lake_version, connect, ensure_l
 
 #: Retries of a commit that conflicts with another writer (DuckLake's default is 10).
 COMMIT_RETRIES = 100
+
+
+_NO_LAKE_YET = ("the lake has no fmd_profiler tables yet: run python -m fmd_profiler.fleet "
+                "commit --config CFG once (it creates them)")
 
 
 @dataclass(frozen=True)
@@ -49,10 +54,18 @@ class Catalog:
 
     def __init__(self, settings: LakeSettings, *, read_only: bool = False) -> None:
         self.settings = settings
-        self._con = connect(settings, read_only=read_only, threads=2)
-        if not read_only and not self._schema_complete():
-            # Creating or extending the schema takes its own lock and connection.
+        try:
+            self._con = connect(settings, read_only=read_only, threads=2)
+        except StoreError as exc:
+            # Read-only, DuckLake refuses a catalog it never initialised.
+            if read_only and "creating a new DuckLake is explicitly disabled" in str(exc):
+                raise StoreError(_NO_LAKE_YET) from None
+            raise
+        if not self._schema_complete(ledger_only=read_only):
             self._con.close()
+            if read_only:
+                raise StoreError(_NO_LAKE_YET)
+            # Creating or extending the schema takes its own lock and connection.
             ensure_lake_schema(settings)
             self._con = connect(settings, read_only=read_only, threads=2)
         try:
@@ -64,14 +77,17 @@ class Catalog:
             self._con.close()
             raise
 
-    def _schema_complete(self) -> bool:
-        """Every table and column this code writes exists (one catalog query)."""
+    def _schema_complete(self, *, ledger_only: bool) -> bool:
+        """Every table and column this code writes exists (one catalog query); a reader
+        needs only the ledger."""
         found = {(str(t), str(c)) for t, c in self._con.execute(
             "SELECT table_name, column_name FROM information_schema.columns "
             "WHERE table_catalog = $c", {"c": ALIAS}).fetchall()}
-        wanted = {(t.name, c.name) for t in (*SEGMENT_TABLES.values(), *DIRECT_TABLES.values())
-                  for c in t.columns}
-        wanted |= {("fmd_ledger", "key"), ("fmd_levels", "endpoint"), ("fmd_meta", "key")}
+        wanted = {("fmd_ledger", "key")}
+        if not ledger_only:
+            wanted |= {(t.name, c.name) for t in (*SEGMENT_TABLES.values(),
+                                                  *DIRECT_TABLES.values()) for c in t.columns}
+            wanted |= {("fmd_levels", "endpoint"), ("fmd_meta", "key")}
         return wanted <= found
 
     def __enter__(self) -> Catalog:
@@ -164,21 +180,25 @@ class Catalog:
                              "deleted") from None
         return deleted
 
-    def compact(self, older_than_epoch_s: float) -> None:
-        """Merge small files, expire snapshots and delete files no snapshot since
-        ``older_than_epoch_s`` needs (a reader on a newer snapshot keeps its files)."""
+    def compact(self, grace_s: float, clock: Callable[[], float] = time.time) -> None:
+        """Merge small files, expire snapshots older than ``grace_s`` and delete the files
+        that became unneeded more than ``grace_s`` ago (a reader that started within the
+        grace period keeps its snapshot's files). Each step's cutoff is taken when it starts,
+        so the files the merge replaced count from the merge."""
+        # count(*): the steps list what they did with times with a zone, which Python could
+        # only take with pytz; what they did is not needed.
         steps = [
-            f"CALL ducklake_merge_adjacent_files('{ALIAS}')",
-            f"CALL ducklake_expire_snapshots('{ALIAS}', older_than => to_timestamp($t))",
-            f"CALL ducklake_cleanup_old_files('{ALIAS}', older_than => to_timestamp($t))",
+            ("ducklake_merge_adjacent_files", f"'{ALIAS}'"),
+            ("ducklake_expire_snapshots", f"'{ALIAS}', older_than => to_timestamp($t)"),
+            ("ducklake_cleanup_old_files", f"'{ALIAS}', older_than => to_timestamp($t)"),
         ]
-        for sql in steps:
-            params = {"t": older_than_epoch_s} if "$t" in sql else {}
+        for name, args in steps:
+            params = {"t": clock() - grace_s} if "$t" in args else {}
             try:
-                self._con.execute(sql, params).fetchall()
+                self._con.execute(f"SELECT count(*) FROM {name}({args})", params).fetchall()
             except duckdb.Error as exc:
-                raise StoreError(f"maintenance step {sql.split('(')[0].split()[-1]} failed "
-                                 f"({_first_line(exc)})") from None
+                raise StoreError(f"maintenance step {name} failed ({_first_line(exc)})") \
+                    from None
 
     def _fetch(self, sql: str, params: dict[str, object]) -> list[tuple[object, ...]]:
         try:

@@ -61,10 +61,10 @@ def spool_of(settings: LakeSettings) -> StoreLocation:
 
 
 def write_requests(settings: LakeSettings, *, pid: int, segments: int, rows: int,
-                   endpoint: str = "index") -> list[Path]:
+                   endpoint: str = "index", at: float | None = None) -> list[Path]:
     """``segments`` request segments of ``rows`` rows each, as process ``pid`` writes them."""
     writer = SegmentWriter(spool_of(settings), host=settings.host_name, pid=pid)
-    now = time.time()
+    now = time.time() if at is None else at
     paths = []
     for s in range(segments):
         paths.append(writer.write(REQUESTS, [

@@ -15,7 +15,9 @@ from fmd_profiler.fleet.commit import commit_once
 from fmd_profiler.fleet.settings import LakeSettings
 from fmd_profiler.fleet.status import fleet_status
 from fmd_profiler.fleet.upload import leftover_manifests, upload_spool
+from fmd_profiler.schema import REQUESTS
 from fmd_profiler.store.control import read_level_overrides
+from fmd_profiler.store.database import load_segments
 from fmd_profiler.store.lake import Lake
 from fmd_profiler.store.lake_files import DataPath
 from tests.fleet.support import (
@@ -199,12 +201,43 @@ def test_the_cli_commits_and_reports_status_as_json(
     upload = fleet("upload")
     assert upload.returncode == 0, upload.stderr
     assert "uploaded 1 file(s), 6 row(s) from 2 segment(s)" in upload.stdout
+    # A host of a newer version uploads a file of a newer schema: it waits for its committer.
+    elsewhere = dataclasses.replace(settings_cfg.lake, spool_dir=tmp_path / "elsewhere")
+    batch = load_segments(REQUESTS, write_requests(elsewhere, pid=62, segments=1, rows=2))
+    with DataPath(settings_cfg.lake) as data:
+        data.write_parquet("incoming/requests/v99/future/x.parquet", REQUESTS,
+                           dict(batch.columns))
     commit = fleet("commit")
     assert commit.returncode == 0, commit.stderr
-    assert "committed 1 file(s), 6 row(s)" in commit.stdout
+    assert "committed 1 file(s), 6 row(s); 1 file(s) of a newer schema left alone" \
+        in commit.stdout
+    assert "have schema v99, newer than this committer's v1" in commit.stderr
     status = fleet("status", "--json", "-")
     assert status.returncode == 0, status.stderr
     data = json.loads(status.stdout)
-    assert data["files_waiting"] == 0 and data["lag_s"] == 0.0
-    assert [h["host"] for h in data["hosts"]] == ["cli-host"]
+    assert data["files_waiting"] == 1  # the newer one
+    assert [(h["host"], h["files_waiting"], h["files_committed"]) for h in data["hosts"]] == [
+        ("cli-host", 0, 1), ("future", 1, 0)]
     assert "fmd-secret" not in status.stdout + status.stderr
+
+
+def test_committers_at_once_one_wins_and_the_others_wait_or_skip(
+        lake_settings: LakeSettings) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from fmd_profiler.fleet import advisory
+
+    for pid in (71, 72, 73):
+        write_requests(lake_settings, pid=pid, segments=1, rows=4)
+        upload_spool(lake_settings, spool_of(lake_settings), lock_wait_s=5)
+    with advisory.advisory_lock(lake_settings.dsn, advisory.COMMIT, wait_s=5) as got:
+        assert got
+        assert commit_once(lake_settings, wait_s=0) is None  # --every skips its turn
+
+    with ThreadPoolExecutor(3) as pool:  # once: each waits for the one before
+        results = list(pool.map(lambda _: commit_once(lake_settings, wait_s=120), range(3)))
+
+    assert sorted(r.files for r in results if r is not None) == [0, 0, 3]
+    assert stored_requests(lake_settings) == {
+        ("test-host", 71): 4, ("test-host", 72): 4, ("test-host", 73): 4}
+    assert duplicates(lake_settings) == 0

@@ -48,10 +48,25 @@ def benchmark_command(ctx: click.Context) -> None:
 
 
 def _with_app_store(args: list[str]) -> list[str]:
-    """The arguments, with ``--db`` defaulting to the app's store (before any ``--``)."""
+    """The arguments, with ``--db`` defaulting to the app's store (before any ``--``).
+
+    In fleet mode the app's store is the lake, named by its config file (never by a DSN in the
+    arguments, which other users of the machine can read).
+    """
     args = list(args)
     options = args[:args.index("--")] if "--" in args else args
-    if "--db" not in options:
-        state = current_app.extensions["fmd_profiler"]
-        args[len(options):len(options)] = ["--db", str(state.config.database)]
+    if "--db" in options:
+        return args
+    config = current_app.extensions["fmd_profiler"].config
+    if config.lake is None:
+        added = ["--db", str(config.database)]
+    elif "--config" in options:
+        added = []
+    elif config.source is not None:
+        added = ["--config", str(config.source)]
+    else:
+        raise click.UsageError("this app's fleet mode is configured in code, which a command "
+                               "cannot read: pass --config with a file that has the same "
+                               "DATABASE and DATA_PATH")
+    args[len(options):len(options)] = added
     return args

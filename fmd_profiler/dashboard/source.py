@@ -9,12 +9,11 @@ committer publishes them to every host - so a dashboard-only pod of a fleet need
 from __future__ import annotations
 
 import contextlib
-from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from fmd_profiler.config import Config
 from fmd_profiler.errors import ProfilerError
-from fmd_profiler.schema import REQUESTS, SEGMENT_TABLES
+from fmd_profiler.schema import REQUESTS
 from fmd_profiler.store import StoreLocation
 from fmd_profiler.store.control import read_level_overrides, write_level_overrides
 
@@ -86,18 +85,21 @@ class EmbeddedSource:
 
 
 class LakeSource:
-    """The lake: sessions attach it read-only; its snapshot id is the data version."""
+    """The lake: sessions over a kept read-only connection; its snapshot id is the data
+    version."""
 
     def __init__(self, settings: LakeSettings) -> None:
         from fmd_profiler.fleet.catalog import SnapshotProbe
         from fmd_profiler.store.lake import Lake
+        from fmd_profiler.store.lake_reader import KeptLakeReader
 
         self.settings = settings
         self.lake = Lake(settings)
+        self.reader = KeptLakeReader(settings)
         self.probe = SnapshotProbe(settings.dsn)
 
     def read(self) -> contextlib.AbstractContextManager[Any]:
-        return self.lake.read()
+        return self.reader.read()
 
     def version(self) -> tuple[object, ...]:
         return ("lake", self.probe.snapshot_id())
@@ -117,18 +119,10 @@ class LakeSource:
             record_level(con, endpoint, level)
 
     def prune(self, days: int) -> int:
-        """Delete rows older than ``days`` days, under the maintenance lock."""
-        from fmd_profiler.fleet import advisory
+        """``fleet maintain`` with a retention of ``days`` days (deletes, then compacts)."""
+        from fmd_profiler.fleet.maintain import maintain_once
 
-        cutoff = datetime.now(UTC).replace(tzinfo=None) - timedelta(days=days)
-        with advisory.advisory_lock(self.settings.dsn, advisory.MAINTAIN, wait_s=10.0) as got:
-            if not got:
-                raise ProfilerError(PRUNE_LOCKED)
-            with self.lake.transaction() as con:
-                found = con.execute(f"SELECT count(*) FROM {REQUESTS.name} "
-                                    f"WHERE {REQUESTS.time_column} < $c", {"c": cutoff}).fetchone()
-                for table in SEGMENT_TABLES.values():
-                    if table.time_column:
-                        con.execute(f"DELETE FROM {table.name} WHERE {table.time_column} < $c",
-                                    {"c": cutoff})
-        return int(found[0]) if found else 0
+        done = maintain_once(self.settings, retention_days=days, wait_s=10.0)
+        if done is None:
+            raise ProfilerError(PRUNE_LOCKED)
+        return done.deleted.get(REQUESTS.name, 0)

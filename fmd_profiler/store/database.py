@@ -48,6 +48,8 @@ MAX_SEGMENTS_PER_INGEST = 2000
 #: Segment bytes decoded into memory for one INSERT (~80k request rows): a backlog (a busy server,
 #: a store that was locked for a while) is ingested in steps, not decoded at once.
 INGEST_CHUNK_BYTES = 4 * 1024 * 1024
+#: Rows of an object column DuckDB looks at to type it: all of them (see register_columns).
+ANALYZE_SAMPLE_ROWS = 1_000_000_000
 #: How long a forgotten segment name is remembered (guards against re-ingesting after a crash).
 INGESTED_NAMES_KEEP_DAYS = 7
 
@@ -386,10 +388,22 @@ def select_sql(table: Table) -> str:
     return ", ".join(column_sql(c.name, c.sql_type, c.kind) for c in table.columns)
 
 
+def register_columns(con: duckdb.DuckDBPyConnection, name: str,
+                     columns: dict[str, np.ndarray]) -> None:
+    """Make numpy ``columns`` readable as the view ``name``.
+
+    DuckDB types an object column from a sample of its values; DuckDB 1.5 (the one fleet mode
+    runs on) fails on a column whose sampled values are all None (more than 1000 rows of it,
+    e.g. ``exception`` on a healthy server) unless it looks at every value.
+    """
+    con.execute(f"SET pandas_analyze_sample = {ANALYZE_SAMPLE_ROWS}")
+    con.register(name, columns)
+
+
 @contextlib.contextmanager
 def _registered(con: duckdb.DuckDBPyConnection, name: str,
                 columns: dict[str, np.ndarray]) -> Iterator[None]:
-    con.register(name, columns)
+    register_columns(con, name, columns)
     try:
         yield
     finally:
@@ -470,7 +484,7 @@ def create_read_views(con: duckdb.DuckDBPyConnection, attached: str | None,
             for path, problem in batch.unreadable:  # ingestion sets them aside; here: skip
                 log.warning("fmd_profiler: skipping unreadable segment %s (%s)", path, problem)
             # The connection keeps the registered columns alive as long as it lives.
-            con.register(f"fmd_pending_{table.name}", batch.columns)
+            register_columns(con, f"fmd_pending_{table.name}", batch.columns)
             parts.append(f"SELECT {select_sql(table)} FROM fmd_pending_{table.name}")
         if not parts:
             parts.append(_select_nothing(table))

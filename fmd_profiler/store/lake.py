@@ -192,11 +192,17 @@ class Lake:
 
     @contextlib.contextmanager
     def read(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A read-only session: one view per table over the lake, as the embedded store has."""
+        """A read-only session: one view per table over the lake, as the embedded store has.
+
+        The whole session reads one snapshot (one transaction): a report's pages agree with
+        each other, and maintenance, which keeps the files of recent snapshots for a grace
+        period, never deletes a file the session still reads.
+        """
         con = connect(self.settings, read_only=True, alias="stored", threads=self._threads)
         try:
             check_lake_version(con, "stored")
             create_read_views(con, "stored", {})
+            con.execute("BEGIN TRANSACTION")
             yield con
         finally:
             con.close()

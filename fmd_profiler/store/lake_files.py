@@ -22,7 +22,7 @@ import duckdb
 from fmd_profiler.errors import StoreError
 from fmd_profiler.fleet.settings import LakeSettings, redact_dsn
 from fmd_profiler.schema import Table
-from fmd_profiler.store.database import select_sql
+from fmd_profiler.store.database import register_columns, select_sql
 from fmd_profiler.store.lake import connect_storage
 
 #: The control file the committer publishes and every host fetches.
@@ -79,7 +79,7 @@ class DataPath:
         if not self.settings.is_s3:
             Path(target).parent.mkdir(parents=True, exist_ok=True)
             temp = str(Path(target).with_name(f".{Path(target).name}.{os.getpid()}.tmp"))
-        self._con.register("fmd_upload", columns)
+        register_columns(self._con, "fmd_upload", columns)  # type: ignore[arg-type]
         try:
             self._run("write", key,
                       f"COPY (SELECT {select_sql(table)} FROM fmd_upload) TO "

@@ -16,12 +16,14 @@ from flask.testing import FlaskClient
 from fmd_profiler.dashboard import cache as cache_module
 from fmd_profiler.dashboard.source import LakeSource
 from fmd_profiler.dashboard.standalone import create_app
+from fmd_profiler.fleet.commit import commit_once
 from fmd_profiler.fleet.levels import current_levels
 from fmd_profiler.fleet.settings import LakeSettings
 from fmd_profiler.report.cli import main as report_main
 from fmd_profiler.report.pages.paths import endpoint_path
 from fmd_profiler.store.lake import LAKE_VERSION, Lake, connect, ensure_lake_schema
-from tests.fleet.support import write_config
+from fmd_profiler.store.lake_files import DataPath
+from tests.fleet.read_support import write_config
 
 PASSWORD = "boss-pass-1"
 DSN_PASSWORD = "pg-Hunter2-secret"
@@ -116,6 +118,10 @@ def test_levels_set_on_the_dashboard_live_in_the_catalog(
         assert current_levels(con, "stored.fmd_levels") == {"items": 3}
     settings = client.get("/dashboard/settings").text
     assert re.search(r"items.*?3", settings, re.S)
+    # The committer publishes them where every host's uploader fetches them.
+    assert commit_once(lake_settings, wait_s=30.0) is not None
+    with DataPath(lake_settings) as data:
+        assert data.read_levels() == {"items": 3}
 
     response = client.post("/dashboard/settings/level",
                            data={"endpoint": "items", "level": "default", "csrf_token": token})
@@ -127,6 +133,20 @@ def test_levels_set_on_the_dashboard_live_in_the_catalog(
     response = client.post("/dashboard/settings/level",
                            data={"endpoint": "nope", "level": "1", "csrf_token": token})
     assert response.status_code == 400
+
+
+def test_the_admin_prunes_old_data_from_the_lake(
+        dashboard: Flask, lake_settings: LakeSettings) -> None:
+    with Lake(lake_settings).transaction() as con:  # one recent request, which stays
+        con.execute("INSERT INTO requests (endpoint, method, status, duration_ms, started_at, "
+                    "host, pid) VALUES ('items', 'GET', 200, 1.0, now()::TIMESTAMP, 'h1', 2)")
+    client = signed_in(dashboard)
+    token = csrf_of(client.get("/dashboard/settings").text)
+    response = client.post("/dashboard/settings/prune", data={"days": "1", "csrf_token": token})
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith("done=pruned")
+    with Lake(lake_settings).read() as con:
+        assert con.execute("SELECT count(*), min(pid) FROM requests").fetchone() == (1, 2)
 
 
 def test_no_secret_shows_on_pages_in_errors_or_in_logs(
@@ -149,6 +169,14 @@ def test_no_secret_shows_on_pages_in_errors_or_in_logs(
     out, err = capsys.readouterr()
     assert "cannot" in err and "password=***" in err
     shown += [out, err, caplog.text, repr(lake_settings)]
+    # The static report of the lake, every file of it.
+    good = write_config(tmp_path / "fleet.cfg", fleet_values)
+    assert report_main(["--config", str(good), "--out", str(tmp_path / "site"), "--jobs",
+                        "1"]) == 0
+    site = [p.read_bytes().decode("utf-8", "replace")
+            for p in (tmp_path / "site").rglob("*") if p.is_file()]
+    assert len(site) > 3
+    shown += site
     for text in shown:
         assert DSN_PASSWORD not in text
         assert S3_SECRET not in text
@@ -156,7 +184,11 @@ def test_no_secret_shows_on_pages_in_errors_or_in_logs(
 
 def test_readers_refuse_a_lake_made_by_a_newer_version(
         dashboard: Flask, fleet_values: dict[str, Any], lake_settings: LakeSettings,
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cache_module, "FRESH_FOR_S", 0.0)
+    client = signed_in(dashboard)
+    assert client.get("/dashboard/").status_code == 200  # its lake connection is kept open
     con = connect(lake_settings, read_only=False)
     try:
         con.execute("INSERT INTO lake.fmd_meta VALUES ('lake_version', $v)",
@@ -166,6 +198,6 @@ def test_readers_refuse_a_lake_made_by_a_newer_version(
     config = write_config(tmp_path / "fleet.cfg", fleet_values)
     assert report_main(["--config", str(config), "--json", "-"]) == 2
     assert "newer fmd_profiler" in capsys.readouterr().err
-    page = signed_in(dashboard).get("/dashboard/")
+    page = client.get("/dashboard/")  # a new snapshot: rebuilt, and refused
     assert page.status_code == 503
     assert "upgrade fmd_profiler" in page.text

@@ -24,7 +24,6 @@ from fmd_profiler.store.segments import SegmentWriter
 log = logging.getLogger("fmd_profiler")
 
 
-
 @dataclass(frozen=True)
 class Source:
     """A table and the function that hands over its buffered rows.

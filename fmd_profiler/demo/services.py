@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import glob
+import json
 import os
 import shutil
 import signal
@@ -217,8 +218,13 @@ class SeaweedFS:
 
 
 @contextlib.contextmanager
-def seaweedfs(folder: Path) -> Iterator[SeaweedFS]:
-    """Start ``weed server -s3`` with its data in ``folder``, bound to 127.0.0.1."""
+def seaweedfs(folder: Path, *, credentials: tuple[str, str] | None = None
+              ) -> Iterator[SeaweedFS]:
+    """Start ``weed server -s3`` with its data in ``folder``, bound to 127.0.0.1.
+
+    Without ``credentials`` (key id, secret) the S3 gateway accepts any keys; with them it
+    accepts only those (and anonymous requests, such as :meth:`SeaweedFS.create_bucket`, fail).
+    """
     binary = weed_binary()
     data = folder / "weed"
     data.mkdir(parents=True)
@@ -236,6 +242,13 @@ def seaweedfs(folder: Path) -> Iterator[SeaweedFS]:
             f"-volume.port={ports['volume']}", f"-filer.port={ports['filer']}",
             "-master.telemetry=false", "-s3.port.iceberg=0", "-s3.port.lance=0",
             "-volume.max=2000", "-master.volumeSizeLimitMB=64"]
+    if credentials is not None:
+        identities = folder / "s3.json"
+        identities.write_text(json.dumps({"identities": [{
+            "name": "fmd", "credentials": [{"accessKey": credentials[0],
+                                            "secretKey": credentials[1]}],
+            "actions": ["Admin", "Read", "Write", "List", "Tagging"]}]}))
+        argv.append(f"-s3.config={identities}")
     server = SeaweedFS(ports["s3"], data, {"argv": argv, "log": log})
     server._run["process"] = _start_weed(argv, log, ports["s3"])
     try:

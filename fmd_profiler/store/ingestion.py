@@ -52,7 +52,8 @@ class Ingestion:
 
     #: What the writer's log lines call this work and its target.
     operation = "ingest"
-    #: How long stopping waits for a child this process started.
+    #: How long stopping waits for a child this process started (it usually takes well under a
+    #: second; one that takes longer finishes on its own).
     stop_wait_s = 5.0
 
     def __init__(self, location: StoreLocation, *, retention_days: int = 0,

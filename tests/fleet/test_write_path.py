@@ -241,3 +241,23 @@ def test_committers_at_once_one_wins_and_the_others_wait_or_skip(
     assert stored_requests(lake_settings) == {
         ("test-host", 71): 4, ("test-host", 72): 4, ("test-host", 73): 4}
     assert duplicates(lake_settings) == 0
+
+
+def test_refused_s3_keys_are_named_without_the_secret(
+        lake_settings: LakeSettings, tmp_path: Path) -> None:
+    from fmd_profiler.demo.services import seaweedfs
+    from fmd_profiler.errors import StoreError
+    from fmd_profiler.fleet.settings import s3_settings
+
+    write_requests(lake_settings, pid=81, segments=1, rows=1)
+    with seaweedfs(tmp_path / "guarded", credentials=("right-key", "right-secret")) as guarded:
+        wrong = dataclasses.replace(lake_settings, s3=s3_settings({
+            "AWS_ACCESS_KEY_ID": "wrong-key", "AWS_SECRET_ACCESS_KEY": "wrong-secret-value",
+            "AWS_ENDPOINT_URL": guarded.endpoint_url}))
+        with pytest.raises(StoreError) as caught:
+            upload_spool(wrong, spool_of(wrong), lock_wait_s=5)
+    message = str(caught.value)
+    assert "refused" in message
+    assert "check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY" in message
+    assert "wrong-secret-value" not in message
+    assert len(list(pending(spool_of(wrong)))) == 1  # kept for when the keys are fixed

@@ -16,9 +16,10 @@ from fmd_profiler.errors import ProfilerError
 from fmd_profiler.schema import REQUESTS
 from fmd_profiler.store import StoreLocation
 from fmd_profiler.store.control import read_level_overrides, write_level_overrides
+from fmd_profiler.store.factory import open_lake
 
 if TYPE_CHECKING:
-    from fmd_profiler.fleet.settings import LakeSettings
+    from fmd_profiler.store.lake import Lake
 
 PRUNE_LOCKED = ("the store stayed locked for 10 s (an ingestion, a report or maintenance is "
                 "running); try again in a moment")
@@ -39,9 +40,12 @@ class DashboardSource(Protocol):
 
 
 def dashboard_source(config: Config, location: StoreLocation) -> DashboardSource:
-    """The lake in fleet mode, else the embedded store at ``location``."""
-    if config.lake is not None:
-        return LakeSource(config.lake)
+    """The lake in fleet mode, else the embedded store at ``location`` (the store factory
+    decides, as for every reader)."""
+    if config.lake is not None:  # open_store's rule
+        return LakeSource(open_lake(config.lake))  # type: ignore[arg-type]
+    # The embedded store opens nothing until a page is asked for: an app's worker process
+    # that serves the dashboard must not load DuckDB at start-up.
     return EmbeddedSource(location)
 
 
@@ -88,13 +92,13 @@ class LakeSource:
     """The lake: sessions over a kept read-only connection; its snapshot id is the data
     version."""
 
-    def __init__(self, settings: LakeSettings) -> None:
+    def __init__(self, lake: Lake) -> None:
         from fmd_profiler.fleet.catalog import SnapshotProbe
-        from fmd_profiler.store.lake import Lake
         from fmd_profiler.store.lake_reader import KeptLakeReader
 
+        settings = lake.settings
         self.settings = settings
-        self.lake = Lake(settings)
+        self.lake = lake
         self.reader = KeptLakeReader(settings)
         self.probe = SnapshotProbe(settings.dsn)
 

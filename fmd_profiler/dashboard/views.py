@@ -207,8 +207,11 @@ def make_blueprint(config: Config, location: StoreLocation, client_ip: Any) -> B
             return _plain("Only the admin may change monitoring levels.", 403)
         endpoint = request.form.get("endpoint", "")
         raw = request.form.get("level", "")
-        with dash.source.read() as con:
-            known = {r["endpoint"] for r in admin.known_routes(con)}
+        try:
+            with dash.source.read() as con:
+                known = {r["endpoint"] for r in admin.known_routes(con)}
+        except StoreError as exc:
+            return _unavailable(exc)
         if endpoint not in known:
             return _settings_page(dash, None, f"Unknown endpoint {endpoint!r}.", 400)
         try:
@@ -309,11 +312,14 @@ def _download(dash: Dashboard, path: str) -> Response:
     """A file an endpoint page links to (a profile export), from that page's model."""
     from fmd_profiler.report.pages import download_page
 
-    if not dash.source.has_data():
-        abort(404)
-    with dash.source.read() as con:
-        owner = download_page(con, dash.options(), path)
-    built = _built(dash, owner) if owner is not None else None
+    try:
+        if not dash.source.has_data():
+            abort(404)
+        with dash.source.read() as con:
+            owner = download_page(con, dash.options(), path)
+        built = _built(dash, owner) if owner is not None else None
+    except StoreError as exc:
+        return _unavailable(exc)
     found = next((d for d in built.page.all_downloads() if d.path == path),
                  None) if built is not None else None
     if found is None:

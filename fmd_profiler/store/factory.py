@@ -56,19 +56,6 @@ def is_lake(store: Store) -> bool:
 
 
 @contextlib.contextmanager
-def read_current(store: Store) -> Iterator[Any]:
-    """A read session without first ingesting the spool (what a dashboard request may afford).
-
-    The embedded store's session still includes the pending segments through its views.
-    """
-    from fmd_profiler.store.database import Database
-
-    session = store.read(ingest_first=False) if isinstance(store, Database) else store.read()
-    with session as con:
-        yield con
-
-
-@contextlib.contextmanager
 def exclusive_transaction(store: Store) -> Iterator[Any]:
     """A transaction no other direct writer runs beside, anywhere in the fleet.
 

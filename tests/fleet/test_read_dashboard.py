@@ -164,6 +164,12 @@ def test_no_secret_shows_on_pages_in_errors_or_in_logs(
     assert failed.status_code == 503
     assert "password=***" in failed.text
     shown.append(failed.text)
+    token = csrf_of(broken_client.get("/dashboard/login").text)
+    for response in (broken_client.get("/dashboard/settings"),
+                     broken_client.post("/dashboard/settings/level", data={
+                         "endpoint": "items", "level": "1", "csrf_token": token})):
+        assert response.status_code == 503
+        shown.append(response.text)
     config = write_config(tmp_path / "broken.cfg", broken)
     assert report_main(["--config", str(config), "--json", "-"]) == 2
     out, err = capsys.readouterr()

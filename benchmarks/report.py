@@ -8,6 +8,7 @@ from benchmarks import breakdown, capacity
 from benchmarks.breakdown import BreakdownResult
 from benchmarks.capacity import CapacityResult
 from benchmarks.contenders import BARE, BARE_TWIN, MINIMAL, MINIMAL_WALL
+from benchmarks.fleet_report import render_fleet
 from benchmarks.latency import ENDPOINTS, LatencyResult
 from benchmarks.paired import PairedResult
 from benchmarks.throughput import ThroughputResult
@@ -80,6 +81,8 @@ def render(figures: dict[str, Any]) -> str:
         lines += _harness(figures["harness"])
     if "verdicts" in figures:
         lines += render_verdicts(figures["verdicts"])
+    if "fleet" in figures:
+        lines += render_fleet(figures["fleet"])
     return "\n".join(lines) + "\n"
 
 

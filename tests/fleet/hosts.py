@@ -33,6 +33,35 @@ class Host:
         return (location.ingest_marker_path.exists() and not list(pending(location))
                 and not leftover_manifests(location))
 
+    def wait_until_first_upload(self, timeout: float = 60.0) -> bool:
+        """True once an upload was started and no upload child of this host runs any more
+        (segments flushed after that upload listed the spool may still wait for the next)."""
+        deadline = time.monotonic() + timeout
+        marker = spool_of(self.settings).ingest_marker_path
+        while time.monotonic() < deadline:
+            if marker.exists() and not self.upload_running():
+                return True
+            time.sleep(0.2)
+        return False
+
+    def upload_running(self) -> bool:
+        """Whether a worker of this host's server has an upload child alive (from /proc)."""
+        parents = {self.server.process.pid}
+        found = False
+        for _ in range(2):  # the master's workers, then the workers' children
+            children = set()
+            for stat in Path("/proc").glob("[0-9]*/stat"):
+                try:
+                    fields = stat.read_text().rsplit(")", 1)[1].split()
+                    cmdline = (stat.parent / "cmdline").read_bytes().split(b"\0")
+                except (OSError, IndexError):
+                    continue  # ended meanwhile
+                if int(fields[1]) in parents:
+                    children.add(int(stat.parent.name))
+                    found = found or (b"fmd_profiler.fleet" in cmdline and b"upload" in cmdline)
+            parents = children
+        return found
+
     def wait_until_uploaded(self, timeout: float = 60.0) -> bool:
         """True once the spool holds no segment and no manifest (bounded wait)."""
         deadline = time.monotonic() + timeout

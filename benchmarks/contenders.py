@@ -31,6 +31,7 @@ class Contender:
     signal: bool = True  # False: SAMPLER_SIGNAL off, the sampler thread samples every request
     cpu_clock: bool = True  # the minimal recorder only: False reads the monotonic clock alone
     prometheus: bool = False  # PROMETHEUS = true (counted on the writer thread)
+    fleet: bool = False  # ours only: fleet mode, the lake named by $BENCH_FLEET_CONFIG
 
     @property
     def env(self) -> str:
@@ -53,6 +54,9 @@ OURS_L2_SWI0 = Contender("fmd_profiler L2, switch interval untouched", "ours", l
 OURS_L2_40MS = Contender("fmd_profiler L2, 40 ms interval", "ours", level=2,
                          sampling_interval_ms=40.0)
 OURS_L3 = Contender("fmd_profiler L3 (detail 1%)", "ours", level=3, detail_rate=0.01)
+# Level 1 with the lake instead of the DuckDB file (benchmarks.fleet): the request path is the
+# same, the host's uploader child replaces the ingestion child.
+OURS_L1_FLEET = Contender("fmd_profiler L1, fleet mode", "ours", level=1, fleet=True)
 OURS_EXACT = Contender("fmd_profiler exact (yappi)", "ours", level=2, exact=True)
 FMD_L1 = Contender("Flask-MonitoringDashboard L1", "fmd", level=1)
 FMD_L3 = Contender("Flask-MonitoringDashboard L3", "fmd", level=3)
@@ -68,7 +72,10 @@ ALL = (BARE, OURS_L1, OURS_L2, OURS_L2_THREAD, OURS_L2_SWI0, OURS_L2_40MS, OURS_
        FMD_L1, FMD_L3, PYINSTRUMENT)
 #: The throughput section's control: a second server of the app without profiler.
 BARE_TWIN = Contender("no profiler, a second server", "bare")
-BY_NAME = {c.name: c for c in (*ALL, BARE_TWIN, MINIMAL, MINIMAL_WALL, OURS_L1_PROMETHEUS)}
+#: The fleet section's control: a second server of level 1 on the embedded store.
+OURS_L1_TWIN = Contender("fmd_profiler L1, a second server", "ours", level=1)
+BY_NAME = {c.name: c for c in (*ALL, BARE_TWIN, MINIMAL, MINIMAL_WALL, OURS_L1_PROMETHEUS,
+                               OURS_L1_FLEET, OURS_L1_TWIN)}
 
 
 def build_app(contender: Contender, workdir: Path, *, clock: Any = None) -> Any:
@@ -98,6 +105,10 @@ def build_app(contender: Contender, workdir: Path, *, clock: Any = None) -> Any:
             settings["METRICS_OPEN"] = True
         if clock is not None:
             settings["clock"] = clock
+        if contender.fleet:
+            # The lake's keys and this host's HOST_NAME and SPOOL_DIR come from the file.
+            del settings["DATABASE"]
+            settings["config_file"] = os.environ["BENCH_FLEET_CONFIG"]
         return create_app(**settings)
     if contender.kind == "fmd":
         return _with_flask_monitoring_dashboard(create_app(profile=False), contender, workdir)

@@ -33,15 +33,17 @@ def wait_listening(port: int, process: subprocess.Popen[bytes], timeout: float =
 
 @contextlib.contextmanager
 def serve(contender: Contender, root: Path, work: Path, folder: Path, *, workers: int,
-          threads: int) -> Iterator[str]:
+          threads: int, env: dict[str, str] | None = None) -> Iterator[str]:
     """Run ``contender``'s demo app under gunicorn; yields its base URL; stops with SIGTERM.
 
-    ``folder`` (emptied first) holds the contender's store and gunicorn's log.
+    ``folder`` (emptied first) holds the contender's store and gunicorn's log; ``env`` is added
+    to the server's environment.
     """
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     port = free_port()
-    env = child_env(root) | {"BENCH_CONTENDER": contender.name, "BENCH_WORKDIR": str(folder)}
+    env = child_env(root) | (env or {}) | {"BENCH_CONTENDER": contender.name,
+                                           "BENCH_WORKDIR": str(folder)}
     log_path = folder / "gunicorn.log"
     url = f"http://127.0.0.1:{port}"
     if contender.kind == "fmd":

@@ -8,6 +8,7 @@ from benchmarks import breakdown, capacity
 from benchmarks.breakdown import BreakdownResult
 from benchmarks.capacity import CapacityResult
 from benchmarks.contenders import BARE, BARE_TWIN, MINIMAL, MINIMAL_WALL
+from benchmarks.fleet_report import render_fleet
 from benchmarks.latency import ENDPOINTS, LatencyResult
 from benchmarks.paired import PairedResult
 from benchmarks.throughput import ThroughputResult
@@ -78,6 +79,10 @@ def render(figures: dict[str, Any]) -> str:
         lines += _report(figures["report"])
     if "harness" in figures:
         lines += _harness(figures["harness"])
+    if "verdicts" in figures:
+        lines += render_verdicts(figures["verdicts"])
+    if "fleet" in figures:
+        lines += render_fleet(figures["fleet"])
     return "\n".join(lines) + "\n"
 
 
@@ -461,6 +466,38 @@ def _harness(result: dict[str, Any]) -> list[str]:
         f"| fixed cost per harness run | {result['fixed_cost_s']:.2f} s |",
         "",
     ]
+
+
+def render_verdicts(result: dict[str, Any]) -> list[str]:
+    """The harness's verdicts on simulated runs (benchmarks/verdicts.py)."""
+    lines = [
+        "## Benchmark harness verdicts under hiccups",
+        "",
+        f"`python -m benchmarks.verdicts --seeds {result['seeds']}` "
+        f"({result['seconds'] / 60:.1f} minutes): simulated `--against` runs, "
+        f"{result['seeds']} seeds a cell, each with {result['comparisons']} comparisons (3 "
+        "endpoints, 4 tests); the head slows one endpoint and the test that calls it. One or two "
+        "rounds of base or head are stalled x4 (every test and endpoint in them). -n N gives N-1 "
+        "measured rounds a side. Detected: both the endpoint and its test flagged; false alarm: "
+        "anything flagged in an unchanged commit (A/A). Harness defaults: "
+        f"alpha {result['alpha']:g} per run, threshold x{result['threshold']:.2f}. Each cell: "
+        "shipped decision (outlier rounds set aside, t-test on log durations) / previous one "
+        "(Mann-Whitney on raw rounds).",
+        "",
+    ]
+    for noise in dict.fromkeys(c["noise"] for c in result["cells"]):
+        lines += [f"Per-round noise: {noise}.", "",
+                  "| -n | hiccup rounds | x1.5 detected | x3 detected | A/A false alarms |",
+                  "| --- | --- | --- | --- | --- |"]
+        for c in (c for c in result["cells"] if c["noise"] == noise):
+            hiccups = "none" if not c["hiccups"] else f"{c['hiccups']} in {c['side']}"
+            row = [str(c["n"]), hiccups]
+            for slowdown in (1.5, 3.0, 1.0):
+                row.append(" / ".join(f"{100 * c[design, slowdown]:.1f} %"
+                                      for design in ("shipped", "previous")))
+            lines.append("| " + " | ".join(row) + " |")
+        lines.append("")
+    return lines
 
 
 def _ingest(result: dict[str, Any], profile: dict[str, Any] | None = None) -> list[str]:

@@ -2,7 +2,9 @@
 
 ``python -m benchmarks.run`` (about 60 minutes on 2 cores) or ``--quick`` (about 8 minutes,
 fewer rounds and requests; good for a smoke check, too noisy to quote). ``--only NAME`` runs some
-sections. Nothing here passes or fails: it measures and writes down, with the machine, the date
+sections; with ``--into FILE`` only those sections of FILE are replaced (a late, separate run of
+one section keeps the rest of RESULTS.md and says where its figures come from). Nothing here
+passes or fails: it measures and writes down, with the machine, the date
 and the command.
 """
 
@@ -31,6 +33,7 @@ from benchmarks import (
     accuracy,
     breakdown,
     capacity,
+    fleet,
     harness_overhead,
     ingest,
     latency,
@@ -42,6 +45,7 @@ from benchmarks import (
     prometheus_cost,
     report_generation,
     throughput,
+    verdicts,
 )
 from benchmarks import contenders as C
 from benchmarks.envs import ensure_fmd_env
@@ -50,7 +54,8 @@ from fmd_profiler.errors import one_line
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "benchmarks" / ".work"
-SECTIONS = ("latency", "throughput", "accuracy", "storage", "memory", "report", "harness")
+SECTIONS = ("latency", "throughput", "accuracy", "storage", "memory", "report", "harness",
+            "verdicts", "fleet")
 
 
 @dataclass(frozen=True)
@@ -82,6 +87,7 @@ class Plan:
     profile_requests: int
     report_sizes: tuple[int, ...]
     harness_rounds: int
+    fleet: fleet.FleetPlan
 
 
 FULL = Plan(quick=False, latency_rounds=12, latency_requests=170, latency_warmup=300,
@@ -90,14 +96,16 @@ FULL = Plan(quick=False, latency_rounds=12, latency_requests=170, latency_warmup
             capacity_processes=2, capacity_blocks=20,
             breakdown_processes=2, breakdown_rounds=80,
             ingest_rows=1_000_000, memory_requests=1_000_000, accuracy_scale=1.0,
-            profile_requests=20_000, report_sizes=(100_000, 1_000_000), harness_rounds=5)
+            profile_requests=20_000, report_sizes=(100_000, 1_000_000), harness_rounds=5,
+            fleet=fleet.FULL)
 QUICK = Plan(quick=True, latency_rounds=4, latency_requests=120, latency_warmup=100,
              paired_processes=1, paired_rounds=2, paired_requests=100,
              throughput_rounds=2, throughput_seconds=1, throughput_warmup_s=1,
              capacity_processes=1, capacity_blocks=4,
              breakdown_processes=1, breakdown_rounds=15,
              ingest_rows=200_000, memory_requests=20_000, accuracy_scale=0.2,
-             profile_requests=1500, report_sizes=(20_000,), harness_rounds=3)
+             profile_requests=1500, report_sizes=(20_000,), harness_rounds=3,
+             fleet=fleet.QUICK)
 
 
 def machine_info() -> dict[str, Any]:
@@ -160,7 +168,13 @@ def main(argv: list[str] | None = None) -> int:
                              "(repeatable); for a focused, longer comparison with --rounds")
     parser.add_argument("--rounds", type=int, metavar="N",
                         help="latency and throughput rounds (default: 12 and 8, quick 4 and 2)")
+    parser.add_argument("--fleet-requests", type=int, metavar="N",
+                        help="requests in the fleet section's synthetic lake (default 10M, "
+                             "quick 500k)")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "RESULTS.md"))
+    parser.add_argument("--into", metavar="FILE",
+                        help="write only the sections run into FILE, each replacing its part "
+                             "of FILE (a part starts at its '## ' title); the rest is kept")
     parser.add_argument("--json", help="also write the raw figures as JSON")
     args = parser.parse_args(argv)
     plan = QUICK if args.quick else FULL
@@ -168,7 +182,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.rounds < 1:
             parser.error(f"--rounds must be at least 1, not {args.rounds}")
         plan = dataclasses.replace(plan, latency_rounds=args.rounds,
-                                   throughput_rounds=args.rounds)
+                                   throughput_rounds=args.rounds,
+                                   fleet=dataclasses.replace(plan.fleet, rounds=args.rounds))
+    if args.fleet_requests is not None:
+        if args.fleet_requests < 1000:
+            parser.error(f"--fleet-requests must be at least 1000, not {args.fleet_requests}")
+        plan = dataclasses.replace(plan, fleet=dataclasses.replace(
+            plan.fleet, lake_requests=args.fleet_requests))
     sections = args.only or list(SECTIONS)
     WORK.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
@@ -271,7 +291,23 @@ def main(argv: list[str] | None = None) -> int:
             _log("harness: %d rounds vs %d plain pytest runs", plan.harness_rounds,
                  plan.harness_rounds)
             figures["harness"] = harness_overhead.measure(rounds=plan.harness_rounds, repeats=3)
+    if "verdicts" in sections:
+        with _section(figures, "verdicts"):
+            seeds = 200 if plan.quick else 1000
+            _log("verdicts: simulated --against runs, %d seeds a cell", seeds)
+            figures["verdicts"] = verdicts.run(seeds)
+    if "fleet" in sections:
+        with _section(figures, "fleet"):
+            _log("fleet: host CPU (%d rounds), committer (%d files), overview (%d requests)",
+                 plan.fleet.rounds, plan.fleet.commit_files, plan.fleet.lake_requests)
+            figures["fleet"] = fleet.measure(WORK, plan.fleet)
     figures["seconds"] = time.monotonic() - started
+    if args.into:
+        target = Path(args.into)
+        target.write_text(merge_sections(target.read_text(encoding="utf-8"), render(figures),
+                                         figures), encoding="utf-8")
+        _log("wrote the sections run into %s in %.0f s", target, figures["seconds"])
+        return 0
     out = Path(args.out)
     text = render(figures)
     # The per-version section is written by benchmarks.paired_versions (it needs every
@@ -284,6 +320,35 @@ def main(argv: list[str] | None = None) -> int:
         Path(args.json).write_text(json.dumps(figures, default=_plain, indent=1))
     _log("wrote %s in %.0f s", args.out, figures["seconds"])
     return 0
+
+
+def merge_sections(old: str, new: str, figures: dict[str, Any]) -> str:
+    """``old`` with each ``## `` part of ``new`` in place of its namesake (or appended), each
+    saying which run it comes from (the header of ``old`` names another run)."""
+    m = figures["machine"]
+    note = (f"*This section: `{figures['command'].strip()}` on {m['date']} at commit "
+            f"{m['commit']}{' (quick run: too few rounds to quote)' if figures['quick'] else ''};"
+            " the rest of this file comes from the run named at the top.*")
+    old_parts = _parts(old)
+    for title, body in _parts(new)[1:]:
+        body = [body[0], "", note, *body[1:]]
+        for i, (existing, _) in enumerate(old_parts):
+            if existing == title:
+                old_parts[i] = (title, body)
+                break
+        else:
+            old_parts.append((title, body))
+    return "\n".join(line for _, body in old_parts for line in body).rstrip("\n") + "\n"
+
+
+def _parts(text: str) -> list[tuple[str, list[str]]]:
+    """(title, lines) from each ``## `` title to the next; the first part is the header."""
+    parts: list[tuple[str, list[str]]] = [("", [])]
+    for line in text.splitlines():
+        if line.startswith("## "):
+            parts.append((line, []))
+        parts[-1][1].append(line)
+    return parts
 
 
 def _plain(value: object) -> object:

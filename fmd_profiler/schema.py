@@ -385,12 +385,15 @@ BENCH_VERDICTS = Table(
         ("base_median_ms", "DOUBLE", FLOAT),
         ("head_median_ms", "DOUBLE", FLOAT),
         ("ratio", "DOUBLE", FLOAT),  # head median / base median
-        ("ci_low", "DOUBLE", FLOAT),  # Hodges-Lehmann confidence interval of the ratio
+        ("ci_low", "DOUBLE", FLOAT),  # confidence interval of the ratio
         ("ci_high", "DOUBLE", FLOAT),
-        ("p_value", "DOUBLE", FLOAT),  # one-sided Mann-Whitney, head slower than base
+        ("p_value", "DOUBLE", FLOAT),  # one-sided Welch on log durations, head slower
         ("p_adjusted", "DOUBLE", FLOAT),  # Benjamini-Hochberg over every comparison of the run
         ("detectable_ratio", "DOUBLE", FLOAT),  # smallest ratio this comparison could flag
-        ("verdict", "VARCHAR", STR),  # regression, ok, too_few_samples
+        # Outlier rounds set aside (round numbers, "3, 8"; None: every round was used).
+        ("base_set_aside", "VARCHAR", STR),
+        ("head_set_aside", "VARCHAR", STR),
+        ("verdict", "VARCHAR", STR),  # regression, ok, inconclusive, too_few_samples, new
     ),
     key=("run_id", "kind", "name"),
     doc="The regression verdicts of a run against its baseline, per test and per endpoint.",

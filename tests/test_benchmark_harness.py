@@ -274,3 +274,19 @@ def test_fixtures_are_fresh_every_round_and_unlabelled_requests_are_counted(tmp_
     assert table(db, "SELECT unattributed_requests FROM bench_runs") == [(3,)]
     assert "3 requests reached no test" in result.stdout
     assert table(db, "SELECT count(*) FROM bench_requests") == [(0,)]
+
+
+def test_without_pytest_the_harness_names_the_extra_to_install(tmp_path):
+    # A module that fails to import exactly as a missing package does, ahead of the real one.
+    blocker = tmp_path / "no_pytest"
+    blocker.mkdir()
+    (blocker / "pytest.py").write_text(
+        "raise ModuleNotFoundError(\"No module named 'pytest'\", name='pytest')\n")
+    repo = sample_repo(tmp_path / "project")
+    result = harness(repo, "-n", "1", "--db", str(tmp_path / "bench.duckdb"),
+                     PYTHONPATH=f"{blocker}{os.pathsep}{ROOT}")
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "python -m fmd_profiler.benchmark: error: the harness runs your tests with pytest, which "
+        "is not installed: pip install 'fmd_profiler[harness]' (or pip install pytest)"]
+    assert not (tmp_path / "bench.duckdb").exists()

@@ -7,7 +7,7 @@ import pytest
 from fmd_profiler.benchmark import queries
 from fmd_profiler.benchmark.payload import Payload, PayloadError, parse_payload
 from fmd_profiler.benchmark.storage import EXISTS, STORED, RunConflictError, store_payload
-from fmd_profiler.schema import BENCH_RUNS
+from fmd_profiler.schema import BENCH_RUNS, BENCH_VERDICTS
 from fmd_profiler.store import Database, StoreLocation
 
 T0 = 1_750_000_000.0
@@ -147,16 +147,45 @@ def test_the_baseline_is_the_last_run_of_the_branch_on_the_same_machine(database
 
 
 def test_an_against_payload_compares_its_head_with_its_base(database):
+    # An earlier plain run of the branch as slow as the head: compared with it, the head would
+    # be ok; compared with its own base, it is a regression.
+    slow = [8.0 + 0.01 * i for i in range(8)]
+    store_payload(database, run_payload("old", started_at=T0 - 100,
+                                        test_ms={"tests/t.py::test_a": slow},
+                                        endpoint_ms={"index": slow}, rounds=8))
     base = run_payload("base", label="base", test_ms={"tests/t.py::test_a": [5.0] * 8},
-                       rounds=8)
-    head = run_payload("head", label="head", test_ms={"tests/t.py::test_a": [5.0] * 8},
-                       rounds=8)
+                       endpoint_ms={"index": [5.0 + 0.01 * i for i in range(8)]}, rounds=8)
+    head = run_payload("head", label="head", test_ms={"tests/t.py::test_a": slow},
+                       endpoint_ms={"index": slow}, rounds=8)
     both = Payload({name: base.rows(name) + head.rows(name) for name in base.tables})
     stored = store_payload(database, both)
-    assert {(row[0], row[1]) for row in stored.payload.rows("bench_verdicts")} == \
-        {("head", "base")}
+    verdicts = {(row[2], row[3]): (row[1], row[-1]) for row in stored.payload.rows(
+        "bench_verdicts")}
+    assert verdicts == {("test", "tests/t.py::test_a"): ("base", "regression"),
+                        ("endpoint", "index"): ("base", "regression"),
+                        ("test", "tests/t.py::test_e"): ("base", "ok")}
     with database.read() as con:
-        assert queries.find_baseline(con, "head") is None  # base runs are never baselines
+        # The store's own rule would have picked the old run; base runs are never baselines.
+        assert queries.find_baseline(con, "head") == "old"
         history = queries.endpoint_history(con, "index")
-    assert history == []
+    assert [(h["run_id"], h["label"]) for h in history] == [("old", "run"), ("base", "base"),
+                                                            ("head", "head")]
     assert stored.payload.rows(BENCH_RUNS.name)[0][0] == "base"
+
+
+def test_verdicts_from_an_older_harness_without_the_set_aside_columns_are_read_as_none():
+    base = run_payload("base", label="base", test_ms={"tests/t.py::test_a": [5.0] * 4}, rounds=4)
+    row = ["head", "base", "test", "tests/t.py::test_a", 3, 3, 5.0, 5.0, 1.0, 0.9, 1.1, 0.5,
+           0.5, 1.3, "ok"]
+    document = json.loads(base.to_json())
+    document["tables"]["bench_verdicts"] = {
+        "columns": [c for c in BENCH_VERDICTS.column_names
+                    if c not in ("base_set_aside", "head_set_aside")],
+        "rows": [row]}
+    runs = document["tables"]["bench_runs"]["rows"]
+    runs.append(["head", "head", *runs[0][2:]])  # the verdict's run
+    [verdict] = parse_payload(json.dumps(document)).rows("bench_verdicts")
+    assert verdict == (*row[:14], None, None, "ok")
+    document["tables"]["bench_verdicts"]["columns"].remove("ratio")
+    with pytest.raises(PayloadError, match="missing 'ratio'"):
+        parse_payload(json.dumps(document))

@@ -26,6 +26,7 @@ from fmd_profiler.benchmark.storage import StoreResult, store_payload
 from fmd_profiler.benchmark.upload import UploadError, is_insecure, submit_url, upload
 from fmd_profiler.config import Config, load_config
 from fmd_profiler.errors import ProfilerError
+from fmd_profiler.schema import BENCH_VERDICTS
 from fmd_profiler.store.control import write_atomic
 from fmd_profiler.store.factory import Store, open_store
 
@@ -143,7 +144,17 @@ def parse_options(args: argparse.Namespace, pytest_args: Sequence[str]) -> Optio
         token=token, pytest_args=tuple(pytest_args))
 
 
+def require_pytest() -> None:
+    """The harness runs the suite with pytest, which the package does not require by itself."""
+    try:
+        import pytest  # noqa: F401
+    except ImportError:
+        raise ProfilerError("the harness runs your tests with pytest, which is not installed: "
+                            "pip install 'fmd_profiler[harness]' (or pip install pytest)") from None
+
+
 def run(options: Options) -> int:
+    require_pytest()
     cwd = Path.cwd().resolve()
     config = options.config
     repo = config.git or cwd
@@ -218,7 +229,14 @@ def _report(database: Store, stored: StoreResult, summaries: list[SideSummary],
     else:
         how = "HEAD is detached and no CI branch is known"
     return render_run(run, baseline, summaries, tests, endpoints, verdicts, options.settings,
-                      how)
+                      how, machine_load=_machine_load())
+
+
+def _machine_load() -> tuple[float, int] | None:
+    try:
+        return os.getloadavg()[0], os.cpu_count() or 1
+    except OSError:  # not available on this platform
+        return None
 
 
 def _upload(stored: StoreResult, options: Options, database_path: Path) -> None:
@@ -244,11 +262,21 @@ def _upload(stored: StoreResult, options: Options, database_path: Path) -> None:
 
 def _exit_status(stored: StoreResult, results: Sequence[object], options: Options) -> int:
     if options.fail_above is not None:
-        worst = [row for row in stored.payload.rows("bench_verdicts")
-                 if row[-1] == "regression" and row[8] is not None and row[8] > options.fail_above]
+        columns = BENCH_VERDICTS.column_names
+        verdict, ratio, name = (columns.index(c) for c in ("verdict", "ratio", "name"))
+        rows = stored.payload.rows(BENCH_VERDICTS.name)
+        above = [row for row in rows if row[ratio] is not None and row[ratio] > options.fail_above]
+        worst = [row for row in above if row[verdict] == "regression"]
+        unsure = [row for row in above if row[verdict] == "inconclusive"]
+        if unsure and not worst:
+            print(f"{PROG}: warning: {len(unsure)} comparison(s) ran slower than "
+                  f"x{options.fail_above:.2f} but too noisily to tell "
+                  f"({', '.join(row[name] for row in unsure[:3])}): not failing; raise -n or "
+                  "run again to decide", file=sys.stderr)
         if worst:
             print(f"{PROG}: {len(worst)} significant slow-down(s) above "
-                  f"x{options.fail_above:.2f}: failing (--fail-on-regression)", file=sys.stderr)
+                  f"x{options.fail_above:.2f} ({', '.join(row[name] for row in worst)}): "
+                  "failing (--fail-on-regression)", file=sys.stderr)
             return EXIT_REGRESSION
     failed = [r for r in results if getattr(r, "returncode", 0) not in (0,)]
     if failed:

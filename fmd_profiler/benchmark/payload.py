@@ -46,9 +46,13 @@ _RUN_ID = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 _CHOICES = {
     ("bench_tests", "outcome"): {"passed", "failed", "skipped", "error"},
     ("bench_verdicts", "kind"): {"test", "endpoint"},
-    ("bench_verdicts", "verdict"): {"regression", "ok", "too_few_samples", "new"},
+    ("bench_verdicts", "verdict"): {"regression", "ok", "inconclusive", "too_few_samples", "new"},
     ("bench_runs", "label"): {"run", "base", "head"},
 }
+
+#: Columns added after the format's first release: a document from an older harness lacks them,
+#: and they are read as None.
+_ADDED_LATER = {("bench_verdicts", "base_set_aside"), ("bench_verdicts", "head_set_aside")}
 
 Row = tuple[Any, ...]
 
@@ -137,18 +141,19 @@ def _table_rows(table: Table, data: object) -> tuple[Row, ...]:
     for name in columns:
         if not isinstance(name, str) or name not in expected:
             raise PayloadError(f"{where}.columns: unknown column {_show(name)}")
-    missing = [c for c in table.column_names if c not in columns]
+    missing = [c for c in table.column_names
+               if c not in columns and (table.name, c) not in _ADDED_LATER]
     if missing or len(set(columns)) != len(columns):
         raise PayloadError(f"{where}.columns: expected each of {', '.join(table.column_names)} "
                            f"once{f'; missing {missing[0]!r}' if missing else ''}")
-    order = [columns.index(c) for c in table.column_names]
+    order = [columns.index(c) if c in columns else None for c in table.column_names]
     rows = []
     seen: set[Row] = set()
     key_at = [table.column_names.index(k) for k in table.key]
     for i, raw in enumerate(data["rows"]):
         if not isinstance(raw, list) or len(raw) != len(columns):
             raise PayloadError(f"{where}.rows[{i}]: expected a list of {len(columns)} values")
-        row = tuple(raw[j] for j in order)
+        row = tuple(None if j is None else raw[j] for j in order)
         for column, value in zip(table.columns, row, strict=True):
             _check_value(f"{where}.rows[{i}] ({column.name})", table, column, value,
                          required=column.name in table.key or column.name == "run_id")

@@ -85,8 +85,9 @@ def verdicts(con: Any, run_id: str) -> list[dict[str, Any]]:
     """The run's regression verdicts, regressions first, then by ratio. Columns: every column of
     bench_verdicts: run_id, baseline_run_id, kind ('test'/'endpoint'), name, n_base, n_head,
     base_median_ms, head_median_ms, ratio, ci_low, ci_high, p_value, p_adjusted,
-    detectable_ratio (None: nothing detectable with so few rounds), verdict ('regression', 'ok',
-    'too_few_samples', 'new')."""
+    detectable_ratio (None: nothing detectable with so few rounds), base_set_aside and
+    head_set_aside (outlier rounds not used, "3, 8"), verdict ('regression', 'ok',
+    'inconclusive', 'too_few_samples', 'new')."""
     return rows(con, """
         SELECT * FROM bench_verdicts WHERE run_id = $run_id
         ORDER BY verdict = 'regression' DESC, ratio DESC NULLS LAST, kind, name""",
@@ -120,24 +121,24 @@ def function_totals(con: Any, run_id: str) -> list[dict[str, Any]]:
 
 # -- samples and bookkeeping for the harness and the receiver ---------------------------------
 
-def test_samples(con: Any, run_id: str) -> dict[str, list[float]]:
-    """Call durations of every passed measured round, per test."""
+def test_samples(con: Any, run_id: str) -> dict[str, tuple[list[int], list[float]]]:
+    """Per test, the rounds that passed (measured ones) and their call durations."""
     result = con.execute(f"""
-        SELECT x.test_id, list(x.call_ms ORDER BY x.round)
+        SELECT x.test_id, list(x.round ORDER BY x.round), list(x.call_ms ORDER BY x.round)
         FROM bench_tests x {_MEASURED} AND x.outcome = 'passed' AND x.call_ms IS NOT NULL
         GROUP BY x.test_id ORDER BY x.test_id""", {"run_id": run_id}).fetchall()
-    return {name: list(values) for name, values in result}
+    return {name: (list(rounds), list(values)) for name, rounds, values in result}
 
 
-def endpoint_samples(con: Any, run_id: str) -> dict[str, list[float]]:
-    """Per endpoint, the median request duration of each measured round: one sample per round,
-    because requests of one round share its noise and are not independent samples."""
+def endpoint_samples(con: Any, run_id: str) -> dict[str, tuple[list[int], list[float]]]:
+    """Per endpoint, the measured rounds and the median request duration of each: one sample
+    per round, because requests of one round share its noise and are not independent samples."""
     result = con.execute(f"""
-        SELECT endpoint, list(m ORDER BY round) FROM (
+        SELECT endpoint, list(round ORDER BY round), list(m ORDER BY round) FROM (
             SELECT x.endpoint, x.round, median(x.duration_ms) AS m
             FROM bench_requests x {_MEASURED} GROUP BY x.endpoint, x.round)
         GROUP BY endpoint ORDER BY endpoint""", {"run_id": run_id}).fetchall()
-    return {name: list(values) for name, values in result}
+    return {name: (list(rounds), list(values)) for name, rounds, values in result}
 
 
 def find_baseline(con: Any, run_id: str) -> str | None:

@@ -1,14 +1,16 @@
 """Regression verdicts: every test and endpoint of a run judged against its baseline.
 
-A comparison is flagged only when all hold: its one-sided Mann-Whitney p-value, adjusted with
-Benjamini-Hochberg over every comparison of the run (scipy's ``false_discovery_control``), is
-below ``alpha``; the ratio of medians exceeds ``threshold``; and the medians differ by more than
-``min_change_ms`` (so a real but negligible change does not fail a build). For an unchanged
-commit every comparison is a null one, and then the
-chance that anything at all is flagged stays below ``alpha``, as with Holm's method; but when a
-change slows many tests down (a helper they all call), Benjamini-Hochberg flags them together
-where Holm, testing the first at alpha/m, can miss all of them. A CI gate fails on any flag, so
-that trade costs nothing on unchanged commits. Pure: samples in, frozen verdicts out.
+A comparison is flagged (REGRESSION) only when all hold: its one-sided p-value (see
+:mod:`.stats`: outlier rounds set aside, a t-test on log durations), adjusted with
+Benjamini-Hochberg over every comparison of the run, is below ``alpha``; the ratio of medians
+exceeds ``threshold``; and the medians differ by more than ``min_change_ms`` (so a real but
+negligible change does not fail a build). For an unchanged commit every comparison is a null one,
+and then the chance that anything at all is flagged stays below ``alpha``, as with Holm's method;
+but when a change slows many tests down (a helper they all call), Benjamini-Hochberg flags them
+together where Holm, testing the first at alpha/m, can miss all of them. A comparison not flagged
+is OK only when its confidence interval rules out a slow-down beyond the threshold (or beyond
+``min_change_ms``); otherwise it is INCONCLUSIVE: too noisy or too few rounds to tell, never a
+silent pass. Pure: samples in, frozen verdicts out.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ Key = tuple[str, str]
 
 REGRESSION = "regression"
 OK = "ok"
+INCONCLUSIVE = "inconclusive"
 TOO_FEW = "too_few_samples"
 NEW = "new"
 
@@ -47,7 +50,7 @@ DEFAULT_SETTINGS = Settings()
 class Verdict:
     kind: str  # "test" or "endpoint"
     name: str
-    verdict: str  # REGRESSION, OK, TOO_FEW or NEW
+    verdict: str  # REGRESSION, OK, INCONCLUSIVE, TOO_FEW or NEW
     comparison: Comparison | None = None
     p_adjusted: float | None = None
 
@@ -71,11 +74,8 @@ def judge(base: Mapping[Key, Sequence[float]], head: Mapping[Key, Sequence[float
     comparisons = {k: compare(base[k], head[k], alpha=settings.alpha / family,
                               confidence=settings.confidence, power=settings.power)
                    for k in comparable}
-    from scipy.stats import false_discovery_control  # scipy.stats: 0.6 s, so only when needed
-
-    p_values = [comparisons[k].p_value for k in comparable]
-    adjusted = dict(zip(comparable, (float(p) for p in false_discovery_control(p_values)),
-                        strict=True)) if comparable else {}
+    adjusted = dict(zip(comparable, benjamini_hochberg([comparisons[k].p_value
+                                                        for k in comparable]), strict=True))
     verdicts = []
     for key in sorted(head):
         kind, name = key
@@ -83,7 +83,29 @@ def judge(base: Mapping[Key, Sequence[float]], head: Mapping[Key, Sequence[float
             verdicts.append(Verdict(kind, name, NEW if key not in base else TOO_FEW))
             continue
         c, p = comparisons[key], adjusted[key]
-        flagged = (p < settings.alpha and c.ratio > settings.threshold
-                   and c.head_median - c.base_median > settings.min_change_ms)
-        verdicts.append(Verdict(kind, name, REGRESSION if flagged else OK, c, p))
+        verdicts.append(Verdict(kind, name, _verdict(c, p, settings), c, p))
     return verdicts
+
+
+def _verdict(c: Comparison, p_adjusted: float, settings: Settings) -> str:
+    if (p_adjusted < settings.alpha and c.ratio > settings.threshold
+            and c.head_median - c.base_median > settings.min_change_ms):
+        return REGRESSION
+    # The interval's upper end is the largest slow-down the data still allow.
+    allowed_ms = (c.ci_high - 1) * c.base_median
+    if c.ci_high <= settings.threshold or allowed_ms <= settings.min_change_ms:
+        return OK
+    return INCONCLUSIVE
+
+
+def benjamini_hochberg(p_values: Sequence[float]) -> list[float]:
+    """Benjamini-Hochberg adjusted p-values, in the order given (the step-up procedure)."""
+    m = len(p_values)
+    order = sorted(range(m), key=lambda i: p_values[i])
+    adjusted = [1.0] * m
+    running = 1.0
+    for rank in range(m, 0, -1):
+        i = order[rank - 1]
+        running = min(running, p_values[i] * m / rank)
+        adjusted[i] = min(running, 1.0)
+    return adjusted

@@ -21,6 +21,7 @@ from typing import Any
 from fmd_profiler.benchmark.baton import ParentBaton
 from fmd_profiler.context import TEST_RUN_ENV
 from fmd_profiler.errors import ProfilerError
+from fmd_profiler.store.segments import StoreLocation
 
 PLUGIN = "fmd_profiler.benchmark.plugin"
 
@@ -110,6 +111,13 @@ def _prepare(side: Side, plan: Plan,
                       "MONITOR_LEVEL = 1\n"
                       f"APP_VERSION = {side.app_version}\n"
                       "MAX_BUFFERED_ROWS = 1000000\n", encoding="utf-8")
+    # The harness ingests the side's spool itself when it reads it after the last round; an
+    # ingestion child started by the tests' apps mid-run would only compete with the tests for
+    # the CPU and hold their process's exit (up to the writer's stop wait). A fresh marker tells
+    # every writer of the store that an ingestion has just been claimed.
+    marker = StoreLocation(store).ingest_marker_path
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.touch()
     out = folder / "results.json"
     # Values joined with '=': pytest takes any separate argument naming an existing path for
     # a test path when it picks the rootdir and the initial conftests.

@@ -3,16 +3,17 @@ lake, under an advisory lock: DuckLake has no keys, the stored digest is the che
 
 Used by the harness (its local store) and by the upload receiver (the dashboard's store), so both
 store alike: the measured tables, ``bench_endpoints`` derived from the raw requests in SQL, the
-regression verdicts (those the payload brings, else computed here against the right baseline:
-the base run of the same payload for an ``--against`` head, or the store's last run of the same
-branch on the same machine), and a digest that makes storing the same run twice a no-op.
+regression verdicts with the outlier rounds they set aside (those the payload brings, else
+computed here against the right baseline: the base run of the same payload for an ``--against``
+head, or the store's last run of the same branch on the same machine), and a digest that makes
+storing the same run twice a no-op.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,35 +76,52 @@ def compute_verdicts(con: Any, payload: Payload,
             continue
         baseline = base_of_payload if label == "head" else queries.find_baseline(con, run_id)
         if baseline is not None:
-            result += verdict_rows(run_id, baseline,
-                                   judge(samples(con, baseline), samples(con, run_id), settings))
+            base_rounds, base = samples(con, baseline)
+            head_rounds, head = samples(con, run_id)
+            result += verdict_rows(run_id, baseline, judge(base, head, settings),
+                                   base_rounds, head_rounds)
     return result
 
 
-def samples(con: Any, run_id: str) -> dict[Key, list[float]]:
-    """Every comparable sample of a run: call durations per test, round medians per endpoint."""
+def samples(con: Any, run_id: str) -> tuple[dict[Key, list[int]], dict[Key, list[float]]]:
+    """Every comparable sample of a run (call durations per test, round medians per endpoint)
+    and the round each value comes from."""
+    rounds: dict[Key, list[int]] = {}
     found: dict[Key, list[float]] = {}
-    for name, values in queries.test_samples(con, run_id).items():
-        found["test", name] = values
-    for name, values in queries.endpoint_samples(con, run_id).items():
-        found["endpoint", name] = values
-    return found
+    for kind, per_name in (("test", queries.test_samples(con, run_id)),
+                           ("endpoint", queries.endpoint_samples(con, run_id))):
+        for name, (round_numbers, values) in per_name.items():
+            rounds[kind, name], found[kind, name] = round_numbers, values
+    return rounds, found
 
 
-def verdict_rows(run_id: str, baseline: str, verdicts: list[Verdict]) -> list[tuple[object, ...]]:
-    """Verdicts as bench_verdicts rows (an infinite detectable ratio is stored as NULL)."""
+def verdict_rows(run_id: str, baseline: str, verdicts: list[Verdict],
+                 base_rounds: Mapping[Key, Sequence[int]],
+                 head_rounds: Mapping[Key, Sequence[int]]) -> list[tuple[object, ...]]:
+    """Verdicts as bench_verdicts rows (an infinite detectable ratio or interval end is stored
+    as NULL; set-aside samples as the numbers of their rounds)."""
     result: list[tuple[object, ...]] = []
     for v in verdicts:
         c = v.comparison
         if c is None:
             result.append((run_id, baseline, v.kind, v.name, None, None, None, None, None, None,
-                           None, None, None, None, v.verdict))
+                           None, None, None, None, None, None, v.verdict))
             continue
-        detectable = c.detectable_ratio if math.isfinite(c.detectable_ratio) else None
+        key = (v.kind, v.name)
         result.append((run_id, baseline, v.kind, v.name, c.n_base, c.n_head, c.base_median,
-                       c.head_median, c.ratio, c.ci_low, c.ci_high, c.p_value, v.p_adjusted,
-                       detectable, v.verdict))
+                       c.head_median, c.ratio, c.ci_low, _finite(c.ci_high), c.p_value,
+                       v.p_adjusted, _finite(c.detectable_ratio),
+                       _round_list(base_rounds[key], c.base_set_aside),
+                       _round_list(head_rounds[key], c.head_set_aside), v.verdict))
     return result
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+def _round_list(rounds: Sequence[int], indices: Sequence[int]) -> str | None:
+    return ", ".join(str(rounds[i]) for i in indices) if indices else None
 
 
 def _derive_endpoint_stats(con: Any, run_ids: list[str]) -> None:

@@ -18,17 +18,22 @@ Row = Mapping[str, Any]
 
 def render_run(run: Row, baseline: Row | None, sides: Sequence[SideSummary],
                tests: Sequence[Row], endpoints: Sequence[Row], verdicts: Sequence[Row],
-               settings: Settings, how_baseline: str) -> str:
+               settings: Settings, how_baseline: str,
+               machine_load: tuple[float, int] | None = None) -> str:
+    """``machine_load``: the load average when the suite finished and the CPU count."""
     lines = [_headline(run, baseline, how_baseline)]
     lines.append(f"{len(tests)} tests x {run['rounds']} rounds ({run['warmup_rounds']} warm-up); "
                  f"{len(endpoints)} endpoints hit by tests")
     for side in sides:
         lines += _side_notes(side)
     if verdicts:
-        lines += ["", *_verdict_table(verdicts), "", _verdict_totals(verdicts, settings)]
+        lines += ["", *_verdict_table(verdicts), "", *_verdict_totals(verdicts, settings)]
         drift = _drift_note(verdicts, settings, interleaved=run.get("label") == "head")
         if drift:
             lines.append(drift)
+        busy = _busy_note(machine_load)
+        if busy:
+            lines.append(busy)
     else:
         lines += ["", *_medians_tables(tests, endpoints), "", _no_baseline(run, how_baseline)]
     return "\n".join(lines) + "\n"
@@ -68,35 +73,69 @@ def _side_notes(side: SideSummary) -> list[str]:
     return notes
 
 
+_VERDICT_LABELS = {"regression": "REGRESSION", "ok": "ok", "inconclusive": "inconclusive"}
+
+
 def _verdict_table(verdicts: Sequence[Row]) -> list[str]:
     header = ("kind", "name", "base ms", "head ms", "ratio", "95% CI", "p adj", "detectable",
-              "verdict")
+              "set aside", "verdict")
     table = [header]
     for v in verdicts:
         if v["ratio"] is None:
-            table.append((v["kind"], v["name"], "", "", "", "", "", "",
+            table.append((v["kind"], v["name"], "", "", "", "", "", "", "",
                           v["verdict"].replace("_", " ")))
             continue
         detectable = "none" if v["detectable_ratio"] is None else f"x{v['detectable_ratio']:.2f}"
+        high = "inf" if v["ci_high"] is None else f"{v['ci_high']:.2f}"
         table.append((v["kind"], v["name"], f"{v['base_median_ms']:.3f}",
                       f"{v['head_median_ms']:.3f}", f"x{v['ratio']:.2f}",
-                      f"[{v['ci_low']:.2f}, {v['ci_high']:.2f}]", f"{v['p_adjusted']:.3g}",
-                      detectable, "REGRESSION" if v["verdict"] == "regression" else "ok"))
+                      f"[{v['ci_low']:.2f}, {high}]", f"{v['p_adjusted']:.3g}",
+                      detectable, _set_aside_cell(v),
+                      _VERDICT_LABELS.get(v["verdict"], str(v["verdict"]))))
     return _columns(table, right={2, 3, 4, 6})
 
 
-def _verdict_totals(verdicts: Sequence[Row], settings: Settings) -> str:
+def _set_aside_cell(v: Row) -> str:
+    return " ".join(f"{side} r{v[f'{side}_set_aside'].replace(' ', '')}"
+                    for side in ("base", "head") if v.get(f"{side}_set_aside"))
+
+
+def _verdict_totals(verdicts: Sequence[Row], settings: Settings) -> list[str]:
     flagged = sum(v["verdict"] == "regression" for v in verdicts)
+    unsure = sum(v["verdict"] == "inconclusive" for v in verdicts)
     compared = sum(v["ratio"] is not None for v in verdicts)
     blind = sum(v["ratio"] is not None and v["detectable_ratio"] is None for v in verdicts)
-    text = (f"{flagged} regression{'s' if flagged != 1 else ''} among {compared} comparisons "
-            f"(flagged when slower by more than x{settings.threshold:.2f} and "
-            f"{settings.min_change_ms:g} ms with Benjamini-Hochberg-adjusted "
-            f"p < {settings.alpha:g})")
+    text = (f"{flagged} regression{'s' if flagged != 1 else ''}, {unsure} inconclusive among "
+            f"{compared} comparisons (flagged when slower by more than x{settings.threshold:.2f} "
+            f"and {settings.min_change_ms:g} ms with Benjamini-Hochberg-adjusted "
+            f"p < {settings.alpha:g}; ok when the interval rules that out)")
     if blind:
         text += (f"; {blind} comparisons had too few rounds to detect anything at this level: "
                  "raise -n")
-    return text
+    lines = [text]
+    if unsure:
+        lines.append(f"inconclusive: {unsure} comparison{'s' if unsure != 1 else ''} could be "
+                     f"slower by more than x{settings.threshold:.2f} but did not show it clearly "
+                     "(too noisy or too few rounds): not an ok; raise -n or run again to tell")
+    set_aside = _set_aside_rounds(verdicts)
+    if set_aside:
+        lines.append(f"outlier rounds set aside (slower than twice the side's median): "
+                     f"{set_aside}; a machine's hiccup, not the code")
+    return lines
+
+
+def _set_aside_rounds(verdicts: Sequence[Row]) -> str:
+    """"base round 8 (5 comparisons), head round 3 (1 comparison)", most frequent first."""
+    counts: dict[tuple[str, int], int] = {}
+    for v in verdicts:
+        for side in ("base", "head"):
+            for number in (v.get(f"{side}_set_aside") or "").split(","):
+                if number.strip():
+                    key = (side, int(number))
+                    counts[key] = counts.get(key, 0) + 1
+    ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    return ", ".join(f"{side} round {number} ({n} comparison{'s' if n != 1 else ''})"
+                     for (side, number), n in ordered)
 
 
 def _drift_note(verdicts: Sequence[Row], settings: Settings, *, interleaved: bool) -> str | None:
@@ -110,15 +149,45 @@ def _drift_note(verdicts: Sequence[Row], settings: Settings, *, interleaved: boo
     if interleaved:
         # Interleaving cancels the machine's drift, not a difference between the two processes:
         # CI once ran a whole head process x1.3-1.9 slower, a test without requests included.
-        return (f"note: the head's tests ran x{shift:.2f} against the base's as a whole (median "
+        text = (f"note: the head's tests ran x{shift:.2f} against the base's as a whole (median "
                 f"over {len(ratios)} tests). Base and head run in one process each, so a shift "
                 "of one whole process (the CPU it ran on, its memory layout) reads as a change "
-                "of every test; unless the commit explains it, run again before trusting the "
-                "verdicts")
+                "of every test. ")
+        if shift < 1:
+            return text + (
+                "Flagged lines stand: they were slower in spite of it. An ok does not: a "
+                f"slow-down of up to x{settings.threshold / shift:.2f} could hide behind this "
+                "shift. Unless the commit made everything faster, run again before trusting the "
+                "ok lines")
+        flagged = [v for v in verdicts if v["verdict"] == "regression"]
+        within = [v["name"] for v in flagged if v["ratio"] <= shift * settings.threshold]
+        return text + (
+            f"{len(within)} of the {len(flagged)} flagged lines are no slower than the whole "
+            f"process times x{settings.threshold:.2f}"
+            + (f" ({', '.join(within[:3])}{', ...' if len(within) > 3 else ''})" if within
+               else "")
+            + " and may be the process, not the code. Run again: if the shift stays, the "
+            "commit slows everything (a helper every test calls) and the flags are real")
     return (f"note: the whole run is x{shift:.2f} against its baseline (median over {len(ratios)} "
             "tests). When everything moves together the machine's state (load, CPU frequency) "
             "may be the cause, not the commit: --against REV runs both commits interleaved on "
             "the same machine at the same time")
+
+
+#: Runnable processes per CPU above which the tests' rounds wait for the CPU unevenly.
+BUSY_LOAD_PER_CPU = 1.5
+
+
+def _busy_note(machine_load: tuple[float, int] | None) -> str | None:
+    if machine_load is None:
+        return None
+    load, cpus = machine_load
+    if load <= BUSY_LOAD_PER_CPU * cpus:
+        return None
+    return (f"note: the machine was busy while the suite ran (load average {load:.1f} on {cpus} "
+            "CPUs): the tests waited for the CPU more in some rounds than in others, which "
+            "widens every comparison. Expect inconclusive lines; run on a quieter machine or "
+            "raise -n before trusting an ok")
 
 
 def _medians_tables(tests: Sequence[Row], endpoints: Sequence[Row]) -> list[str]:

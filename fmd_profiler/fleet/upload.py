@@ -122,9 +122,15 @@ class _Upload:
 
     def _finish(self, manifest: Manifest, batch: SegmentBatch | None = None) -> None:
         table = SEGMENT_TABLES.get(manifest.table)
+        if table is None:
+            # Written by a newer version (a table this one does not know): keep it for that
+            # version rather than delete segments nobody uploaded.
+            log.warning("fmd_profiler: upload manifest of unknown table %r left in %s",
+                        manifest.table, outbox_dir(self.location))
+            return
         folder = self.location.table_dir(manifest.table)
         paths = [folder / name for name in manifest.segments]
-        if table is not None and not self.data.exists(manifest.key):
+        if not self.data.exists(manifest.key):
             if batch is None:
                 # Only segments that are still there: the file does not exist yet, so none
                 # of them was deleted by this manifest (deletion follows the upload).

@@ -418,7 +418,8 @@ def run_history(data: pd.DataFrame) -> ggplot:
     shown = runs.iloc[::step]
     chart = _plot(ggplot(data, aes("run", "median_ms")), [
         geom_point(aes(color="flag"), size=1.6),
-        scale_color_manual(values={"ok": ACCENT, "regression": "#d04a3a"}, guide=None),
+        scale_color_manual(values={"ok": ACCENT, "regression": "#d04a3a",
+                                   "inconclusive": "#c98a1b"}, guide=None),
         scale_x_continuous(breaks=shown["run"].tolist(),
                            labels=[label(c) for c in shown["commit"]]),
         facet_wrap("name", scales="free_y", ncol=min(3, len(order))),
@@ -433,15 +434,18 @@ def run_history(data: pd.DataFrame) -> ggplot:
 
 def verdict_ratios(data: pd.DataFrame) -> ggplot:
     """Ratio of medians (head / baseline) with its confidence interval per endpoint or test,
-    largest on top; regressions red. Log scale: ×2 and ×0.5 are equally far from ×1."""
+    largest on top; regressions red, inconclusive ones amber (they are not an ok). Log scale: ×2
+    and ×0.5 are equally far from ×1."""
     names = list(dict.fromkeys(data["name"].map(label)))
     data = data.assign(name=_category(data["name"].map(label), list(reversed(names))),
-                       flag=data["verdict"].map(lambda v: v if v == "regression" else "ok"))
+                       flag=data["verdict"].map(
+                           lambda v: v if v in ("regression", "inconclusive") else "ok"))
     return _plot(ggplot(data, aes(y="name")), [
         geom_vline(xintercept=1.0, color="#8a9099", size=0.4),
         geom_segment(aes(x="ci_low", xend="ci_high", yend="name", color="flag"), size=0.8),
         geom_point(aes(x="ratio", color="flag"), size=2),
-        scale_color_manual(values={"ok": ACCENT, "regression": "#d04a3a"}, guide=None),
+        scale_color_manual(values={"ok": ACCENT, "regression": "#d04a3a",
+                                   "inconclusive": "#c98a1b"}, guide=None),
         scale_x_log10(),
         labs(x="median after / median before (log scale), 95 % interval", y=""),
         _theme(legend=False),

@@ -52,9 +52,10 @@ def frames() -> dict[str, tuple[pd.DataFrame, dict[str, object]]]:
                              {"colors": {"$a$": "#123456"}}),
         "run_history": (pd.DataFrame({"name": ["a"], "run": [0], "commit": ["abc1234"],
                                       "median_ms": [1.5], "regression": [False]}), {}),
-        "verdict_ratios": (pd.DataFrame({"name": ["test t", "endpoint e"], "ratio": [1.4, 0.9],
-                                         "ci_low": [1.2, 0.8], "ci_high": [1.6, 1.1],
-                                         "verdict": ["regression", "ok"]}), {}),
+        "verdict_ratios": (pd.DataFrame({"name": ["test t", "endpoint e", "test u"],
+                                         "ratio": [1.4, 0.9, 1.2], "ci_low": [1.2, 0.8, 0.9],
+                                         "ci_high": [1.6, 1.1, 1.5],
+                                         "verdict": ["regression", "ok", "inconclusive"]}), {}),
     }
 
 

@@ -55,7 +55,8 @@ def build_tests(con: Any, options: ReportOptions) -> Page:
 def _verdict_chart(verdicts: list[dict[str, Any]]) -> ChartSpec | None:
     import pandas as pd
 
-    compared = [v for v in verdicts if v["ratio"] is not None and v["ci_low"] is not None]
+    compared = [v for v in verdicts if v["ratio"] is not None and v["ci_low"] is not None
+                and v["ci_high"] is not None]
     if not compared:
         return None
     compared.sort(key=lambda v: (-v["ratio"], v["kind"], v["name"]))

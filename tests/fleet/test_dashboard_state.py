@@ -13,6 +13,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from fmd_profiler.benchmark.receiver import TOKEN_GUESSES
+from fmd_profiler.benchmark.upload import SUBMIT_PATH
 from fmd_profiler.dashboard.auth import LOGIN_PER_USER
 from fmd_profiler.dashboard.standalone import create_app
 from fmd_profiler.dashboard.views import COOKIE
@@ -160,3 +162,20 @@ def test_an_unreachable_catalog_fails_clearly_and_hides_the_password(
         assert log.admit([Limit("k", 1)], 11.0, 60.0) > 0
     assert caplog.text.count("throttling per process") == 1
     assert DSN_PASSWORD not in caplog.text
+
+
+def test_two_upload_pods_share_one_token_throttle(
+        lake_env: dict[str, str], lake_settings: LakeSettings, tmp_path: Path) -> None:
+    ensure_lake_schema(lake_settings)
+    values = {**lake_env, "SPOOL_DIR": str(tmp_path / "spool"), "SUBMIT_TOKEN": "a-right-token",
+              "PASSWORD": "boss-pass-1", "SECRET_KEY": "a-session-secret"}
+    pods = [create_app(**values).test_client(), create_app(**values).test_client()]
+
+    def guess(n: int) -> int:
+        return pods[n % 2].post(f"/dashboard/{SUBMIT_PATH}", data=b"{}",
+                                headers={"Authorization": "Bearer a-wrong-token",
+                                         "Content-Type": "application/json"}).status_code
+
+    assert [guess(n) for n in range(TOKEN_GUESSES)] == [401] * TOKEN_GUESSES
+    assert guess(0) == 429 and guess(1) == 429
+    assert not (tmp_path / "spool").exists()

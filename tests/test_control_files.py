@@ -14,12 +14,14 @@ EDITOR = """
 import sys, time
 from pathlib import Path
 from fmd_profiler.dashboard import admin
+from fmd_profiler.dashboard.source import EmbeddedSource
 from fmd_profiler.store import StoreLocation
-location, worker, start = StoreLocation(Path(sys.argv[1])), sys.argv[2], float(sys.argv[3])
+source = EmbeddedSource(StoreLocation(Path(sys.argv[1])))
+worker, start = sys.argv[2], float(sys.argv[3])
 while time.time() < start:
     time.sleep(0.001)
 for i in range(40):
-    admin.set_level(location, f"endpoint-{worker}-{i}", i % 4)
+    admin.set_level(source, f"endpoint-{worker}-{i}", i % 4)
 """
 
 

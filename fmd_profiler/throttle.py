@@ -4,9 +4,9 @@ An :class:`AttemptLog` keeps recent attempts per key and admits a new one only w
 it counts against is under its limit, checking and recording in one step (so parallel guesses
 cannot all pass the check before any is recorded). :class:`FileAttemptLog` keeps the log in
 small JSON files in the store's folder under an ``flock``, so all worker processes share one count
-and a worker restart resets nothing; a catalog-backed log can implement the same protocol. The
-log is bounded: stale attempts expire, each key keeps at most its limit, and the number of keys is
-capped (the oldest go first).
+and a worker restart resets nothing; in fleet mode ``fmd_profiler.fleet.state`` keeps it in the
+catalog instead, shared by every pod. The log is bounded: stale attempts expire, each key keeps
+at most its limit, and the number of keys is capped (the oldest go first).
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ from fmd_profiler.config import Config
 from fmd_profiler.errors import StoreError
 from fmd_profiler.store import StoreLocation
 from fmd_profiler.store.factory import open_store
-from fmd_profiler.throttle import FileAttemptLog, Throttle
+from fmd_profiler.throttle import AttemptLog, FileAttemptLog, Throttle
 
 log = logging.getLogger("fmd_profiler")
 
@@ -36,6 +36,16 @@ BLUEPRINT = "fmd_profiler_submit"
 #: Wrong tokens one address may send in :data:`TOKEN_WINDOW_S` before it has to wait.
 TOKEN_GUESSES = 10
 TOKEN_WINDOW_S = 300.0
+
+
+def _attempt_log(config: Config, location: StoreLocation) -> AttemptLog:
+    """The store folder's log; in fleet mode the catalog's, shared with every pod (an upload
+    pod then needs no local folder for it)."""
+    if config.lake is None:
+        return FileAttemptLog(location.attempts_path)
+    from fmd_profiler.fleet.state import CatalogAttemptLog, CatalogDocuments
+
+    return CatalogAttemptLog(CatalogDocuments(config.lake.dsn))
 
 
 def create_receiver(config: Config) -> Blueprint:
@@ -47,7 +57,7 @@ def create_receiver(config: Config) -> Blueprint:
     location = StoreLocation(Path(config.database))
     database = open_store(config)  # the lake in fleet mode
     client_ip = make_resolver(config.trusted_proxies)
-    throttle = Throttle(FileAttemptLog(location.attempts_path), scope="submit",
+    throttle = Throttle(_attempt_log(config, location), scope="submit",
                         per_name=TOKEN_GUESSES, per_address=TOKEN_GUESSES,
                         window_s=TOKEN_WINDOW_S)
     blueprint = Blueprint(BLUEPRINT, __name__, url_prefix=f"/{config.custom_link}")

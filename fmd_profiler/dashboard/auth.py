@@ -31,7 +31,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from fmd_profiler.config import Config
 from fmd_profiler.store.control import locked, mtime, read_json_object, write_atomic
 from fmd_profiler.store.segments import StoreLocation
-from fmd_profiler.throttle import FileAttemptLog, Throttle
+from fmd_profiler.throttle import AttemptLog, FileAttemptLog, Throttle
 
 ADMIN = "admin"
 GUEST = "guest"
@@ -105,9 +105,11 @@ LOGIN_WINDOW_S = 300.0
 
 
 def login_throttle(location: StoreLocation,
-                   clock: Callable[[], float] = time.time) -> Throttle:
-    """The sign-in throttle of a store, shared by every worker process through its folder."""
-    return Throttle(FileAttemptLog(location.attempts_path), scope="login",
+                   clock: Callable[[], float] = time.time,
+                   attempts: AttemptLog | None = None) -> Throttle:
+    """The sign-in throttle of a store, shared by every worker process through its folder (or
+    through ``attempts``: the catalog's log in fleet mode)."""
+    return Throttle(attempts or FileAttemptLog(location.attempts_path), scope="login",
                     per_name=LOGIN_PER_USER, per_address=LOGIN_PER_ADDRESS,
                     window_s=LOGIN_WINDOW_S, clock=clock)
 

@@ -61,17 +61,38 @@ class Dashboard:
 
         self.config = config
         self.location = location  # the local folder: sessions, throttle, generated secret
+        # In fleet mode replicas on other pods share them through the catalog instead, and a
+        # dashboard-only pod has no local folder at all.
+        self.documents: Any = None
+        if config.lake is not None:
+            from fmd_profiler.fleet.state import CatalogDocuments
+
+            self.documents = CatalogDocuments(config.lake.dsn)
         self.source = dashboard_source(config, location)
         self.client_ip = client_ip
         self.credentials = Credentials(config)
         self.clock: Callable[[], float] = time.time  # tests move it to expire sessions
-        self.throttle = login_throttle(location)
-        self.generations = SessionGenerations(location.sessions_path)
+        self.throttle = login_throttle(location, attempts=self._catalog_attempts())
+        self.generations: Any = self._generations()
         self.pages = PageCache()
         self.renderer = ChartRenderer(processes=1)  # in-process, under one lock
         self.prefix = "/" + config.custom_link
         self._warned_secret = False
         self._generated_secret: str | None = None
+
+    def _catalog_attempts(self) -> Any:
+        if self.documents is None:
+            return None
+        from fmd_profiler.fleet.state import CatalogAttemptLog
+
+        return CatalogAttemptLog(self.documents)
+
+    def _generations(self) -> Any:
+        if self.documents is None:
+            return SessionGenerations(self.location.sessions_path)
+        from fmd_profiler.fleet.state import CatalogSessionGenerations
+
+        return CatalogSessionGenerations(self.documents)
 
     # -- sessions --------------------------------------------------------------------------------
 
@@ -88,7 +109,7 @@ class Dashboard:
             return session
         try:
             current = self.generations.current(session.role or "", session.user or "")
-        except OSError:
+        except (OSError, StoreError):
             return None  # cannot tell whether it was revoked: not signed in
         return session if session.generation == current else None
 
@@ -96,11 +117,18 @@ class Dashboard:
         """Without SECRET_KEY and app.secret_key: one random key beside the store, shared by
         every worker (made by the first)."""
         if self._generated_secret is None:
-            from fmd_profiler.dashboard.secret_file import secret_path, shared_secret
+            from fmd_profiler.dashboard.secret_file import KEY_BYTES, secret_path, shared_secret
 
-            path = secret_path(self.location.database)
+            path: Any = f"{secret_path(self.location.database)} (readable by its owner only)"
             try:
-                self._generated_secret, created = shared_secret(path)
+                if self.documents is None:
+                    self._generated_secret, created = shared_secret(
+                        secret_path(self.location.database))
+                else:  # every replica of the fleet signs with the same key
+                    from fmd_profiler.fleet.state import TABLE, catalog_secret
+
+                    path = f"the catalog database's {TABLE} table (readable by its users)"
+                    self._generated_secret, created = catalog_secret(self.documents, KEY_BYTES)
             except ProfilerError as exc:
                 if not self._warned_secret:
                     self._warned_secret = True
@@ -108,8 +136,8 @@ class Dashboard:
                 return None
             if created:
                 log.warning("fmd_profiler: no SECRET_KEY configured; the dashboard signs its "
-                            "sessions with a random key kept in %s (readable by its owner "
-                            "only). Set SECRET_KEY to choose your own.", path)
+                            "sessions with a random key kept in %s. Set SECRET_KEY to choose "
+                            "your own.", path)
         return self._generated_secret
 
     def options(self, window: Any = None) -> Any:
@@ -201,10 +229,10 @@ def make_blueprint(config: Config, location: StoreLocation, client_ip: Any) -> B
         session: Session = g.fmd_session
         try:  # every copy of this account's cookie stops working, in every worker
             dash.generations.bump(session.role or "", session.user or "")
-        except OSError as exc:
+        except (OSError, StoreError) as exc:
+            where = getattr(dash.generations, "path", "the catalog")
             log.warning("fmd_profiler: sign-out could not end the session everywhere (cannot "
-                        "write %s: %s); it ends when the cookie expires",
-                        dash.generations.path, exc)
+                        "write %s: %s); it ends when the cookie expires", where, exc)
         g.fmd_clear_session = True
         return redirect(f"{dash.prefix}/login")
 

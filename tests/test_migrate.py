@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -85,7 +86,8 @@ def fmd_database(fmd_python: Path, tmp_path_factory: pytest.TempPathFactory) -> 
 
 
 def _fmd_rows(database: Path, sql: str) -> list[tuple[object, ...]]:
-    with sqlite3.connect(database) as con:
+    # sqlite3's own context manager commits but does not close (3.13 warns about that)
+    with contextlib.closing(sqlite3.connect(database)) as con:
         return con.execute(sql).fetchall()
 
 
@@ -308,7 +310,7 @@ INSERT INTO fmd_TestEndpoint VALUES (2, 1, 1, 4.0, '1.0', '777', '2019-03-02 08:
 def test_an_fmd3_database_with_a_table_prefix_and_test_results(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     source = tmp_path / "fmd3.db"
-    with sqlite3.connect(source) as con:
+    with contextlib.closing(sqlite3.connect(source)) as con:
         con.executescript(FMD3_SCHEMA)
     config = tmp_path / "fmd.cfg"
     config.write_text(f"[dashboard]\nMONITOR_LEVEL=3\n[database]\nTABLE_PREFIX=fmd_\n"

@@ -88,8 +88,12 @@ class SqliteSource(FmdSource):
                                "(its DATABASE setting, e.g. sqlite:////var/lib/app/dashboard.db)")
         try:
             self._con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        except sqlite3.Error as exc:
+            raise MigrateError(f"{path} is not a readable SQLite database ({exc})") from None
+        try:
             self._con.execute("SELECT count(*) FROM sqlite_master").fetchone()
         except sqlite3.Error as exc:
+            self._con.close()
             raise MigrateError(f"{path} is not a readable SQLite database ({exc})") from None
 
     def _rows(self, sql: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:

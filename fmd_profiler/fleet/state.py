@@ -20,7 +20,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from fmd_profiler.errors import StoreError, redact_dsn
-from fmd_profiler.fleet.advisory import connect
+from fmd_profiler.fleet.advisory import connect, lock_key
 from fmd_profiler.fleet.catalog import _close_all
 from fmd_profiler.throttle import (
     MAX_KEYS,
@@ -94,7 +94,11 @@ class CatalogDocuments:
                 con = connect(self._dsn)
                 self._held.append(con)
                 try:
-                    con.execute(_CREATE)
+                    # Two pods' first CREATE ... IF NOT EXISTS at once can both try to make the
+                    # table (PostgreSQL then refuses one): one at a time, under a lock.
+                    with con.transaction():
+                        con.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key(TABLE),))
+                        con.execute(_CREATE)
                 except Exception as exc:
                     self._drop()
                     raise self._error(exc) from None

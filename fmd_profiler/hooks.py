@@ -163,8 +163,8 @@ class RequestHooks:
         """Register the hooks on ``app`` (the wsgi_app wrapper is installed by the caller)."""
         # Wrapping process_response (Flask documents it as the method to override for this)
         # rather than adding an after_request function: Flask wraps each of those in
-        # ensure_sync and a loop, ~0.8 us more per request (paired, /api/items; a throwaway
-        # ablation), and here we see the response every after_request function has made.
+        # ensure_sync and a loop, which costs every request more, and here we see the response
+        # every after_request function has made.
         process = app.process_response
         get_request = request._get_current_object  # type: ignore[attr-defined]
         capture, finish, internal_error = self.capture, self.finish, self._internal_error
@@ -250,8 +250,7 @@ class RequestHooks:
     def _make_capture(self) -> Callable[[RequestState, Request], None]:
         """``capture(state, req)``: read what the app knows by the end of the request (its
         endpoint, user and client). A closure over what it reads, as ``finish`` is: this runs
-        for every request, and the method calls and attribute lookups it replaced cost ~0.7 us a
-        request (a throwaway ablation, one thread, /api/items)."""
+        for every request, and the method calls and attribute lookups it replaced cost more."""
         begin = self.begin
         profiler = self.profiler
         client_ip = self.client_ip

@@ -52,8 +52,8 @@ JITTER = (0.5, 1.5)
 LINGER_S = 1.0
 #: Signal samples held for the writer thread at most (~1 s of them is the usual).
 MAX_PENDING = 100_000
-#: The timer is periodic (arming it cost ~25 us on a VM, a throwaway timing); its phase is drawn
-#: again this often.
+#: The timer is periodic (arming it is a costly system call on a VM); its phase is drawn again
+#: this often.
 REPHASE_EVERY = 8
 
 

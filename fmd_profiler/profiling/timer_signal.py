@@ -57,7 +57,7 @@ def _libc() -> Any:
 
     Called on a request thread (the first request in the main thread installs the timer), so
     librt is only looked for when the process's own symbols lack the functions:
-    ``find_library`` runs ``ldconfig`` in a subprocess (~3 ms here, a throwaway timing).
+    ``find_library`` runs ``ldconfig`` in a subprocess, too slow for a request thread.
     """
     for name in _candidates():
         try:
@@ -143,9 +143,8 @@ class MainThreadTimer:
     def arm(self, first_s: float, period_s: float = 0.0) -> None:
         """Fire ``first_s`` from now, then every ``period_s`` (0: once); ``arm(0)`` disarms.
 
-        Arming costs ~25 us on a VM (the call, and the hypervisor reprogramming a timer; a
-        throwaway timing), which is why the timer is periodic rather than re-armed after each
-        signal.
+        Arming is costly on a VM (the call, and the hypervisor reprogramming a timer), which is
+        why the timer is periodic rather than re-armed after each signal.
         """
         if not self._open:
             return

@@ -24,7 +24,7 @@ PROFILER_COUNTERS = {
                        "Passes of the sampler over the threads serving monitored requests."),
     "sampler_cpu_seconds": ("fmd_profiler_sampler_cpu_seconds_total",
                             "CPU time the sampler's passes took (its thread and its signal "
-                            "handler), measured while PROFILER_BUDGET_PCT is on."),
+                            "handler), as PROFILER_BUDGET_PCT measures it."),
 }
 
 

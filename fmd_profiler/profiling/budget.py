@@ -25,10 +25,13 @@ HEADROOM = 0.8
 #: At most this factor shorter per window: a burst of light traffic between two busy ones
 #: does not send the interval back to the floor at once.
 MAX_SHRINK = 2.0
-#: A process that used less than this share of one CPU over a window is idle for the budget:
-#: its few requests are sampled at SAMPLING_INTERVAL_MS (the cost in CPU is then a few
-#: milliseconds a second, which take no capacity from anyone).
+#: A process that used less than this share of one CPU over a window was idle in it: the
+#: window says nothing about what passes cost under load, and the interval stays as it is (a
+#: pause between two bursts does not send it back to the floor). After IDLE_WINDOWS of them in
+#: a row the process is lightly loaded, and its few requests are sampled at SAMPLING_INTERVAL_MS
+#: (the passes cost it a few milliseconds a second, which take no capacity from anyone).
 IDLE_CPU_SHARE = 0.05
+IDLE_WINDOWS = 10
 
 
 class CpuBudget:
@@ -42,14 +45,14 @@ class CpuBudget:
     """
 
     def __init__(self, base_s: float, budget_pct: float, *, perf: Callable[[], float],
-                 process_cpu: Callable[[], float], window_s: float = WINDOW_S,
+                 process_cpu: Callable[[], float], window_s: float | None = None,
                  max_interval_s: float | None = None) -> None:
         self.base_s = base_s
         self.budget = budget_pct / 100.0
         self.interval_s = base_s
         ceiling = MAX_INTERVAL_S if max_interval_s is None else max_interval_s
         self.max_interval_s = max(ceiling, base_s)
-        self.window_s = window_s
+        self.window_s = WINDOW_S if window_s is None else window_s
         self._perf = perf
         self._process_cpu = process_cpu
         self._thread_cost = 0.0
@@ -62,6 +65,7 @@ class CpuBudget:
         self.last_share = 0.0
         self.windows = 0
         self.stretched_windows = 0
+        self._idle_windows = 0
 
     @property
     def enabled(self) -> bool:
@@ -122,8 +126,12 @@ class CpuBudget:
         share = spent / used
         self.last_share = share
         if used < IDLE_CPU_SHARE * elapsed:
+            self._idle_windows += 1
+            if self._idle_windows < IDLE_WINDOWS:
+                return interval
             wanted = self.base_s
         else:
+            self._idle_windows = 0
             # The cost of passes is proportional to their rate, so the interval that meets the
             # budget is the current one scaled by how far over (or under) it the share is.
             wanted = interval * share / (self.budget * HEADROOM)

@@ -147,8 +147,8 @@ class Sampler:
                  budget: CpuBudget | None = None) -> None:
         self.stacks = stacks
         self.interval_s = interval_s
-        # None, or one whose budget is 0: the interval stays interval_s.
-        self.budget = budget if budget is not None and budget.enabled else None
+        # Measures what the passes cost; with a budget of 0 it keeps the interval as it is.
+        self.budget = budget
         self.switch_interval_s = switch_interval_s
         self._lowered = False
         self._warned_broken = False
@@ -249,7 +249,7 @@ class Sampler:
 
     @property
     def cost_s(self) -> float:
-        """CPU seconds the passes took, as the budget measured them (0 without a budget)."""
+        """CPU seconds the passes took, as the budget measured them (0 without one)."""
         return self.budget.cost if self.budget is not None else 0.0
 
     def restart_clock(self) -> None:

@@ -8,7 +8,7 @@ import pytest
 from profiler_fakes import Code, FakeClock, frames
 
 from fmd_profiler.config import ConfigError, load_config
-from fmd_profiler.profiling.budget import HEADROOM, MAX_SHRINK, CpuBudget
+from fmd_profiler.profiling.budget import HEADROOM, IDLE_WINDOWS, MAX_SHRINK, CpuBudget
 from fmd_profiler.profiling.sampler import Sampler, Slot
 from fmd_profiler.profiling.stacks import StackTable
 
@@ -90,13 +90,30 @@ def test_when_the_load_goes_the_interval_comes_back_by_halves() -> None:
     assert seen[-1] == BASE and min(seen) == BASE
 
 
-def test_an_idle_process_is_sampled_at_the_configured_interval() -> None:
+def test_a_lightly_loaded_process_is_sampled_at_the_configured_interval() -> None:
     """A few requests a second: the passes are a large share of very little CPU."""
     clocks = Clocks()
     b = budget(clocks)
     b.update()
     assert window(b, clocks, spent=0.002, used=0.02) == BASE  # 10 % of 2 % of a CPU
     assert b.last_share == pytest.approx(0.1)
+
+
+def test_a_pause_between_bursts_keeps_the_interval_and_a_long_lull_resets_it() -> None:
+    clocks = Clocks()
+    b = budget(clocks)
+    b.update()
+    stretched = window(b, clocks, spent=0.04, used=1.0)  # 4 %
+    assert stretched == pytest.approx(BASE * 4 / HEADROOM)
+    # Three seconds without load: idle windows say nothing about the cost under load.
+    assert [window(b, clocks, spent=0.0001, used=0.01) for _ in range(3)] == [stretched] * 3
+    # The next burst starts where the last one ended, not at the floor.
+    assert window(b, clocks, spent=0.01 * HEADROOM, used=1.0) == pytest.approx(stretched)
+    # Light load for good: after IDLE_WINDOWS idle windows, back towards the configured rate.
+    seen = [window(b, clocks, spent=0.0001, used=0.01) for _ in range(IDLE_WINDOWS + 3)]
+    assert seen[IDLE_WINDOWS - 2] == pytest.approx(stretched)
+    assert seen[IDLE_WINDOWS - 1] == pytest.approx(stretched / MAX_SHRINK)
+    assert seen[-1] == BASE
 
 
 def test_the_interval_never_passes_its_ceiling() -> None:
@@ -112,9 +129,7 @@ def test_no_budget_never_changes_the_interval() -> None:
     assert not b.enabled
     b.update()
     assert window(b, clocks, spent=0.5, used=1.0) == BASE
-    table = StackTable([])
-    sampler = Sampler(table, lambda *a: None, interval_s=BASE, budget=b)
-    assert sampler.budget is None and sampler.cost_s == 0.0
+    assert b.cost == 0.5  # still measured (the metrics report it)
 
 
 def test_a_window_spent_asleep_is_not_counted() -> None:

@@ -2,8 +2,9 @@
 
 ``python -m benchmarks.budget_cost [--rounds N]`` runs the throughput measurement
 (:mod:`benchmarks.throughput`: gunicorn on 127.0.0.1, wrk, ABBA blocks against a bare server)
-for level 1, level 2 (PROFILER_BUDGET_PCT at its default) and level 2 without a budget, with 4
-threads per worker and with sync workers, and meanwhile has every worker log what its sampler's
+for level 1, level 2 (PROFILER_BUDGET_PCT at its default), level 2 without a budget and (threaded
+only) level 2 with Python's switch interval left alone, with 4 threads per worker and with sync
+workers, and meanwhile has every worker log what its sampler's
 passes cost (:mod:`benchmarks.sampler_log`). Per server it then reports the sampler's share of
 the worker's CPU in each busy second (the worker used at least 30 % of a CPU in it) and the
 interval the sampler ran at. Prints a Markdown section and writes the figures as JSON.
@@ -60,7 +61,9 @@ def shares(folder: Path) -> dict[str, Any]:
 def run(rounds: int, seconds: float) -> dict[str, Any]:
     os.environ["BENCH_SAMPLER_LOG"] = "1"
     out: dict[str, Any] = {"load": os.getloadavg()}
-    for threads, chosen in ((4, [C.BARE, C.OURS_L1, *SAMPLED]), (1, [C.BARE, *SAMPLED])):
+    # The switch interval left alone (with the budget): how much of what is left it costs.
+    for threads, chosen in ((4, [C.BARE, C.OURS_L1, *SAMPLED, C.OURS_L2_SWI0]),
+                            (1, [C.BARE, *SAMPLED])):
         results = throughput.measure(chosen, ROOT, WORK, rounds=rounds, seconds=seconds,
                                      threads=threads, control=threads == 4)
         part: dict[str, Any] = {}
@@ -74,7 +77,8 @@ def run(rounds: int, seconds: float) -> dict[str, Any]:
                               for c in [C.BARE_TWIN, *chosen] if c.name in result.rps
                               or c.name in result.failures}
         # Each contender's server folder is reused by the next measure(): read it now.
-        part["sampler"] = {c.name: shares(folder_for(WORK, "throughput", c)) for c in SAMPLED}
+        part["sampler"] = {c.name: shares(folder_for(WORK, "throughput", c)) for c in chosen
+                           if c.level >= 2}
         out[f"threads={threads}"] = part
     out["load_after"] = os.getloadavg()
     return out

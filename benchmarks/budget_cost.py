@@ -13,6 +13,7 @@ interval the sampler ran at. Prints a Markdown section and writes the figures as
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import statistics
@@ -38,7 +39,7 @@ def shares(folder: Path) -> dict[str, Any]:
     cost = cpu = 0.0
     for path in sorted(folder.glob("sampler-*.jsonl")):
         lines = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-        for a, b in zip(lines, lines[1:], strict=False):
+        for a, b in itertools.pairwise(lines):
             used, elapsed = b["cpu"] - a["cpu"], b["t"] - a["t"]
             if elapsed <= 0 or used < BUSY * elapsed:
                 continue

@@ -49,7 +49,7 @@ fleet-demo: $(STAMP) system-deps
 	$(PY) -m fmd_profiler.demo.fleet --out reports/fleet-demo
 
 test: $(STAMP) system-deps
-	$(PY) -m pytest
+	$(PY) -m pytest --durations=20
 
 bench: $(STAMP) system-deps
 	$(PY) -m pip install --quiet -e '.[bench]'

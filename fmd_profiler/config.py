@@ -7,8 +7,9 @@ layers keyword overrides over the file over the defaults. A bad value raises one
 :class:`~fmd_profiler.errors.ConfigError` naming the key, the value and the expected form; an
 unknown key is a warning.
 
-The module also keeps the seed README's API: ``fmd_profiler.config.from_file(path)`` and
-``fmd_profiler.config.get_group_by = fn``, used by :func:`fmd_profiler.bind`.
+The module also keeps the API of Flask-MonitoringDashboard's README:
+``fmd_profiler.config.from_file(path)`` and ``fmd_profiler.config.get_group_by = fn``, used by
+:func:`fmd_profiler.bind`.
 """
 
 from __future__ import annotations
@@ -91,8 +92,9 @@ class Config:
     database: Path = Path(DEFAULT_DATABASE)
     git: Path | None = None
     test_dir: Path | None = None
-    # Rounds of the benchmark harness. Ten, not the seed's five: the first round is warm-up and
-    # four samples a side can never reach p < 0.01 (1/C(8,4) = 0.014), so N=5 detects nothing.
+    # Rounds of the benchmark harness. Ten, not Flask-MonitoringDashboard's five: the first
+    # round is warm-up and four samples a side can never reach p < 0.01 (1/C(8,4) = 0.014), so
+    # N=5 detects nothing.
     n: int = 10
     submit_results_url: str | None = None
     outlier_detection_constant: float = 2.5
@@ -242,7 +244,7 @@ def _bool(key: str, value: object, base: Path) -> bool:
 def _text_list(key: str, value: object, base: Path) -> tuple[str, ...]:
     expected = "a list of strings, e.g. ['first', 'second']"
     if isinstance(value, str) and not value.strip().startswith(("[", "(")):
-        # A single bare value is accepted as a list of one (the seed README allowed it).
+        # A single bare value is a list of one (Flask-MonitoringDashboard's README allowed it).
         return (_unquote(value),) if value.strip() else ()
     parsed = _literal(key, value, expected)
     if not isinstance(parsed, (list, tuple)) or not all(isinstance(v, str) for v in parsed):
@@ -337,7 +339,7 @@ _HEX = re.compile(r"^#[0-9a-fA-F]{6}$")
 
 
 def _color(key: str, value: object) -> str:
-    """Accept '#rrggbb', '[r, g, b]' (the seed README's form) or a list of three 0-255 ints."""
+    """Accept '#rrggbb', '[r, g, b]' (Flask-MonitoringDashboard's form) or three 0-255 ints."""
     expected = "a colour '#rrggbb' or '[r, g, b]' with 0-255 components"
     if isinstance(value, str) and _HEX.match(value.strip()):
         return value.strip().lower()
@@ -442,14 +444,15 @@ KEYS: dict[str, tuple[str, Parser]] = {
     "MONITOR_LEVEL": ("monitor_level", _monitor_level),
     "MONITOR_LEVELS": ("monitor_levels", _dict_by_endpoint(
         _level, "a dict of endpoint name to level 0-3, e.g. {'index': 3, 'health': 0}")),
-    # Below 1 ms a sampler thread only burns the GIL (the seed's typo made it spin at 5 us).
+    # Below 1 ms a sampler thread only burns the GIL (a typo in Flask-MonitoringDashboard's
+    # sampling setting made its sampler spin).
     "SAMPLING_INTERVAL_MS": ("sampling_interval_ms",
                              _float_in(1.0, 1000.0, "milliseconds from 1 to 1000, e.g. 10")),
     "DETAIL_SAMPLE_RATE": ("detail_sample_rate",
                            _float_in(0.0, 1.0, "a fraction from 0 to 1, e.g. 0.01")),
     "SUBMIT_TOKEN": ("submit_token", _text),
-    # Largest benchmark run the upload receiver accepts (a run of 100k requests is ~5 MB; the
-    # parsed document takes many times its size in memory, so the default stays small).
+    # Largest benchmark run the upload receiver accepts (the parsed document takes many times
+    # its size in memory, so the default stays small).
     "SUBMIT_MAX_MB": ("submit_max_mb", _int_in(1, 4096)),
     "SECRET_KEY": ("secret_key", _text),
     "TIMEZONE": ("timezone", _timezone),
@@ -777,7 +780,7 @@ def _parse_one(key: str, raw: object, base: Path, source: str) -> dict[str, obje
 
 
 # ---------------------------------------------------------------------------------------------
-# The seed README's API.
+# The API of Flask-MonitoringDashboard's README.
 # ---------------------------------------------------------------------------------------------
 
 _seed_config: Config | None = None
@@ -787,7 +790,7 @@ def from_file(path: str | os.PathLike[str] | None) -> Config:
     """Load the configuration for a later :func:`fmd_profiler.bind` call.
 
     ``from_file(None)`` reads the file named by ``DASHBOARD_CONFIG``; when both are given the
-    environment variable wins, as in the seed README. Errors are raised here, at start-up.
+    environment variable wins, as in Flask-MonitoringDashboard. Errors are raised here, at start-up.
     """
     global _seed_config
     _seed_config = load_config(path)

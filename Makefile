@@ -1,6 +1,6 @@
 # The two commands of README: `make demo` and `make test`. Both install what they need into a
 # virtual environment (.venv) first; `make test` also installs the Debian packages the browser
-# and load tests use (chromium, wrk) when they are missing.
+# and load tests use (chromium, wrk) when they are missing, and builds the docs site strictly.
 
 # `make test PYTHON=python3.12` gets its own .venv-3.12, so the venvs of different
 # interpreters never overwrite each other; `make test` alone keeps using .venv.
@@ -84,7 +84,7 @@ clean:
 	rm -rf $(VENV) .pytest_cache site reports/demo reports/.demo-data reports/fleet-demo \
 	  reports/.fleet-demo-data
 
-# README pictures of the demo report (headless Chromium; runs the demo first if needed).
+# The pictures of the demo report in README and docs/ (headless Chromium; runs the demo first if needed).
 .PHONY: screenshots
 screenshots: $(STAMP) system-deps
 	$(PY) docs/screenshots.py

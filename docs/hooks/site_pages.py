@@ -4,7 +4,8 @@ The configuration page's key tables come from ``fmd_profiler.config.KEYS``, ``KE
 ``Config`` defaults, so the page cannot drift from the code; a key without a description fails
 the build. ``benchmarks/RESULTS.md``, ``benchmarks/README.md`` and ``SECURITY.md`` live outside
 docs/ (``make bench`` rewrites the first), so they are added to the site as pages, and links to
-them are pointed there.
+them are pointed there. After the build, a page that would load anything from another site (a
+CDN, web fonts, analytics) fails it: the site must work offline.
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ from mkdocs.structure.files import File, Files
 
 ROOT = Path(__file__).resolve().parents[2]
 MARKER = "<!-- configuration keys -->"
+#: A script, stylesheet, image or frame fetched from another host when a page is viewed.
+EXTERNAL_ASSET = re.compile(r"<(?:script|link|img|iframe|source)\b[^>]*\b(?:src|href)="
+                            r"[\"'](?:https?:)?//", re.IGNORECASE)
 #: Files outside docs/ shown as pages: repository path -> page path in the site.
 OUTSIDE = {"benchmarks/RESULTS.md": "results.md", "benchmarks/README.md": "benchmark-method.md",
            "SECURITY.md": "security-policy.md"}
@@ -40,6 +44,15 @@ def on_page_markdown(markdown: str, page: Any, config: Any, files: Files) -> str
                               "tables go")
         markdown = markdown.replace(MARKER, key_tables())
     return markdown
+
+
+def on_post_build(config: Any) -> None:
+    site = Path(config["site_dir"])
+    loading = sorted(str(page.relative_to(site)) for page in site.rglob("*.html")
+                     if EXTERNAL_ASSET.search(page.read_text(encoding="utf-8")))
+    if loading:
+        raise PluginError(f"pages load assets from other sites: {', '.join(loading)}; the "
+                          "site must work offline (theme font: false, no CDN, no analytics)")
 
 
 def _point_outside_links(markdown: str, src_uri: str) -> str:

@@ -1,6 +1,6 @@
 # The two commands of README: `make demo` and `make test`. Both install what they need into a
 # virtual environment (.venv) first; `make test` also installs the Debian packages the browser
-# and load tests use (chromium, wrk) when they are missing.
+# and load tests use (chromium, wrk) when they are missing, and builds the docs site strictly.
 
 # `make test PYTHON=python3.12` gets its own .venv-3.12, so the venvs of different
 # interpreters never overwrite each other; `make test` alone keeps using .venv.
@@ -20,7 +20,7 @@ endif
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-test
 
-.PHONY: demo fleet-demo test bench bench-fleet bench-quick bench-versions lint system-deps clean
+.PHONY: demo fleet-demo test docs bench bench-fleet bench-quick bench-versions lint system-deps clean
 
 $(STAMP): setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -48,8 +48,13 @@ demo: $(STAMP)
 fleet-demo: $(STAMP) system-deps
 	$(PY) -m fmd_profiler.demo.fleet --out reports/fleet-demo
 
-test: $(STAMP) system-deps
-	$(PY) -m pytest
+# The documentation site (mkdocs.yml, docs/) into site/; --strict: a warning, a broken link or a
+# page missing from the nav fails the build.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict --quiet
+
+test: $(STAMP) system-deps docs
+	$(PY) -m pytest --durations=20
 
 bench: $(STAMP) system-deps
 	$(PY) -m pip install --quiet -e '.[bench]'
@@ -76,10 +81,10 @@ lint: $(STAMP)
 	$(PY) -m mypy fmd_profiler
 
 clean:
-	rm -rf $(VENV) .pytest_cache reports/demo reports/.demo-data reports/fleet-demo \
+	rm -rf $(VENV) .pytest_cache site reports/demo reports/.demo-data reports/fleet-demo \
 	  reports/.fleet-demo-data
 
-# README pictures of the demo report (headless Chromium; runs the demo first if needed).
+# The pictures of the demo report in README and docs/ (headless Chromium; runs the demo first if needed).
 .PHONY: screenshots
 screenshots: $(STAMP) system-deps
 	$(PY) docs/screenshots.py

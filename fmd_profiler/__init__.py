@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from fmd_profiler.hooks import capture
     from fmd_profiler.runtime import worker_exit
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 #: Imported on first use (PEP 562): they bring in the store, DuckDB and numpy, and importing
 #: any submodule (``fmd_profiler.config``, the demo app) runs this file first. An app that

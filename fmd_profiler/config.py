@@ -7,8 +7,9 @@ layers keyword overrides over the file over the defaults. A bad value raises one
 :class:`~fmd_profiler.errors.ConfigError` naming the key, the value and the expected form; an
 unknown key is a warning.
 
-The module also keeps the seed README's API: ``fmd_profiler.config.from_file(path)`` and
-``fmd_profiler.config.get_group_by = fn``, used by :func:`fmd_profiler.bind`.
+The module also keeps the API of Flask-MonitoringDashboard's README:
+``fmd_profiler.config.from_file(path)`` and ``fmd_profiler.config.get_group_by = fn``, used by
+:func:`fmd_profiler.bind`.
 """
 
 from __future__ import annotations
@@ -91,8 +92,9 @@ class Config:
     database: Path = Path(DEFAULT_DATABASE)
     git: Path | None = None
     test_dir: Path | None = None
-    # Rounds of the benchmark harness. Ten, not the seed's five: the first round is warm-up and
-    # four samples a side can never reach p < 0.01 (1/C(8,4) = 0.014), so N=5 detects nothing.
+    # Rounds of the benchmark harness. Ten, not Flask-MonitoringDashboard's five: the first
+    # round is warm-up and four samples a side can never reach p < 0.01 (1/C(8,4) = 0.014), so
+    # N=5 detects nothing.
     n: int = 10
     submit_results_url: str | None = None
     outlier_detection_constant: float = 2.5
@@ -243,7 +245,7 @@ def _bool(key: str, value: object, base: Path) -> bool:
 def _text_list(key: str, value: object, base: Path) -> tuple[str, ...]:
     expected = "a list of strings, e.g. ['first', 'second']"
     if isinstance(value, str) and not value.strip().startswith(("[", "(")):
-        # A single bare value is accepted as a list of one (the seed README allowed it).
+        # A single bare value is a list of one (Flask-MonitoringDashboard's README allowed it).
         return (_unquote(value),) if value.strip() else ()
     parsed = _literal(key, value, expected)
     if not isinstance(parsed, (list, tuple)) or not all(isinstance(v, str) for v in parsed):
@@ -338,7 +340,7 @@ _HEX = re.compile(r"^#[0-9a-fA-F]{6}$")
 
 
 def _color(key: str, value: object) -> str:
-    """Accept '#rrggbb', '[r, g, b]' (the seed README's form) or a list of three 0-255 ints."""
+    """Accept '#rrggbb', '[r, g, b]' (Flask-MonitoringDashboard's form) or three 0-255 ints."""
     expected = "a colour '#rrggbb' or '[r, g, b]' with 0-255 components"
     if isinstance(value, str) and _HEX.match(value.strip()):
         return value.strip().lower()
@@ -421,7 +423,8 @@ def _patterns(key: str, value: object, base: Path) -> tuple[str, ...]:
     return patterns
 
 
-#: key -> (Config field, parser). The one list of keys: README and config.cfg document the same.
+#: key -> (Config field, parser). The one list of keys: :data:`KEY_DOCS` describes each one
+#: (the documentation's configuration page) and config.cfg has a commented sample of each.
 KEYS: dict[str, tuple[str, Parser]] = {
     "APP_VERSION": ("app_version", _text),
     "CUSTOM_LINK": ("custom_link", _custom_link),
@@ -442,14 +445,15 @@ KEYS: dict[str, tuple[str, Parser]] = {
     "MONITOR_LEVEL": ("monitor_level", _monitor_level),
     "MONITOR_LEVELS": ("monitor_levels", _dict_by_endpoint(
         _level, "a dict of endpoint name to level 0-3, e.g. {'index': 3, 'health': 0}")),
-    # Below 1 ms a sampler thread only burns the GIL (the seed's typo made it spin at 5 us).
+    # Below 1 ms a sampler thread only burns the GIL (a typo in Flask-MonitoringDashboard's
+    # sampling setting made its sampler spin).
     "SAMPLING_INTERVAL_MS": ("sampling_interval_ms",
                              _float_in(1.0, 1000.0, "milliseconds from 1 to 1000, e.g. 10")),
     "DETAIL_SAMPLE_RATE": ("detail_sample_rate",
                            _float_in(0.0, 1.0, "a fraction from 0 to 1, e.g. 0.01")),
     "SUBMIT_TOKEN": ("submit_token", _text),
-    # Largest benchmark run the upload receiver accepts (a run of 100k requests is ~5 MB; the
-    # parsed document takes many times its size in memory, so the default stays small).
+    # Largest benchmark run the upload receiver accepts (the parsed document takes many times
+    # its size in memory, so the default stays small).
     "SUBMIT_MAX_MB": ("submit_max_mb", _int_in(1, 4096)),
     "SECRET_KEY": ("secret_key", _text),
     "TIMEZONE": ("timezone", _timezone),
@@ -493,6 +497,145 @@ KEYS: dict[str, tuple[str, Parser]] = {
     "AWS_SECRET_ACCESS_KEY": ("aws_secret_access_key", _text),
     "AWS_REGION": ("aws_region", _text),
     "AWS_ENDPOINT_URL": ("aws_endpoint_url", _text),
+}
+
+#: Headings of the documentation's configuration page, in page order (see :data:`KEY_DOCS`).
+KEY_TOPICS = ("What is recorded", "Profiler", "Storage", "Reports and dashboard",
+              "Dashboard accounts", "CI benchmark harness", "Prometheus metrics", "Fleet mode")
+
+#: key -> (topic, what it does). The documentation's configuration page is generated from this
+#: and :data:`KEYS` (docs/hooks/config_page.py), defaults from :class:`Config`'s fields, and the
+#: build fails for a key without a description here.
+KEY_DOCS: dict[str, tuple[str, str]] = {
+    "APP_VERSION": ("What is recorded",
+                    "Version label of every request. Without `APP_VERSION` and `GIT`: "
+                    "`unversioned`."),
+    "GIT": ("What is recorded",
+            "The app's git repository (its folder or `.git`): the version is the short sha, or "
+            "the tag when HEAD is tagged, with `+dirty` when the work tree has changes. Detached "
+            "HEADs and packed refs work. Wins over `APP_VERSION`."),
+    "MONITOR_LEVEL": ("What is recorded",
+                      "Default level of every endpoint: 0 off · 1 timing · 2 = 1 + sampled call "
+                      "stacks · 3 = 2 + outliers and detailed profiles."),
+    "MONITOR_LEVELS": ("What is recorded",
+                       "Per endpoint, e.g. `{'index': 3, 'health': 0}`. Static files and the "
+                       "dashboard are off unless named here."),
+    "TRUSTED_PROXIES": ("What is recorded",
+                        "Trust `X-Forwarded-For` for this many proxies (like "
+                        "`ProxyFix(x_for=N)`), or a list of proxy networks; 0 = the peer "
+                        "address only."),
+    "REDACT_PATTERNS": ("What is recorded",
+                        "Extra names to redact in outlier captures (regular expressions): "
+                        "matching headers and arguments lose their values, and what a pattern "
+                        "matches in other values and in the URL path is replaced, e.g. "
+                        "`['ssn', '\\d{16}']`."),
+    "SAMPLING_INTERVAL_MS": ("Profiler",
+                             "Milliseconds between two sampling passes (with jitter), 1–1000. "
+                             "Longer: cheaper under load, profiles need more requests to "
+                             "settle."),
+    "SAMPLER_SWITCH_INTERVAL_MS": ("Profiler",
+                                   "Python's thread switch interval while the sampler thread "
+                                   "runs and at most one monitored request is in flight, so "
+                                   "CPU-bound code is sampled where it runs; 0 leaves the "
+                                   "interval alone."),
+    "SAMPLER_SIGNAL": ("Profiler",
+                       "Sample requests served by the main thread (sync workers) with a SIGPROF "
+                       "timer aimed at that thread instead of the sampler thread (Linux). "
+                       "`false` if a C extension of yours mishandles EINTR."),
+    "PROFILER_BUDGET_PCT": ("Profiler",
+                            "Most of the process's CPU time (in %) level 2's sampling passes may "
+                            "cost: under load the sampler stretches its interval to stay within "
+                            "it, samples keeping their real-time weights; 0 = no budget. See "
+                            "[the profiler's cost](profiler-cost.md)."),
+    "DETAIL_SAMPLE_RATE": ("Profiler",
+                           "Fraction of level-3 requests given a detailed per-request profile "
+                           "(0–1)."),
+    "OUTLIER_DETECTION_CONSTANT": ("Profiler",
+                                   "Level 3: a request is an outlier when it is slower than "
+                                   "both this × the median of its endpoint's last 256 requests "
+                                   "and that median + 10 ms (checked after 30 requests)."),
+    "MAX_OUTLIERS_PER_HOUR": ("Profiler",
+                              "Per endpoint and process, how many outliers level 3 keeps an "
+                              "hour; also caps the tracebacks of new kinds of exception "
+                              "(every exception is still counted)."),
+    "MAX_DETAILED_PER_HOUR": ("Profiler",
+                              "Per endpoint and process, how many detailed profiles level 3 "
+                              "keeps an hour."),
+    "EXACT_MODE": ("Profiler",
+                   "Exact per-function call counts and times with yappi on every thread. "
+                   "Several times slower: for CI and investigations, not production."),
+    "DATABASE": ("Storage",
+                 "The store: a DuckDB file path, `duckdb:///relative` or "
+                 "`duckdb:////absolute` (relative to the config file's folder); "
+                 "`ducklake:postgres:<DSN>` for fleet mode. An FMD `sqlite:///…/x.db` means "
+                 "`…/x.duckdb` beside it, with a warning."),
+    "FLUSH_INTERVAL_S": ("Storage",
+                         "How often a process writes its buffered rows to the spool; a killed "
+                         "worker loses at most this much."),
+    "MAX_BUFFERED_ROWS": ("Storage",
+                          "Rows per table a process keeps while the store cannot be written; "
+                          "beyond that the oldest are dropped and counted."),
+    "RETENTION_DAYS": ("Storage", "Delete data older than this many days (0 = keep)."),
+    "TIMEZONE": ("Reports and dashboard",
+                 "Time zone of reports and of `--since/--until` times without an offset."),
+    "COLORS": ("Reports and dashboard",
+               "Endpoint colours in charts, e.g. `{'index': '[0,97,255]', 'login': "
+               "'#ff8800'}`; other endpoints get a stable colour from their name."),
+    "CUSTOM_LINK": ("Reports and dashboard", "URL prefix of the live dashboard."),
+    "SECURE_COOKIE": ("Reports and dashboard",
+                      "The dashboard's session cookie is sent over https only; `false` for "
+                      "plain-HTTP development."),
+    "SECRET_KEY": ("Reports and dashboard",
+                   "Signs the dashboard's session cookie. Unset: the app's `secret_key`, else "
+                   "a random key kept in `<DATABASE>.secret`."),
+    "USERNAME": ("Dashboard accounts", "The admin account's user name."),
+    "PASSWORD": ("Dashboard accounts",
+                 "The admin's password, plain or a Werkzeug hash. No default: without one the "
+                 "dashboard stays off."),
+    "GUEST_USERNAME": ("Dashboard accounts", "The read-only account's user name."),
+    "GUEST_PASSWORD": ("Dashboard accounts",
+                       "The read-only account's passwords (a list; any of them works)."),
+    "TEST_DIR": ("CI benchmark harness",
+                 "Test folder of `python -m fmd_profiler.benchmark` (else pytest's "
+                 "discovery)."),
+    "N": ("CI benchmark harness",
+          "Rounds of `python -m fmd_profiler.benchmark`; round 1 is a warm-up."),
+    "SUBMIT_RESULTS_URL": ("CI benchmark harness",
+                           "The dashboard the harness uploads its runs to, e.g. "
+                           "`https://host/dashboard`."),
+    "SUBMIT_TOKEN": ("CI benchmark harness",
+                     "Shared bearer token of uploads. The receiving route "
+                     "`/<CUSTOM_LINK>/submit-test-results` exists only when it is set."),
+    "SUBMIT_MAX_MB": ("CI benchmark harness",
+                      "Largest upload the receiver accepts (413 beyond)."),
+    "PROMETHEUS": ("Prometheus metrics", "Serve Prometheus metrics."),
+    "METRICS_TOKEN": ("Prometheus metrics",
+                      "Bearer token that may read the metrics (a dashboard session may too)."),
+    "METRICS_PATH": ("Prometheus metrics",
+                     "Where the metrics are served. Unset: `/<CUSTOM_LINK>/metrics`."),
+    "METRICS_OPEN": ("Prometheus metrics",
+                     "Anyone who can reach the app may read the metrics."),
+    "DATA_PATH": ("Fleet mode",
+                  "Where the lake's Parquet files go: `s3://bucket/prefix/` or a folder every "
+                  "host can reach."),
+    "HOST_NAME": ("Fleet mode",
+                  "What this host's rows carry. Unset: the machine's host name."),
+    "SPOOL_DIR": ("Fleet mode",
+                  "Where a host keeps segments until they are uploaded. Unset: "
+                  "`fmd_profiler-spool` beside the config file."),
+    "UPLOAD_INTERVAL_S": ("Fleet mode",
+                          "How often a host uploads its spool; a host that dies with its disk "
+                          "loses at most this much."),
+    "AWS_ACCESS_KEY_ID": ("Fleet mode",
+                          "S3 key. Unset: the environment variable of the same name."),
+    "AWS_SECRET_ACCESS_KEY": ("Fleet mode",
+                              "S3 secret (never shown or logged). Unset: the environment "
+                              "variable of the same name."),
+    "AWS_REGION": ("Fleet mode",
+                   "S3 region. Unset: the environment variable, else `us-east-1`."),
+    "AWS_ENDPOINT_URL": ("Fleet mode",
+                         "An S3-compatible store; `http://host:port` means no TLS and "
+                         "path-style URLs. Unset: the environment variable, else AWS."),
 }
 
 #: Keys that only mean something in fleet mode.
@@ -648,7 +791,7 @@ def _parse_one(key: str, raw: object, base: Path, source: str) -> dict[str, obje
 
 
 # ---------------------------------------------------------------------------------------------
-# The seed README's API.
+# The API of Flask-MonitoringDashboard's README.
 # ---------------------------------------------------------------------------------------------
 
 _seed_config: Config | None = None
@@ -658,7 +801,7 @@ def from_file(path: str | os.PathLike[str] | None) -> Config:
     """Load the configuration for a later :func:`fmd_profiler.bind` call.
 
     ``from_file(None)`` reads the file named by ``DASHBOARD_CONFIG``; when both are given the
-    environment variable wins, as in the seed README. Errors are raised here, at start-up.
+    environment variable wins, as in Flask-MonitoringDashboard. Errors are raised here, at start-up.
     """
     global _seed_config
     _seed_config = load_config(path)

@@ -134,7 +134,7 @@ def enable_profiler(app: Flask, config_file: str | os.PathLike[str] | None = Non
 
 
 def bind(app: Flask, schedule: bool = True, include_dashboard: bool = True) -> Profiler:
-    """Seed-README and Flask-MonitoringDashboard compatible: ``config.from_file(path)`` (or
+    """Flask-MonitoringDashboard compatible: ``config.from_file(path)`` (or
     ``config.init_from(file=...)``) then ``bind(app=app)``.
 
     ``include_dashboard=False`` records without adding the dashboard's routes. ``schedule`` is

@@ -288,5 +288,6 @@ def test_without_pytest_the_harness_names_the_extra_to_install(tmp_path):
     assert result.returncode == 2, result.stderr
     assert result.stderr.strip().splitlines() == [
         "python -m fmd_profiler.benchmark: error: the harness runs your tests with pytest, which "
-        "is not installed: pip install 'fmd_profiler[harness]' (or pip install pytest)"]
+        "is not installed: install fmd_profiler with its harness extra, pip install "
+        "'/path/to/fmd_profiler[harness]' (or pip install pytest)"]
     assert not (tmp_path / "bench.duckdb").exists()

@@ -89,9 +89,11 @@ def test_sigkilled_worker_loses_at_most_one_flush_interval(tmp_path: Path) -> No
     assert last_flushed is not None  # earlier flushes of the killed worker are safe
     opens = last_flushed + killed["wall_to_monotonic"]
     window = [t for t in load.by_pid[victim] if opens <= t <= killed["at"]]
-    # A request cut off by the kill fails at its client yet may have been recorded and
-    # flushed: at most one per thread of the victim can be stored beyond what the clients saw.
-    assert -threads <= lost <= len(window), (served, stored.get(victim), len(window))
+    # Both ends are uncertain by at most one request per thread of the victim: a request cut
+    # off by the kill fails at its client yet may have been recorded and flushed; and one that
+    # ended just before the last flushed request, on another thread, may have been recorded
+    # only after that flush began, so it is lost although it ended before the window opens.
+    assert -threads <= lost <= len(window) + threads, (served, stored.get(victim), len(window))
     for pid, times in load.by_pid.items():
         if pid != victim:  # the survivors and the replacement worker: exact
             assert stored[pid] == len(times)

@@ -149,8 +149,10 @@ def require_pytest() -> None:
     try:
         import pytest  # noqa: F401
     except ImportError:
+        # fmd_profiler is not on the package index: the extra is installed from a checkout.
         raise ProfilerError("the harness runs your tests with pytest, which is not installed: "
-                            "pip install 'fmd_profiler[harness]' (or pip install pytest)") from None
+                            "install fmd_profiler with its harness extra, pip install "
+                            "'/path/to/fmd_profiler[harness]' (or pip install pytest)") from None
 
 
 def run(options: Options) -> int:

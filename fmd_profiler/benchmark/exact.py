@@ -1,9 +1,10 @@
 """Exact mode: per test, every call of the project's own functions counted by yappi.
 
 yappi is deterministic (a C-level profile hook), so counts are exact; it runs on the wall clock
-(its CPU clock costs 7-12x) and only during each test's call phase. Statistics are pulled once
-per test, never per request, and only functions defined under the project's folder (not in
-site-packages) are kept, so a run stores hundreds of rows, not the interpreter's internals.
+(its CPU clock is a system call per event, far costlier) and only during each test's call
+phase. Statistics are pulled once per test, never per request, and only functions defined
+under the project's folder (not in site-packages) are kept, so a run stores hundreds of rows,
+not the interpreter's internals.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from fmd_profiler.benchmark.regressions import DEFAULT_SETTINGS, Key, Settings, Verdict, judge
 
 BASE, HEAD = "base", "head"
-#: Per-round spread like the issue's example (base rounds 1.00-1.51 ms, head 3.93-4.51 ms): the
+#: Per-round spread of a noisy shared CI machine (rounds of one test up to x1.5 apart): the
 #: standard deviation of log durations of each comparison is drawn from this range.
 NOISY = (0.05, 0.15)
 #: A quieter machine: a few percent between rounds.

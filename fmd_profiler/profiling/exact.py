@@ -75,7 +75,7 @@ class ExactProfiler:
                         "recorded)", owner, os.getpid())
             return False
         yappi.clear_stats()  # the clock type can only change without stats
-        yappi.set_clock_type("wall")  # the CPU clock costs 7-12x more per call
+        yappi.set_clock_type("wall")  # the CPU clock is a system call per event: far costlier
         yappi.set_tag_callback(self._tag.get)
         yappi.start(builtins=False, profile_threads=True)
         self.running = True
@@ -130,7 +130,7 @@ class ExactProfiler:
                 return []
             if not force and self._pulled_at == (self._entered, 0):
                 # Nothing tagged ran since a pull that saw no request in flight: walking
-                # yappi's whole table for no change cost an idle server 5 % of a core.
+                # yappi's whole table for no change would keep an idle server busy.
                 return []
             if self._inflight:
                 log.info("fmd_profiler: exact-mode statistics pulled with %d requests in flight; "

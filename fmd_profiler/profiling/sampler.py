@@ -22,8 +22,8 @@ A request served by the main thread (gunicorn's sync workers, uWSGI without thre
 client) is sampled without the thread where the platform allows
 (:mod:`fmd_profiler.profiling.timer_signal`): a timer signal interrupts the main thread itself
 and the handler reads the stack of the interrupted frame - the same sample, weighed the same way,
-but the GIL never changes hands (a thread's pass costs the request it lands in 200-250 us on a
-two-CPU VM, the signal's 80-90 us: ``make bench``, "What a sampling pass costs"). The handler
+but the GIL never changes hands, so a pass costs the request it lands in a fraction of what a
+thread's pass costs (figures: docs/performance.md, "What a sampling pass costs"). The handler
 only appends to a deque (it may interrupt any code, our own included, so it takes no lock);
 :meth:`Sampler.drain` hands the samples on from the writer thread.
 The thread sleeps unless a request runs elsewhere (threaded servers, async views).
@@ -424,9 +424,9 @@ class Sampler:
 
         A lowered interval makes CPU-bound threads take turns that much more often: free while
         one request runs (only the sampler takes turns with it), but with two or more they would
-        ping-pong every 0.2 ms (measured: -30 % throughput with four busy threads). Then they
-        already hand the GIL to each other at arbitrary points every 5 ms, and the sampler gets
-        its turn among them.
+        ping-pong at every lowered interval and lose throughput to the switches. With two or
+        more they already hand the GIL to each other at arbitrary points every switch interval,
+        and the sampler gets its turn among them.
         """
         self._set_lowered(len(self.active) <= 1)
 

@@ -1,8 +1,8 @@
 """A periodic timer that interrupts the main thread with a signal: the sampler's clock there.
 
-A sampler *thread* has to take the GIL from the request thread for every pass and give it back:
-on a two-CPU VM a pass costs the request it lands in 200-250 us that way, against 80-90 us with
-this timer (``make bench``, "What a sampling pass costs"). A request served by the main thread
+A sampler *thread* has to take the GIL from the request thread for every pass and give it back,
+which costs the request it lands in several times what this timer's pass costs (figures:
+docs/performance.md, "What a sampling pass costs"). A request served by the main thread
 (gunicorn's default sync worker, uWSGI without threads, a test client) can instead be
 interrupted where it runs: a POSIX timer (``timer_create`` with ``SIGEV_THREAD_ID``, Linux)
 sends ``SIGPROF`` to the main thread alone, and Python runs the handler there between two

@@ -4,8 +4,8 @@ The only module that imports plotnine. Every chart function has the signature
 ``chart(data, **options) -> ggplot`` and is registered in :data:`CHARTS` by name, so a chart can
 be described by a small picklable :class:`~fmd_profiler.report.model.ChartSpec` and drawn in
 another process. Box plots are drawn from SQL quantiles with rectangles and segments: plotnine's
-``geom_boxplot(stat="identity")`` draws group by group and takes ~1.8 s for 50 boxes, the
-vectorised form ~0.3 s.
+``geom_boxplot(stat="identity")`` draws group by group, several times slower than the
+vectorised form for many boxes.
 """
 
 from __future__ import annotations
@@ -214,8 +214,8 @@ def duration_over_time(data: pd.DataFrame, unit: str = "day") -> ggplot:
     the requests per bucket stacked by status class (``2xx`` ... ``other`` columns).
 
     One figure instead of two charts: latency and load line up, and plotnine's fixed cost per
-    figure (~0.1 s) is paid once. Line types instead of a legend (a legend costs ~40 ms; the
-    title names the lines); the status legend only when there is more than one class.
+    figure is paid once. Line types instead of a legend (a legend has a drawing cost of its
+    own; the title names the lines); the status legend only when there is more than one class.
     """
     bucket = pd.to_datetime(data["bucket"])
     lines = (data.assign(bucket=bucket)

@@ -23,7 +23,7 @@ from fmd_profiler.report.model import ChartSpec
 
 log = logging.getLogger("fmd_profiler")
 
-#: A pool pays ~1.5 s per worker to import plotnine: not worth it for a few charts.
+#: Each pool worker imports plotnine first, which takes longer than drawing a few charts.
 MIN_CHARTS_FOR_POOL = 8
 _draw_lock = threading.Lock()
 

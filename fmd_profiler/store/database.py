@@ -445,7 +445,7 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     """Create missing tables and columns (additive migrations only).
 
     Every ingestion calls this; a file already at this code's schema is recognised by its
-    fingerprint in ``meta`` in one query (the full check reads the catalogue: ~35 ms).
+    fingerprint in ``meta`` in one query (the full check reads the whole catalogue).
     """
     fingerprint = schema_fingerprint()
     try:

@@ -1,12 +1,13 @@
 """Who moves spool segments into DuckDB: a short-lived child process, not the request server.
 
 A worker only writes segments (:mod:`.segments`). Ingesting them needs duckdb and numpy, which
-cost a worker ~70 MB of RSS and ~11k more objects for the garbage collector to walk, for work
-done a few times an hour. So the writer thread starts ``python -m fmd_profiler.store.ingestion``
-now and then, one child per store at a time (the age of a marker file tells every process of
-the store when one was last started); the child ingests under the store lock and exits. Readers
-ingest before they read, so the interval bounds how many segments wait, never what a report
-shows. Tests and the demo can still ingest in their own process (:meth:`Ingestion.ingest_here`).
+would add tens of megabytes of RSS to every worker and thousands of objects for its garbage
+collector to walk, for work done a few times an hour. So the writer thread starts
+``python -m fmd_profiler.store.ingestion`` now and then, one child per store at a time (the
+age of a marker file tells every process of the store when one was last started); the child
+ingests under the store lock and exits. Readers ingest before they read, so the interval bounds
+how many segments wait, never what a report shows. Tests and the demo can still ingest in
+their own process (:meth:`Ingestion.ingest_here`).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
     from fmd_profiler.store.database import IngestResult
 
 #: How often, at most, a child is started for one store (all of its processes together). A child
-#: costs ~0.2 s of CPU to start (duckdb and numpy imports) on top of the ingestion itself.
+#: pays for importing duckdb and numpy on top of the ingestion itself, so not on every flush.
 INGEST_INTERVAL_S = 120.0
 #: A child still running after this long is killed (and the next one tries again).
 CHILD_TIMEOUT_S = 600.0

@@ -7,12 +7,12 @@ ingests the segments (:mod:`fmd_profiler.store.database`).
 
 The format is built for the writer's cost, because every worker pays it every second: a
 ``marshal`` dump of the batch in columns, numbers as packed arrays and strings as a dictionary
-plus codes (endpoint, method and version repeat on almost every row). When this was written, a
-2,700-row flush with cold caches cost ~0.9 us a row this way against ~3.9 us as a Parquet file
-written through DuckDB, whose fixed cost per file (~2 ms) a worker paid every second; the
-conversion to DuckDB's columns now happens once, at ingestion, in bulk. ``marshal`` only builds
-plain values (no code runs while loading, unlike pickle); the spool folder is as trusted as the
-database file next to it.
+plus codes (endpoint, method and version repeat on almost every row). A Parquet file written
+through DuckDB has a fixed cost per file that every worker would pay every second, and would
+load DuckDB into every worker; so the conversion to DuckDB's columns happens once, at
+ingestion, in bulk (the flush's cost per row: docs/performance.md, "Storage and memory").
+``marshal`` only builds plain values (no code runs while loading, unlike pickle); the spool
+folder is as trusted as the database file next to it.
 """
 
 from __future__ import annotations
@@ -244,7 +244,7 @@ def _repeat(value: object, n: int) -> np.ndarray:
     import numpy as np
 
     values = np.empty(n, dtype=object)
-    values.fill(value)  # np.full(n, value, dtype=object) takes 15x longer
+    values.fill(value)  # np.full(n, value, dtype=object) is many times slower for objects
     return values
 
 

@@ -205,6 +205,7 @@ def test_one_app_can_be_named_with_app(tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["--tests", "nowhere"], "tests 'nowhere' do not exist"),
     (["-n", "0"], "-n 0: give 1 to 1000 rounds"),
+    (["--max-extra-rounds", "-1"], "--max-extra-rounds -1: give 0 (never) to 1000 rounds"),
     (["--upload", "http://127.0.0.1:9/dashboard"], "needs the dashboard's SUBMIT_TOKEN"),
     (["--against", "no-such-rev"], "--against no-such-rev: no such revision"),
     (["--app", "nomodule"], "--app 'nomodule': write module:name"),

@@ -4,10 +4,11 @@ and its test, and ten runs of the unchanged commit against itself all pass.
 
 Each run is a real ``python -m fmd_profiler.benchmark`` process with its two pytest processes,
 so the runs are kept cheap instead of few: 8 rounds (as in issue 27) and the harness's default
-extra rounds, and three of the sample project's tests - the slowed one, one hitting another endpoint, one without requests. The slowed
-half needs a machine that is busy but not oversubscribed many times over: there, a few
-milliseconds drown in the time the tests wait for a CPU (the harness's report then says the
-machine was busy; benchmarks/RESULTS.md has the loads this was tried at).
+extra rounds, and three of the sample project's tests - the slowed one, one hitting another
+endpoint, one without requests. The slowed half needs a machine that is busy but not
+oversubscribed many times over: there, a few milliseconds drown in the time the tests wait for a
+CPU (the harness's report then says the machine was busy; benchmarks/RESULTS.md has the loads
+this was tried at).
 """
 
 import json

@@ -63,7 +63,7 @@ class SideResult:
 
 
 #: Looks at the sides after the planned rounds: why more rounds are needed, or None.
-Check = Callable[[list["SideResult"]], str | None]
+Check = Callable[[list[SideResult]], str | None]
 
 
 @dataclass(frozen=True)

@@ -46,8 +46,8 @@ class Settings:
 
 
 DEFAULT_SETTINGS = Settings()
-#: The harness's --max-extra-rounds by default: the fewest that lift a x1.5 slow-down with one
-#: or two stalled rounds at -n 8 to the detection rate the simulation asks for
+#: The harness's --max-extra-rounds by default: enough to lift a x1.5 slow-down with one or two
+#: stalled rounds at -n 8 to the detection rate the simulation asks for, with a margin
 #: (benchmarks/RESULTS.md).
 DEFAULT_EXTRA_ROUNDS = 4
 

@@ -287,6 +287,13 @@ def stop_all() -> None:
         runtime.stop()
 
 
+def flush_all() -> None:
+    """Write every runtime's buffered rows now and keep them running (the benchmark harness
+    reads a test run between its rounds)."""
+    for runtime in list(_runtimes.values()):
+        runtime.flush()
+
+
 def forget_all() -> None:
     """Stop every runtime and forget them (tests use it between apps)."""
     stop_all()

@@ -3,17 +3,21 @@ milliseconds slower: ten runs against the commit before all fail the build namin
 and its test, and ten runs of the unchanged commit against itself all pass.
 
 Each run is a real ``python -m fmd_profiler.benchmark`` process with its two pytest processes,
-so the runs are kept cheap instead of few: 8 rounds (as in issue 27), and three of the sample
-project's tests - the slowed one, one hitting another endpoint, one without requests. The slowed
-half needs a machine that is busy but not oversubscribed many times over: there, a few
-milliseconds drown in the time the tests wait for a CPU (the harness's report then says the
-machine was busy; benchmarks/RESULTS.md has the loads this was tried at).
+so the runs are kept cheap instead of few: 8 rounds (as in issue 27) and the harness's default
+extra rounds, and three of the sample project's tests - the slowed one, one hitting another
+endpoint, one without requests. The slowed half needs a machine that is busy but not
+oversubscribed many times over: there, a few milliseconds drown in the time the tests wait for a
+CPU (the harness's report then says the machine was busy; benchmarks/RESULTS.md has the loads
+this was tried at).
 """
+
+import json
 
 import duckdb
 import pytest
 
 from fmd_profiler.benchmark.payload import parse_payload
+from fmd_profiler.benchmark.regressions import DEFAULT_EXTRA_ROUNDS
 from fmd_profiler.schema import BENCH_VERDICTS
 from tests.test_benchmark_harness import git, harness, sample_repo
 
@@ -72,7 +76,14 @@ def test_every_run_against_the_commit_before_fails_naming_the_endpoint_and_test(
         for side, numbers in (("base", base_rounds), ("head", head_rounds)):
             assert (f"{side} r{(numbers or '').replace(' ', '')}" in line) == bool(numbers), line
     assert compared == 5  # 3 tests and the 2 endpoints they hit
-    assert rounds == [("base", 8), ("head", 8)]
+    # A flag is only raised on all rounds: the first 8 asked for the extra ones, and said why.
+    extra = DEFAULT_EXTRA_ROUNDS
+    assert rounds == [("base", 8 + extra), ("head", 8 + extra)]
+    said = json.loads(out.read_bytes())["rounds"]
+    assert (said["planned"], said["max_extra"], said["extra"]) == (8, extra, extra)
+    assert "report" in said["why_extra"]
+    assert f"extra rounds: {extra} of up to {extra} (--max-extra-rounds), because after the " \
+        "first 8 rounds" in result.stdout
     assert f"of {base_sha[:7]} on detached HEAD (--against HEAD~1, interleaved)" in result.stdout
     assert "WARNING" not in result.stdout  # the base run imported the base commit's code
     assert git(repo, "worktree", "list").count("\n") == 0  # the temporary worktree is gone

@@ -1,6 +1,7 @@
 """The harness end to end on a small sample project with its own tests (tests/fixtures), in a
 real temporary git repository, each run a real ``python -m fmd_profiler.benchmark`` process."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -205,6 +206,7 @@ def test_one_app_can_be_named_with_app(tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["--tests", "nowhere"], "tests 'nowhere' do not exist"),
     (["-n", "0"], "-n 0: give 1 to 1000 rounds"),
+    (["--max-extra-rounds", "-1"], "--max-extra-rounds -1: give 0 (never) to 1000 rounds"),
     (["--upload", "http://127.0.0.1:9/dashboard"], "needs the dashboard's SUBMIT_TOKEN"),
     (["--against", "no-such-rev"], "--against no-such-rev: no such revision"),
     (["--app", "nomodule"], "--app 'nomodule': write module:name"),
@@ -224,6 +226,21 @@ def test_against_outside_a_repository_says_so(tmp_path):
     result = harness(tmp_path / "project", "--against", "HEAD~1")
     assert result.returncode == 2
     assert "--against needs a git repository" in result.stderr
+
+
+def test_extra_rounds_can_be_turned_off(tmp_path):
+    repo = sample_repo(tmp_path / "project")
+    db, out = tmp_path / "bench.duckdb", tmp_path / "run.json"
+    result = harness(repo, "--against", "HEAD", "-n", "3", "--max-extra-rounds", "0", "--db",
+                     str(db), "--json", str(out), "--tests", "tests/test_items.py", "--", "-k",
+                     "report")
+    assert result.returncode == 0, result.stderr
+    assert table(db, "SELECT label, rounds FROM bench_runs ORDER BY label") == \
+        [("base", 3), ("head", 3)]
+    document = json.loads(out.read_bytes())
+    assert document["rounds"] == {"planned": 3, "max_extra": 0, "extra": 0, "why_extra": None}
+    assert parse_payload(out.read_bytes()).run_ids  # still a document the receiver takes
+    assert "extra rounds" not in result.stdout + result.stderr
 
 
 def test_flask_profiler_benchmark_uses_the_apps_store(tmp_path):

@@ -1,6 +1,7 @@
 """The harness's terminal report, from rows as the queries return them."""
 
 from fmd_profiler.benchmark.regressions import DEFAULT_SETTINGS
+from fmd_profiler.benchmark.runner import Extra
 from fmd_profiler.benchmark.summary import render_run
 
 RUN = {"run_id": "r2", "sha": "b" * 40, "short_sha": "bbbbbbb", "branch": "main", "ci_ref": None,
@@ -95,3 +96,18 @@ def test_a_busy_machine_is_named_as_a_reason_for_wide_verdicts():
     quiet = render_run(RUN, BASE, [], [], [], verdicts, DEFAULT_SETTINGS, "x",
                        machine_load=(2.9, 2))
     assert "busy" not in quiet
+
+
+def test_the_report_says_how_many_extra_rounds_ran_and_why():
+    run = {**RUN, "rounds": 12, "label": "head"}
+    text = render_run(run, BASE, [], [], [], [verdict("index", 1.0)], DEFAULT_SETTINGS, "x",
+                      extra=Extra(allowed=4, run=4, why="1 comparison inconclusive (index)"))
+    assert text.splitlines()[3] == (
+        "extra rounds: 4 of up to 4 (--max-extra-rounds), because after the first 8 rounds "
+        "1 comparison inconclusive (index); every verdict below is decided once, on all rounds")
+    settled = render_run({**RUN, "label": "head"}, BASE, [], [], [], [verdict("index", 1.0)],
+                         DEFAULT_SETTINGS, "x", extra=Extra(allowed=4))
+    assert ("extra rounds: none needed, the first 10 settled every comparison (up to 4 "
+            "allowed, --max-extra-rounds)") in settled.splitlines()
+    # Off (--max-extra-rounds 0), or a run without --against: nothing to say.
+    assert "extra rounds" not in render([verdict("index", 1.0)])

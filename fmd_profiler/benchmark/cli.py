@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import sys
 import tempfile
@@ -20,8 +21,8 @@ from pathlib import Path
 from fmd_profiler.benchmark import queries
 from fmd_profiler.benchmark.collect import SideSummary, build_payload
 from fmd_profiler.benchmark.provenance import Provenance, read_provenance
-from fmd_profiler.benchmark.regressions import DEFAULT_SETTINGS, Settings
-from fmd_profiler.benchmark.runner import Plan, Side, run_sides
+from fmd_profiler.benchmark.regressions import DEFAULT_EXTRA_ROUNDS, DEFAULT_SETTINGS, Settings
+from fmd_profiler.benchmark.runner import Extra, Outcome, Plan, Side, SideResult, run_sides
 from fmd_profiler.benchmark.storage import StoreResult, store_payload
 from fmd_profiler.benchmark.upload import UploadError, is_insecure, submit_url, upload
 from fmd_profiler.config import Config, load_config
@@ -58,6 +59,11 @@ def build_parser() -> argparse.ArgumentParser:
                                            "milliseconds (default 0.1)")
     parser.add_argument("--alpha", type=float, default=DEFAULT_SETTINGS.alpha,
                         help="chance of any false alarm in a run (default 0.005)")
+    parser.add_argument("--max-extra-rounds", type=int, default=DEFAULT_EXTRA_ROUNDS,
+                        metavar="K",
+                        help="with --against: when after the -n rounds a comparison is flagged "
+                             "or inconclusive, run K more rounds of both commits and decide once "
+                             f"on all of them (default {DEFAULT_EXTRA_ROUNDS}; 0: never)")
     parser.add_argument("--fail-on-regression", type=float, metavar="PCT",
                         help="exit 1 when a test or endpoint is flagged slower by more than PCT %%")
     parser.add_argument("--exact", action="store_true",
@@ -74,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
 class Options:
     config: Config
     rounds: int
+    extra_rounds: int
     tests: tuple[str, ...]
     app: str | None
     against: str | None
@@ -109,6 +116,9 @@ def parse_options(args: argparse.Namespace, pytest_args: Sequence[str]) -> Optio
     rounds = args.n if args.n is not None else config.n
     if not 1 <= rounds <= 1000:
         raise ProfilerError(f"-n {rounds}: give 1 to 1000 rounds (10 or more to detect changes)")
+    if not 0 <= args.max_extra_rounds <= 1000:
+        raise ProfilerError(f"--max-extra-rounds {args.max_extra_rounds}: give 0 (never) to "
+                            "1000 rounds")
     if not 0 < args.alpha < 0.5:
         raise ProfilerError(f"--alpha {args.alpha}: give a probability such as 0.01")
     if args.min_change_ms < 0:
@@ -136,7 +146,8 @@ def parse_options(args: argparse.Namespace, pytest_args: Sequence[str]) -> Optio
         raise ProfilerError(f"uploading to {url} needs the dashboard's SUBMIT_TOKEN: set "
                             f"${TOKEN_ENV} (a CI secret) or pass --token")
     return Options(
-        config=config, rounds=rounds, tests=tests, app=args.app, against=args.against,
+        config=config, rounds=rounds, extra_rounds=args.max_extra_rounds, tests=tests,
+        app=args.app, against=args.against,
         settings=Settings(threshold=1 + args.threshold / 100, alpha=args.alpha,
                           min_change_ms=args.min_change_ms),
         fail_above=None if args.fail_on_regression is None else 1 + args.fail_on_regression / 100,
@@ -161,23 +172,38 @@ def run(options: Options) -> int:
     config = options.config
     repo = config.git or cwd
     plan = Plan(rounds=options.rounds, app=options.app, exact=options.exact,
-                pytest_args=options.pytest_args)
+                pytest_args=options.pytest_args, extra_rounds=options.extra_rounds)
     with _sides(options, cwd, repo) as sides, \
             tempfile.TemporaryDirectory(prefix="fmd-bench-") as workdir:
         print(f"fmd_profiler benchmark: {options.rounds} rounds of "
               f"{' '.join(options.tests) or 'the test suite'}"
               + (f", interleaved with {options.against}" if options.against else ""),
               file=sys.stderr, flush=True)
-        results = run_sides([side for side, _ in sides], plan, Path(workdir))
+        provenances = [provenance for _, provenance in sides]
+
+        def check(interim: list[SideResult]) -> str | None:
+            from fmd_profiler.benchmark.interim import why_extra_rounds
+
+            why = why_extra_rounds(interim, provenances, options.settings,
+                                   Path(workdir) / "interim")
+            if why is not None:
+                print(f"fmd_profiler benchmark: up to {options.extra_rounds} extra rounds, "
+                      f"because after {options.rounds} rounds {why}", file=sys.stderr,
+                      flush=True)
+            return why
+
+        outcome = run_sides([side for side, _ in sides], plan, Path(workdir),
+                            check if options.against else None)
+        results = outcome.results
         payload, summaries = build_payload(
             [(result, provenance) for result, (_, provenance) in zip(results, sides,
                                                                      strict=True)],
             exact=options.exact)
     database = open_store(config)  # the lake in fleet mode
     stored = store_payload(database, payload, options.settings)
-    print(_report(database, stored, summaries, options), end="", flush=True)
+    print(_report(database, stored, summaries, options, outcome.extra), end="", flush=True)
     if options.json is not None:
-        write_atomic(options.json, stored.payload.to_json())
+        write_atomic(options.json, _json_document(stored, options, outcome))
         print(f"run written to {options.json}", file=sys.stderr)
     if options.upload_url and options.token:
         _upload(stored, options, Path(config.database))
@@ -208,8 +234,16 @@ def _inside(path: str, root: Path) -> bool:
     return Path(path.split("::")[0]).resolve().is_relative_to(root)
 
 
+def _json_document(stored: StoreResult, options: Options, outcome: Outcome) -> bytes:
+    """The payload, and beside its tables how the rounds came about (receivers ignore it)."""
+    document = stored.payload.to_document()
+    document["rounds"] = {"planned": options.rounds, "max_extra": outcome.extra.allowed,
+                          "extra": outcome.extra.run, "why_extra": outcome.extra.why}
+    return json.dumps(document, allow_nan=False, separators=(",", ":")).encode()
+
+
 def _report(database: Store, stored: StoreResult, summaries: list[SideSummary],
-            options: Options) -> str:
+            options: Options, extra: Extra) -> str:
     from fmd_profiler.benchmark.summary import render_run
 
     head = next(s for s in summaries if s.label != "base")
@@ -231,7 +265,7 @@ def _report(database: Store, stored: StoreResult, summaries: list[SideSummary],
     else:
         how = "HEAD is detached and no CI branch is known"
     return render_run(run, baseline, summaries, tests, endpoints, verdicts, options.settings,
-                      how, machine_load=_machine_load())
+                      how, machine_load=_machine_load(), extra=extra)
 
 
 def _machine_load() -> tuple[float, int] | None:

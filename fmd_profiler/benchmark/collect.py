@@ -81,7 +81,7 @@ def _run_row(run_id: str, result: SideResult, provenance: Provenance, unattribut
         provenance.app_version, machine.fingerprint, json.dumps(dict(machine.info),
                                                                sort_keys=True),
         machine.python, provenance.packages_hash, ci.provider, ci.job_id, machine.host,
-        rounds, warmup_rounds(rounds), int(results["collected"]), int(results["exitstatus"]),
+        rounds, warmup_rounds(rounds), int(results["collected"]), int(results["exitstatus"] or 0),
         unattributed, exact, __version__)
 
 

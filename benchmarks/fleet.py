@@ -430,8 +430,12 @@ def overview_times(config: Path, rounds: int) -> dict[str, float]:
 
 # -- all of it ----------------------------------------------------------------------------------
 
-def measure(work: Path, plan: FleetPlan) -> dict[str, Any]:
-    """Every fleet figure; a part that fails is recorded and the others still run."""
+PARTS = ("host_cpu", "commit", "overview")
+
+
+def measure(work: Path, plan: FleetPlan, only: tuple[str, ...] = PARTS) -> dict[str, Any]:
+    """Every fleet figure (or the ``only`` parts); a part that fails is recorded and the others
+    still run."""
     figures: dict[str, Any] = {"plan": asdict(plan), "failures": {}, "load": [_loadavg()]}
     with lake_services(work / "fleet" / "services") as lakes:
         for name, run in (
@@ -444,6 +448,8 @@ def measure(work: Path, plan: FleetPlan) -> dict[str, Any]:
                                                       requests=plan.lake_requests,
                                                       hosts=plan.lake_hosts,
                                                       rounds=plan.overview_rounds))):
+            if name not in only:
+                continue
             _log(f"fleet: {name}")
             started = time.monotonic()
             try:
@@ -473,11 +479,13 @@ def main(argv: list[str] | None = None) -> int:
     child.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--json", metavar="FILE")
+    parser.add_argument("--only", choices=PARTS, action="append",
+                        help="measure only this part (repeatable; default: all)")
     args = parser.parse_args(argv)
     if args.command == "overview":
         print(json.dumps(overview_times(Path(args.config), args.rounds)))
         return 0
-    figures = measure(WORK, QUICK if args.quick else FULL)
+    figures = measure(WORK, QUICK if args.quick else FULL, tuple(args.only or PARTS))
     text = json.dumps(figures, default=lambda o: getattr(o, "__dict__", str(o)), indent=1)
     if args.json:
         Path(args.json).write_text(text)

@@ -14,6 +14,9 @@ S3 store; :mod:`fmd_profiler.demo.services`), which share the machine with what 
   leave them (:mod:`benchmarks.fleet_data`), then ``python -m fmd_profiler.fleet commit`` times
   the registration, once with the files and once with nothing new (its fixed cost: start-up,
   attach, listing).
+- **An upload's fixed cost.** The CPU of one ``python -m fmd_profiler.fleet upload`` child
+  (what a host's writer thread starts every UPLOAD_INTERVAL_S): with one small segment to upload
+  and with nothing to upload.
 - **The overview page from the lake** at fleet scale: synthetic requests of many hosts written
   as one Parquet file per host and registered with ``ducklake_add_data_files``; a fresh process
   serves ``GET /dashboard/`` through a real Flask app in fleet mode: the first view (cold:
@@ -66,12 +69,17 @@ class FleetPlan:
     lake_requests: int
     lake_hosts: int
     overview_rounds: int
+    upload_runs: int
 
 
 FULL = FleetPlan(rounds=12, seconds=1, commit_files=200, commit_rows_per_file=5000,
-                 commit_hosts=20, lake_requests=10_000_000, lake_hosts=100, overview_rounds=10)
+                 commit_hosts=20, lake_requests=10_000_000, lake_hosts=100, overview_rounds=10,
+                 upload_runs=7)
 QUICK = FleetPlan(rounds=2, seconds=1, commit_files=40, commit_rows_per_file=2000,
-                  commit_hosts=4, lake_requests=500_000, lake_hosts=10, overview_rounds=5)
+                  commit_hosts=4, lake_requests=500_000, lake_hosts=10, overview_rounds=5,
+                  upload_runs=3)
+#: Requests in the segment one measured upload carries (a quiet host's 30 s).
+UPLOAD_ROWS = 500
 
 
 # -- services ------------------------------------------------------------------------------------
@@ -303,6 +311,53 @@ def measure_commit(lakes: LakeFactory, work: Path, *, files: int, rows_per_file:
             "net_files_per_s": files / net_s, "net_rows_per_s": files * rows_per_file / net_s}
 
 
+# -- an upload's fixed cost ---------------------------------------------------------------------
+
+def measure_upload(lakes: LakeFactory, work: Path, *, runs: int,
+                   rows: int = UPLOAD_ROWS) -> dict[str, Any]:
+    """The CPU of one ``fleet upload`` child (user + system, from the kernel's account of
+    reaped children): with one small segment of ``rows`` requests to upload, and with nothing
+    to upload (start-up, extensions, fetching the published levels)."""
+    from fmd_profiler.schema import REQUESTS
+    from fmd_profiler.store.lake import ensure_lake_schema
+    from fmd_profiler.store.segments import SegmentWriter, StoreLocation
+
+    folder = work / "fleet" / "upload"
+    shutil.rmtree(folder, ignore_errors=True)
+    config = write_config(folder / "host.cfg", lakes.make("upload") | {
+        "HOST_NAME": "host-upload", "SPOOL_DIR": str(folder / "spool")})
+    settings = lake_settings(config)
+    ensure_lake_schema(settings)
+    location = StoreLocation(folder / "spool" / "local")
+    cpu: dict[str, list[float]] = {"segment": [], "empty": []}
+    for run in range(runs):
+        writer = SegmentWriter(location, host="host-upload", pid=1000 + run)
+        now = time.time()
+        writer.write(REQUESTS, [("api.view_00", "/api/view_00", "GET", 200, 1.0 + i % 7, 0.5,
+                                 now + i * 0.001, "1.0", "u", "10.0.0.1", None, None)
+                                for i in range(rows)])
+        writer.close()
+        for kind in ("segment", "empty"):
+            before = os.times()
+            _timed_fleet("upload", config)
+            after = os.times()
+            cpu[kind].append(after.children_user - before.children_user
+                             + after.children_system - before.children_system)
+    uploaded = fleet_data_files(settings)
+    if uploaded != runs:
+        raise RuntimeError(f"{uploaded} requests file(s) uploaded, not {runs}")
+    return {"runs": runs, "rows": rows,
+            "segment_cpu_s": statistics.median(cpu["segment"]),
+            "empty_cpu_s": statistics.median(cpu["empty"]), "cpu": cpu}
+
+
+def fleet_data_files(settings: Any) -> int:
+    from fmd_profiler.store.lake_files import DataPath
+
+    with DataPath(settings) as data:
+        return len(data.list_files("incoming/requests/"))
+
+
 def _timed_fleet(command: str, config: Path) -> float:
     started = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "fmd_profiler.fleet", command, "--config",
@@ -436,7 +491,7 @@ def overview_times(config: Path, rounds: int) -> dict[str, float]:
 
 # -- all of it ----------------------------------------------------------------------------------
 
-PARTS = ("host_cpu", "commit", "overview")
+PARTS = ("host_cpu", "commit", "upload", "overview")
 
 
 def measure(work: Path, plan: FleetPlan, only: tuple[str, ...] = PARTS) -> dict[str, Any]:
@@ -450,6 +505,7 @@ def measure(work: Path, plan: FleetPlan, only: tuple[str, ...] = PARTS) -> dict[
                 ("commit", lambda: measure_commit(lakes, work, files=plan.commit_files,
                                                   rows_per_file=plan.commit_rows_per_file,
                                                   hosts=plan.commit_hosts)),
+                ("upload", lambda: measure_upload(lakes, work, runs=plan.upload_runs)),
                 ("overview", lambda: measure_overview(lakes, work,
                                                       requests=plan.lake_requests,
                                                       hosts=plan.lake_hosts,

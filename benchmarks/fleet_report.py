@@ -34,9 +34,29 @@ def render_fleet(figures: dict[str, Any]) -> list[str]:
         lines += _host_cpu(figures["host_cpu"])
     if "commit" in figures:
         lines += _commit(figures["commit"])
+    if "upload" in figures:
+        lines += _upload(figures["upload"])
     if "overview" in figures:
         lines += _overview(figures["overview"])
     return lines
+
+
+def _upload(r: dict[str, Any]) -> list[str]:
+    return [
+        "### An upload's fixed cost",
+        "",
+        "The CPU time (user + system, from the kernel's account of reaped children) of one "
+        "`python -m fmd_profiler.fleet upload` child, what a host's writer starts every "
+        f"`UPLOAD_INTERVAL_S`: with one segment of {r['rows']} requests to upload to the S3 "
+        "store, and right after it with nothing to upload (start-up, the httpfs extension, "
+        f"fetching the published levels). Median of {r['runs']} runs.",
+        "",
+        "| upload | CPU |",
+        "| --- | --- |",
+        f"| one segment of {r['rows']} requests | {r['segment_cpu_s']:.2f} s |",
+        f"| nothing to upload | {r['empty_cpu_s']:.2f} s |",
+        "",
+    ]
 
 
 def _host_cpu(result: HostCpuResult) -> list[str]:

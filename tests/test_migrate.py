@@ -416,3 +416,18 @@ def test_migrate_from_postgresql_through_sqlalchemy(
                  ) == [{"exception": "ValueError", "message": "it broke", "n": 2}]
     assert query(db, "SELECT count(*) AS n FROM outliers WHERE url = '/slow?s=0.6'") == \
         [{"n": 1}]
+
+
+def test_fleet_mode_is_refused_as_a_destination_with_what_to_do(
+        fmd_database: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # The import keeps its progress and the direct tables in the store it writes; a fleet's
+    # hosts only upload segments, so the history goes to a file kept beside the lake.
+    config = tmp_path / "fleet.cfg"
+    config.write_text("[dashboard]\nDATABASE = ducklake:postgres:host=127.0.0.1 port=1 "
+                      f"dbname=fmd password=pw-7c1e\nDATA_PATH = {tmp_path / 'data'}/\n"
+                      f"SPOOL_DIR = {tmp_path / 'spool'}\n")
+    assert migrate_main([str(fmd_database), "--config", str(config), "--no-progress"]) == 2
+    error = capsys.readouterr().err
+    assert "not into a fleet's lake" in error and "--db fmd-history.duckdb" in error
+    assert "pw-7c1e" not in error
+    assert not (tmp_path / "spool").exists() and not (tmp_path / "data").exists()

@@ -470,7 +470,9 @@ def _page_html(dash: Dashboard, path: str) -> str | None:
 
 def _page(dash: Dashboard, path: str) -> Response:
     from fmd_profiler.dashboard.tables import add_csv_links
+    from fmd_profiler.report.render import prepare_drawing
 
+    prepare_drawing()  # the chart code imports while the page's queries run
     _flush_this_process()
     try:
         if not dash.source.has_data():

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from fmd_profiler import queries as core_queries
 from fmd_profiler.profile_queries import STARTED_IN
 from fmd_profiler.queries import WINDOWED_REQUESTS, rows
 from fmd_profiler.report.options import ReportOptions
@@ -22,7 +23,8 @@ SCOPED = f"""
 """
 
 #: Box plots: whiskers at the 5th/95th percentile (Tukey's 1.5 IQR needs every row).
-BOX_QUANTILES = "[0.05, 0.25, 0.5, 0.75, 0.95]"
+BOX_QUANTILES = str(list(core_queries.BOX_QUANTILES))
+BOX_COLUMNS = ("p05", "p25", "p50", "p75", "p95")
 
 #: Columns a box plot or a top-N table may be grouped by (never user input in SQL).
 GROUPINGS = {"endpoint": "endpoint", "version": "version", "user": "group_by", "ip": "ip"}
@@ -42,6 +44,76 @@ def _params(endpoint: str | None) -> dict[str, Any]:
 
 # -- overview -----------------------------------------------------------------------------------
 
+#: The overview's one pass over the requests in scope: a temporary table of the session with
+#: the requests counted per 15-minute bucket (UTC) and endpoint, method, rule and version, so
+#: the per-day, per-hour and per-version figures sum a few thousand rows, not every request.
+#: ``local_at`` is the bucket's start in the report's time zone; ``started_at`` and
+#: ``last_at`` are the first and last request in it.
+BUCKETS = "fmd_overview_buckets"
+BUCKET_US = 15 * 60 * 1_000_000
+
+
+def make_buckets(con: Any, options: ReportOptions) -> bool:
+    """Fill :data:`BUCKETS` for ``options``; False when the time zone does not allow it.
+
+    A bucket stands for its requests only when all of them fall in the same local hour: the
+    zone's offset stays the same over the bucket and is a whole number of quarter hours (every
+    zone's is since the 1970s; a bucket that spans a DST change or an odd historical offset
+    fails this). Then the per-day and per-hour figures equal the per-request ones exactly;
+    else the caller takes those from every request (``buckets=False``). The table is filled
+    either way: counts per version and per (method, rule) do not depend on the time zone.
+    """
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE {BUCKETS} AS
+        WITH raw AS (
+            SELECT time_bucket(INTERVAL 15 MINUTE, started_at) AS bucket, endpoint, method,
+                   rule, version, count(*) AS hits, min(started_at) AS started_at,
+                   max(started_at) AS last_at
+            FROM ({SCOPED}) r GROUP BY ALL),
+        zone AS (
+            SELECT bucket, timezone($tz, timezone('UTC', bucket)) AS local_at,
+                   timezone($tz, timezone('UTC', bucket + INTERVAL 15 MINUTE
+                                                 - INTERVAL 1 MICROSECOND)) AS local_end
+            FROM (SELECT DISTINCT bucket FROM raw))
+        SELECT raw.*, zone.local_at,
+               epoch_us(local_end) - epoch_us(local_at) = {BUCKET_US - 1}
+               AND date_trunc('hour', local_end) = date_trunc('hour', local_at) AS exact
+        FROM raw JOIN zone USING (bucket)""", options.params())
+    found = con.execute(f"SELECT coalesce(bool_and(exact), TRUE) FROM {BUCKETS}").fetchone()
+    return bool(found and found[0])
+
+
+def _bucket_df(con: Any, sql: str, options: ReportOptions, buckets: bool, **extra: Any) -> Any:
+    """:func:`_df`; over :data:`BUCKETS` the query takes no report parameters."""
+    return con.execute(sql, extra).df() if buckets else _df(con, sql, options, **extra)
+
+
+def _source(buckets: bool) -> tuple[str, str]:
+    """(FROM clause, request count) over every request, or over :data:`BUCKETS`."""
+    return (BUCKETS, "sum(hits)::BIGINT") if buckets else (f"({SCOPED})", "count(*)")
+
+
+def bucket_totals(con: Any) -> dict[str, Any]:
+    """:func:`fmd_profiler.queries.totals` from :data:`BUCKETS` (equal when no endpoint filter
+    applies)."""
+    return rows(con, f"""
+        SELECT coalesce(sum(hits), 0)::BIGINT AS requests, min(started_at) AS first_request,
+               max(last_at) AS last_request, count(DISTINCT version) AS versions
+        FROM {BUCKETS}""")[0]
+
+
+def multi_method_endpoints(con: Any, options: ReportOptions, *,
+                           buckets: bool = False) -> list[str]:
+    """Endpoints served under more than one (method, rule) in the report's window (from
+    :data:`BUCKETS` when ``buckets``)."""
+    source = BUCKETS if buckets else f"({WINDOWED_REQUESTS})"
+    found = con.execute(f"""
+        SELECT endpoint FROM (SELECT DISTINCT endpoint, method, rule FROM {source} r)
+        GROUP BY endpoint HAVING count(*) > 1 ORDER BY endpoint""",
+        {} if buckets else options.window.params()).fetchall()
+    return [row[0] for row in found]
+
+
 def recent_hits(con: Any, options: ReportOptions) -> dict[str, tuple[int, int]]:
     """endpoint -> (hits in the 24 h before ``options.now``, hits in the 7 days before it)."""
     found = con.execute(f"""
@@ -55,19 +127,22 @@ def recent_hits(con: Any, options: ReportOptions) -> dict[str, tuple[int, int]]:
     return {endpoint: (int(h24), int(h7)) for endpoint, h24, h7 in found}
 
 
-def daily_requests(con: Any, options: ReportOptions) -> Any:
-    """Requests per local day and endpoint."""
-    return _df(con, f"""
-        SELECT CAST(local_at AS DATE) AS day, endpoint, count(*) AS hits
-        FROM ({SCOPED}) r GROUP BY ALL ORDER BY day, endpoint""", options)
+def daily_requests(con: Any, options: ReportOptions, *, buckets: bool = False) -> Any:
+    """Requests per local day and endpoint (``buckets``: from :data:`BUCKETS`)."""
+    source, hits = _source(buckets)
+    return _bucket_df(con, f"""
+        SELECT CAST(local_at AS DATE) AS day, endpoint, {hits} AS hits
+        FROM {source} r GROUP BY ALL ORDER BY day, endpoint""", options, buckets)
 
 
-def hourly_load(con: Any, options: ReportOptions, endpoint: str | None = None) -> Any:
-    """Requests per local date and hour of day."""
-    return _df(con, f"""
-        SELECT CAST(local_at AS DATE) AS day, hour(local_at) AS hour, count(*) AS hits
-        FROM ({SCOPED}) r WHERE {_endpoint_filter(endpoint)}
-        GROUP BY ALL ORDER BY day, hour""", options, **_params(endpoint))
+def hourly_load(con: Any, options: ReportOptions, endpoint: str | None = None, *,
+                buckets: bool = False) -> Any:
+    """Requests per local date and hour of day (``buckets``: from :data:`BUCKETS`)."""
+    source, hits = _source(buckets)
+    return _bucket_df(con, f"""
+        SELECT CAST(local_at AS DATE) AS day, hour(local_at) AS hour, {hits} AS hits
+        FROM {source} r WHERE {_endpoint_filter(endpoint)}
+        GROUP BY ALL ORDER BY day, hour""", options, buckets, **_params(endpoint))
 
 
 def duration_boxes(con: Any, options: ReportOptions, by: str, endpoint: str | None = None,
@@ -83,14 +158,16 @@ def duration_boxes(con: Any, options: ReportOptions, by: str, endpoint: str | No
         ORDER BY hits DESC, grp {limit}""", options, **_params(endpoint))
 
 
-def version_share(con: Any, options: ReportOptions) -> Any:
-    """Per version, each endpoint's share of that version's requests (0-1)."""
-    return _df(con, f"""
-        SELECT version, endpoint, count(*) AS hits,
-               count(*) / sum(count(*)) OVER (PARTITION BY version) AS share,
+def version_share(con: Any, options: ReportOptions, *, buckets: bool = False) -> Any:
+    """Per version, each endpoint's share of that version's requests (0-1) (``buckets``: from
+    :data:`BUCKETS`)."""
+    source, hits = _source(buckets)
+    return _bucket_df(con, f"""
+        SELECT version, endpoint, {hits} AS hits,
+               {hits} / sum({hits}) OVER (PARTITION BY version) AS share,
                min(min(started_at)) OVER (PARTITION BY version) AS first_seen
-        FROM ({SCOPED}) r GROUP BY version, endpoint
-        ORDER BY first_seen, version, endpoint""", options)
+        FROM {source} r GROUP BY version, endpoint
+        ORDER BY first_seen, version, endpoint""", options, buckets)
 
 
 def versions(con: Any, options: ReportOptions) -> list[dict[str, Any]]:

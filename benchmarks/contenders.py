@@ -32,6 +32,7 @@ class Contender:
     cpu_clock: bool = True  # the minimal recorder only: False reads the monotonic clock alone
     prometheus: bool = False  # PROMETHEUS = true (counted on the writer thread)
     fleet: bool = False  # ours only: fleet mode, the lake named by $BENCH_FLEET_CONFIG
+    budget_pct: float | None = None  # None: the default PROFILER_BUDGET_PCT
 
     @property
     def env(self) -> str:
@@ -54,6 +55,8 @@ OURS_L2_SWI0 = Contender("fmd_profiler L2, switch interval untouched", "ours", l
 OURS_L2_40MS = Contender("fmd_profiler L2, 40 ms interval", "ours", level=2,
                          sampling_interval_ms=40.0)
 OURS_L3 = Contender("fmd_profiler L3 (detail 1%)", "ours", level=3, detail_rate=0.01)
+# Level 2 as it sampled before PROFILER_BUDGET_PCT: every SAMPLING_INTERVAL_MS whatever the load.
+OURS_L2_NO_BUDGET = Contender("fmd_profiler L2, no CPU budget", "ours", level=2, budget_pct=0.0)
 # Level 1 with the lake instead of the DuckDB file (benchmarks.fleet): the request path is the
 # same, the host's uploader child replaces the ingestion child.
 OURS_L1_FLEET = Contender("fmd_profiler L1, fleet mode", "ours", level=1, fleet=True)
@@ -75,7 +78,7 @@ BARE_TWIN = Contender("no profiler, a second server", "bare")
 #: The fleet section's control: a second server of level 1 on the embedded store.
 OURS_L1_TWIN = Contender("fmd_profiler L1, a second server", "ours", level=1)
 BY_NAME = {c.name: c for c in (*ALL, BARE_TWIN, MINIMAL, MINIMAL_WALL, OURS_L1_PROMETHEUS,
-                               OURS_L1_FLEET, OURS_L1_TWIN)}
+                               OURS_L1_FLEET, OURS_L1_TWIN, OURS_L2_NO_BUDGET)}
 
 
 def build_app(contender: Contender, workdir: Path, *, clock: Any = None) -> Any:
@@ -100,6 +103,8 @@ def build_app(contender: Contender, workdir: Path, *, clock: Any = None) -> Any:
             settings["SAMPLING_INTERVAL_MS"] = contender.sampling_interval_ms
         if not contender.signal:
             settings["SAMPLER_SIGNAL"] = False
+        if contender.budget_pct is not None:
+            settings["PROFILER_BUDGET_PCT"] = contender.budget_pct
         if contender.prometheus:
             settings["PROMETHEUS"] = True
             settings["METRICS_OPEN"] = True

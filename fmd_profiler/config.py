@@ -118,6 +118,7 @@ class Config:
     max_detailed_per_hour: int = 60
     sampler_switch_interval_ms: float = 0.2
     sampler_signal: bool = True
+    profiler_budget_pct: float = 1.0
     secure_cookie: bool = True
     prometheus: bool = False
     metrics_token: str | None = None
@@ -472,6 +473,11 @@ KEYS: dict[str, tuple[str, Parser]] = {
                                    _float_in(0.0, 5.0, "milliseconds from 0 to 5, e.g. 0.2")),
     # Requests in the main thread are sampled by a timer signal (Linux), not the thread.
     "SAMPLER_SIGNAL": ("sampler_signal", _bool),
+    # Level 2's passes may cost at most this share of the process's CPU: under load the sampler
+    # stretches its interval to stay within it (docs/profiler-cost.md); 0 turns the budget off.
+    "PROFILER_BUDGET_PCT": ("profiler_budget_pct", _float_in(
+        0.0, 100.0, "a percentage of the process's CPU from 0 to 100, e.g. 1 (0: no budget, "
+                    "always sample every SAMPLING_INTERVAL_MS)")),
     # The dashboard's session cookie is Secure (sent over https only) unless this is false:
     # behind a TLS-terminating proxy the app cannot tell that the browser uses https.
     "SECURE_COOKIE": ("secure_cookie", _bool),
@@ -536,6 +542,11 @@ KEY_DOCS: dict[str, tuple[str, str]] = {
                        "Sample requests served by the main thread (sync workers) with a SIGPROF "
                        "timer aimed at that thread instead of the sampler thread (Linux). "
                        "`false` if a C extension of yours mishandles EINTR."),
+    "PROFILER_BUDGET_PCT": ("Profiler",
+                            "Most of the process's CPU time (in %) level 2's sampling passes may "
+                            "cost: under load the sampler stretches its interval to stay within "
+                            "it, samples keeping their real-time weights; 0 = no budget. See "
+                            "[the profiler's cost](profiler-cost.md)."),
     "DETAIL_SAMPLE_RATE": ("Profiler",
                            "Fraction of level-3 requests given a detailed per-request profile "
                            "(0–1)."),

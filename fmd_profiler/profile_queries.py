@@ -72,6 +72,20 @@ def coverage(con: Any, window: Window = ALL_TIME, *, endpoint: str | None = None
     return {row.pop("endpoint"): row for row in found}
 
 
+def sampling(con: Any, endpoint: str, window: Window = ALL_TIME) -> dict[str, Any]:
+    """How much an endpoint's profile rests on: ``samples`` and ``interval_ms``, the time a
+    sample stands for on average (the sampler's interval, or longer where PROFILER_BUDGET_PCT
+    stretched it under load)."""
+    found = rows(con, f"""
+        SELECT sum(samples)::BIGINT AS samples, sum(weight_ms) AS sampled_ms
+        FROM profile_samples
+        WHERE {BUCKET_OVERLAPS.format(col='bucket')} AND endpoint = $endpoint
+        """, {**window.params(), "endpoint": endpoint})
+    samples = int(found[0]["samples"] or 0) if found else 0
+    sampled_ms = float(found[0]["sampled_ms"] or 0.0) if found else 0.0
+    return {"samples": samples, "interval_ms": sampled_ms / samples if samples else None}
+
+
 def frame_names(con: Any, frame_ids: Iterable[int]) -> dict[int, tuple[str, str, int]]:
     """frame_id -> (function, file, line); unknown ids are left out."""
     ids = sorted(set(frame_ids))

@@ -22,6 +22,9 @@ PROFILER_COUNTERS = {
                       "Call-stack samples taken by the profiler (levels 2-3)."),
     "sampler_passes": ("fmd_profiler_sampler_passes_total",
                        "Passes of the sampler over the threads serving monitored requests."),
+    "sampler_cpu_seconds": ("fmd_profiler_sampler_cpu_seconds_total",
+                            "CPU time the sampler's passes took (its thread and its signal "
+                            "handler), as PROFILER_BUDGET_PCT measures it."),
 }
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -21,6 +22,7 @@ from typing import Any, cast
 from fmd_profiler.clock import Clock
 from fmd_profiler.config import Config
 from fmd_profiler.profiling.aggregate import BucketTotals
+from fmd_profiler.profiling.budget import CpuBudget
 from fmd_profiler.profiling.coexist import gevent_patched
 from fmd_profiler.profiling.detail import DetailProfiler
 from fmd_profiler.profiling.exact import ExactProfiler, ExactRow
@@ -69,7 +71,10 @@ class ProfilingEngine:
                                interval_s=config.sampling_interval_ms / 1000.0,
                                switch_interval_s=config.sampler_switch_interval_ms / 1000.0,
                                # yappi would count the signal handler into the app's functions
-                               signal_timer=config.sampler_signal and not config.exact_mode)
+                               signal_timer=config.sampler_signal and not config.exact_mode,
+                               budget=CpuBudget(config.sampling_interval_ms / 1000.0,
+                                                config.profiler_budget_pct, perf=clock.perf,
+                                                process_cpu=time.process_time))
         self.finished: deque[Slot] = deque(maxlen=config.max_buffered_rows)
         self.outliers = OutlierDetector(config.outlier_detection_constant,
                                         per_hour=config.max_outliers_per_hour)

@@ -92,7 +92,8 @@ def attach_profiler(app: Flask, hooks: RequestHooks, runtime: Runtime) -> Profil
             runtime.on_start(engine.start)
             runtime.on_stop(engine.stop)
             runtime.add_counters(lambda: {"samples_taken": engine.sampler.samples,
-                                          "sampler_passes": engine.sampler.ticks})
+                                          "sampler_passes": engine.sampler.ticks,
+                                          "sampler_cpu_seconds": engine.sampler.cost_s})
             _engines[runtime] = engine
             if runtime.started:  # a runtime another app already started: join it now
                 engine.start()

@@ -27,6 +27,11 @@ thread's pass costs (figures: docs/performance.md, "What a sampling pass costs")
 only appends to a deque (it may interrupt any code, our own included, so it takes no lock);
 :meth:`Sampler.drain` hands the samples on from the writer thread.
 The thread sleeps unless a request runs elsewhere (threaded servers, async views).
+
+Under load the passes are paid for by the requests: a :class:`~fmd_profiler.profiling.budget.
+CpuBudget` is told what each costs (the thread's CPU clock between two passes, wake-up
+included; the handler's run time) and stretches the interval so that they stay within
+PROFILER_BUDGET_PCT of the process's CPU.
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ from typing import Any
 
 from fmd_profiler.clock import SYSTEM_CLOCK, Clock
 from fmd_profiler.profiling import timer_signal
+from fmd_profiler.profiling.budget import CpuBudget
 from fmd_profiler.profiling.stacks import AWAIT, StackTable
 
 log = logging.getLogger("fmd_profiler")
@@ -137,9 +143,12 @@ class Sampler:
                  clock: Clock = SYSTEM_CLOCK, frames: FramesSource = sys._current_frames,
                  rng: random.Random | None = None, linger_s: float = LINGER_S,
                  switch_interval_s: float = 0.0, signal_timer: bool = False,
-                 timer_factory: TimerFactory = timer_signal.MainThreadTimer) -> None:
+                 timer_factory: TimerFactory = timer_signal.MainThreadTimer,
+                 budget: CpuBudget | None = None) -> None:
         self.stacks = stacks
         self.interval_s = interval_s
+        # Measures what the passes cost; with a budget of 0 it keeps the interval as it is.
+        self.budget = budget
         self.switch_interval_s = switch_interval_s
         self._lowered = False
         self._warned_broken = False
@@ -238,6 +247,11 @@ class Sampler:
                         "returned a non-frame object); such samples are dropped")
         return taken
 
+    @property
+    def cost_s(self) -> float:
+        """CPU seconds the passes took, as the budget measured them (0 without one)."""
+        return self.budget.cost if self.budget is not None else 0.0
+
     def restart_clock(self) -> None:
         """The next pass measures from now (after sleeping idle, or in tests)."""
         self._last_tick = self._clock.perf()
@@ -290,8 +304,15 @@ class Sampler:
         if self._in_signal or self._timer is None:
             return
         self._in_signal = True
+        perf = self._clock.perf
+        start = perf()
         try:
             self.signal_pass(frame)
+            budget = self.budget
+            if budget is not None:
+                # The handler runs on the main thread without blocking: its run time is its CPU.
+                budget.add_signal_cost(perf() - start)
+                self._follow_budget(budget.update(), in_handler=True)
         except Exception:
             log.exception("fmd_profiler: error in the sampler's signal handler")
         finally:
@@ -327,6 +348,17 @@ class Sampler:
         self.ticks += 1
         self.samples += 1
         return True
+
+    def _follow_budget(self, interval_s: float, *, in_handler: bool = False) -> None:
+        """Sample every ``interval_s`` from now (the budget's decision)."""
+        if interval_s == self.interval_s:
+            return
+        self.interval_s = interval_s
+        timer = self._timer
+        if in_handler and timer is not None and self._armed:
+            # The periodic timer takes the new period at once (from the thread it would at
+            # its next rephase: only the handler touches the timer while it is armed).
+            self._rephase(timer)
 
     def drain(self) -> int:
         """Hand the signal handler's samples to the sink (the writer thread calls this)."""
@@ -402,10 +434,13 @@ class Sampler:
         stop, perf = self._stop, self._clock.perf
         low, high = JITTER
         empty_since: float | None = None
+        budget = self.budget
+        thread_cpu = self._clock.thread_cpu
         if self.idle:
             self._sleep_until_needed()
         else:
             self._set_lowered(True)
+        cpu_mark = thread_cpu() if budget is not None else 0.0
         while not stop.is_set():
             if not self.active:
                 now = perf()
@@ -414,6 +449,9 @@ class Sampler:
                 elif now - empty_since >= self._linger_s:
                     self._sleep_until_needed()
                     empty_since = None
+                    if budget is not None:
+                        budget.restart()
+                        cpu_mark = thread_cpu()
                     continue
             else:
                 empty_since = None
@@ -422,6 +460,12 @@ class Sampler:
                 return
             try:
                 self.tick()
+                if budget is not None:
+                    # The thread's CPU since the previous pass: the pass, and waking up for it.
+                    cpu = thread_cpu()
+                    budget.add_thread_cost(cpu - cpu_mark)
+                    cpu_mark = cpu
+                    self._follow_budget(budget.update())
             except Exception:  # the sampler must outlive any surprise
                 log.exception("fmd_profiler: error in the sampler thread")
 

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from itertools import accumulate, chain, repeat, starmap
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from types import FrameType
 from typing import Any
 
@@ -98,6 +98,9 @@ def module_of(code: Any, f_globals: dict[str, Any] | None) -> str:
 
 #: Frames followed from a leaf towards the thread's root at most (beyond: no entry found).
 MAX_WALK = 1200
+#: Distinct frame chains remembered (with their code objects) before the cache starts afresh.
+MAX_CHAINS = 20_000
+_F_CODE = attrgetter("f_code")
 
 
 def thread_chain(thread_id: int, current_frames: Callable[[], dict[int, Any]]) -> list[Any]:
@@ -151,6 +154,8 @@ class StackTable:
         self._frames: list[FrameInfo] = []
         self._frame_index: dict[int, int] = {}  # frame_id -> local index
         self._stacks: dict[tuple[int, ...], int] = {}
+        # ids of a whole chain's code objects (leaf to root) -> (stack index, the code objects)
+        self._chains: dict[tuple[int, ...], tuple[int, tuple[Any, ...]]] = {}
         self._stack_infos: list[StackInfo] = []
         self._new_frames: list[FrameInfo] = []
         self._new_stacks: list[StackInfo] = []
@@ -194,6 +199,28 @@ class StackTable:
         return self._stack_of_chain(frames) if frames else None
 
     def _stack_of_chain(self, frames: list[Any]) -> int | None:
+        """The stack of a chain read by :func:`thread_chain`: from the chain cache when the same
+        code objects were seen before (the usual case: a busy endpoint repeats a few stacks),
+        else by a walk frame by frame."""
+        try:
+            # Every step is a C call: the chain's code objects, their ids, one dict lookup.
+            codes = tuple(map(_F_CODE, frames[:-1] if frames[-1] is None else frames))
+        except AttributeError:  # not a frame (see _walk_chain): the walk decides
+            return self._walk_chain(frames)
+        key = tuple(map(id, codes))
+        found = self._chains.get(key)
+        if found is not None:
+            return found[0]
+        index = self._walk_chain(frames)
+        if index is not None:
+            if len(self._chains) >= MAX_CHAINS:
+                self._chains.clear()
+            # The code objects stay referenced by the entry, so no id in its key can be reused
+            # by another code object while the entry exists.
+            self._chains[key] = (index, codes)
+        return index
+
+    def _walk_chain(self, frames: list[Any]) -> int | None:
         codes = self._codes
         infos: list[tuple[Any, int, int]] = []
         for f in frames:

@@ -17,6 +17,7 @@ from flask import Flask
 from fmd_profiler import enable_profiler, profile_queries
 from fmd_profiler.demo.app import create_app
 from fmd_profiler.demo.traffic import serve
+from fmd_profiler.profiling import budget
 from fmd_profiler.profiling.observer import engine_of
 from fmd_profiler.report.cli import main as report_main
 from fmd_profiler.report.exports import speedscope_document
@@ -108,10 +109,11 @@ def test_reported_shares_match_the_known_split(tmp_path: Path, ms: int, requests
 
     The sampling interval is 5 ms (default 10) so that a few seconds of traffic give enough
     samples for a test that must not flake: with ~400 samples the binomial noise alone is ±2.5
-    points.
+    points. Without a CPU budget, so that it stays 5 ms: a stretched interval is the next test.
     """
     database = tmp_path / "p.duckdb"
-    app, truth, cpu = split_app(database, MONITOR_LEVEL=2, SAMPLING_INTERVAL_MS=5)
+    app, truth, cpu = split_app(database, MONITOR_LEVEL=2, SAMPLING_INTERVAL_MS=5,
+                                PROFILER_BUDGET_PCT=0)
     with serve(app) as url:
         get(f"{url}/split?ms={ms}", requests)
     stop(app)
@@ -125,12 +127,35 @@ def test_reported_shares_match_the_known_split_in_the_main_thread(
     """The same, served in the main thread (as gunicorn's sync workers serve): the timer
     signal samples, the sampler thread sleeps."""
     database = tmp_path / "p.duckdb"
-    app, truth, cpu = split_app(database, MONITOR_LEVEL=2, SAMPLING_INTERVAL_MS=5)
+    app, truth, cpu = split_app(database, MONITOR_LEVEL=2, SAMPLING_INTERVAL_MS=5,
+                                PROFILER_BUDGET_PCT=0)
     client = app.test_client()
     for _ in range(requests):
         client.get(f"/split?ms={ms}")
     sampler = engine_of(app.extensions["fmd_profiler"].runtime).sampler  # type: ignore[union-attr]
     assert sampler._timer is not None and sampler.idle and sampler.samples > 100
+    stop(app)
+    assert_shares_match(database, truth, cpu)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("ms", "requests"), [(10, 800), (2, 4000)], ids=["10ms", "2ms"])
+def test_shares_stay_right_when_the_budget_stretches_the_interval(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ms: int, requests: int) -> None:
+    """The same under a budget no pass can meet (0.01 % of the process's CPU): the sampler
+    stretches its interval to its ceiling (here twice the 5 ms it starts at, decided every
+    0.25 s), and fewer samples, each weighed by the real time since the previous pass, give the
+    same shares."""
+    monkeypatch.setattr(budget, "MAX_INTERVAL_S", 0.010)
+    monkeypatch.setattr(budget, "WINDOW_S", 0.25)
+    database = tmp_path / "p.duckdb"
+    app, truth, cpu = split_app(database, MONITOR_LEVEL=2, SAMPLING_INTERVAL_MS=5,
+                                PROFILER_BUDGET_PCT=0.01)
+    with serve(app) as url:
+        get(f"{url}/split?ms={ms}", requests)
+    engine = engine_of(app.extensions["fmd_profiler"].runtime)
+    assert engine is not None and engine.sampler.budget is not None
+    assert engine.sampler.budget.stretched_windows > 0 and engine.sampler.interval_s == 0.010
     stop(app)
     assert_shares_match(database, truth, cpu)
 

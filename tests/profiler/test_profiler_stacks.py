@@ -115,3 +115,32 @@ def test_stack_of_real_frames_of_this_thread_stops_at_the_entry() -> None:
     assert names[1].endswith("test_stack_of_real_frames_of_this_thread_stops_at_the_entry"
                              ".<locals>.view")
     assert view(table) == 0  # not under the entry: the root-only stack
+
+
+def test_a_thread_chain_seen_before_comes_from_the_chain_cache_with_the_same_stack() -> None:
+    table = StackTable([ENTRY])
+    leaf = request_stack((VIEW, "app.views"), (SIXTY, "app.views"))
+    source = {7: leaf}
+    first = table.stack_of_thread(7, lambda: source)
+    assert first is not None and len(table._chains) == 1
+    again = table.stack_of_thread(7, lambda: source)
+    assert again == first and len(table._chains) == 1
+    # The same code objects in new frame objects (the usual case: the next request) hit too.
+    source[7] = request_stack((VIEW, "app.views"), (SIXTY, "app.views"))
+    assert table.stack_of_thread(7, lambda: source) == first and len(table._chains) == 1
+    # Another path is another entry, and agrees with the frame-by-frame walk.
+    source[7] = request_stack((VIEW, "app.views"), (JSONIFY, "flask.json"))
+    other = table.stack_of_thread(7, lambda: source)
+    assert other != first and len(table._chains) == 2
+    assert table.functions(other) == table.functions(table.stack_of(source[7]))
+    # The cached entries hold the code objects, so their ids cannot be reused meanwhile.
+    assert all(VIEW in codes for _, codes in table._chains.values())
+
+
+def test_a_chain_with_a_non_frame_object_is_walked_and_dropped_not_cached() -> None:
+    table = StackTable([ENTRY])
+    leaf = request_stack((VIEW, "app.views"))
+    chain = thread_chain(7, lambda: {7: leaf})
+    chain.insert(1, object())  # what CPython 3.11 has been seen to hand out from f_back
+    assert table._stack_of_chain(chain) is None
+    assert table.broken_chains == 1 and table._chains == {}

@@ -17,7 +17,7 @@ from fmd_profiler.demo.synthetic import SyntheticStore, write_synthetic_store
 from fmd_profiler.report.cli import main as report_main
 from fmd_profiler.report.exports import endpoint_file_name, folded_bytes, speedscope_file_name
 from fmd_profiler.report.pages.paths import endpoint_path, request_path
-from fmd_profiler.report.pages.profile import MAX_FUNCTIONS, MIN_FUNCTION_SHARE
+from fmd_profiler.report.pages.profile import FEW_SAMPLES, MAX_FUNCTIONS, MIN_FUNCTION_SHARE
 from fmd_profiler.report.pages.requests import NEWEST_OUTLIERS
 from fmd_profiler.report.sources import open_source
 from tests.reports.support import (
@@ -68,6 +68,22 @@ def test_function_table_equals_the_profile_query(site: Path, store: SyntheticSto
         with open_source(str(store.database)) as con:
             mean = profile_queries.coverage(con, endpoint=endpoint)[endpoint]["mean_ms"]
         assert sum(f["self_ms"] for f in functions) == pytest.approx(mean, rel=1e-3)
+
+
+def test_the_profile_says_what_it_rests_on(site: Path, store: SyntheticStore) -> None:
+    """Sample count and the time a sample stands for (longer where the CPU budget stretched the
+    interval), and a warning with the noise when the samples are few."""
+    for endpoint in store.endpoints:
+        with open_source(str(store.database)) as con:
+            found = profile_queries.sampling(con, endpoint)
+            weight = con.execute("SELECT sum(weight_ms), sum(samples) FROM profile_samples "
+                                 "WHERE endpoint = $e", {"e": endpoint}).fetchone()
+        assert found["samples"] == weight[1]
+        assert found["interval_ms"] == pytest.approx(weight[0] / weight[1])
+        profile = section((site / endpoint_path(endpoint)).read_text(), "profile")
+        assert "ms a sample stands for" in profile and "PROFILER_BUDGET_PCT" in profile
+        noise = f"rests on {found['samples']:,} samples"
+        assert (noise in profile) == (found["samples"] < FEW_SAMPLES), (endpoint, found)
 
 
 def test_flame_graph_and_exports_are_in_the_site(site: Path, store: SyntheticStore) -> None:

@@ -28,6 +28,9 @@ from fmd_profiler.report.pages.paths import PROFILE_DIR, request_path
 #: or with exact-mode calls, at most MAX_FUNCTIONS of them; the exports have every one.
 MIN_FUNCTION_SHARE = 0.005
 MAX_FUNCTIONS = 80
+#: Below this many samples the profile says it rests on few (a share is then known to about
+#: ±100/sqrt(n) points).
+FEW_SAMPLES = 400
 #: Full page width, in inches at the charts' 100 dpi.
 FLAME_WIDTH = 12.8
 FLAME_MAX_DEPTH = 40
@@ -59,6 +62,7 @@ def profile_section(con: Any, options: ReportOptions, row: dict[str, Any]) -> Se
         "coverage": coverage,
         # Every stack starts at the dispatch root, so the busiest row counts every sample.
         "samples": max(f["samples"] for f in functions),
+        "sampling": sampling_note(profile_queries.sampling(con, endpoint, window)),
         "folded": downloads[0].path,
         "speedscope": downloads[1].path,
     }
@@ -68,6 +72,16 @@ def profile_section(con: Any, options: ReportOptions, row: dict[str, Any]) -> Se
     context["flame"] = flame_data(flame, coverage.get("mean_ms"), coverage.get("requests") or 0)
     return Section("profile", "Where the time goes", "section_profile.html", context,
                    charts=(chart,) if chart is not None else (), downloads=downloads)
+
+
+def sampling_note(sampling: dict[str, Any]) -> dict[str, Any]:
+    """What the profile rests on, said plainly: the samples, how far apart they came, and (when
+    few) how far a share can be off."""
+    samples, interval_ms = sampling["samples"], sampling["interval_ms"]
+    # Two standard deviations of a share estimated from n samples, at its widest (50 %).
+    noise_pp = 100.0 / samples ** 0.5 if samples else None
+    return {"samples": samples, "interval_ms": interval_ms, "noise_pp": noise_pp,
+            "few": samples < FEW_SAMPLES}
 
 
 def flame_chart(flame: list[dict[str, Any]], mean_ms: float | None,

@@ -25,7 +25,7 @@ def profiler_group() -> None:
 @with_appcontext
 def report_command(ctx: click.Context) -> None:
     """Write the report of this app's store (same options as python -m fmd_profiler.report)."""
-    from fmd_profiler.report.cli import main
+    from fmd_profiler.report.report_cli import main
 
     ctx.exit(main(_with_app_store(ctx.args)))
 
@@ -36,7 +36,7 @@ def report_command(ctx: click.Context) -> None:
 @with_appcontext
 def benchmark_command(ctx: click.Context) -> None:
     """Run the tests N times and compare (same options as python -m fmd_profiler.benchmark)."""
-    from fmd_profiler.benchmark.cli import main
+    from fmd_profiler.benchmark.benchmark_cli import main
 
     args = list(ctx.args)
     # click drops the "--" that separates pytest's arguments; put it back where it was.

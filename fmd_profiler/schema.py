@@ -103,7 +103,8 @@ PROCESS_STATS = Table(
 )
 
 # -- exceptions (every level >= 1) ---------------------------------------------------------------
-# Grouped by a fingerprint of the exception's type and frames (fmd_profiler.tracebacks). The
+# Grouped by a fingerprint of the exception's type and frames
+# (fmd_profiler.recording.exception_log). The
 # traces table holds each fingerprint's frames once and has no time column, like the profile
 # dimension tables: retention must never strip a counted group of its traceback.
 

@@ -17,13 +17,13 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from fmd_profiler.benchmark import queries
+from fmd_profiler.benchmark import benchmark_queries as queries
 from fmd_profiler.benchmark.collect import SideSummary, build_payload
 from fmd_profiler.benchmark.provenance import Provenance, read_provenance
 from fmd_profiler.benchmark.regressions import DEFAULT_SETTINGS, Settings
 from fmd_profiler.benchmark.runner import Plan, Side, run_sides
 from fmd_profiler.benchmark.storage import StoreResult, store_payload
-from fmd_profiler.benchmark.upload import UploadError, is_insecure, submit_url, upload
+from fmd_profiler.benchmark.submit import UploadError, is_insecure, submit_url, upload
 from fmd_profiler.config import Config, load_config
 from fmd_profiler.errors import ProfilerError
 from fmd_profiler.schema import BENCH_VERDICTS

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fmd_profiler.queries import rows
+from fmd_profiler.queries.request_queries import rows
 
 #: Rows of a run's measured rounds only (joins bench_runs for warmup_rounds).
 _MEASURED = ("JOIN bench_runs r USING (run_id) "

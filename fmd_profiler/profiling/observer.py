@@ -19,13 +19,13 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Flask, has_request_context, request
 
-from fmd_profiler.context import TEST_ID_HEADER, current_test
-from fmd_profiler.hooks import ENVIRON_KEY, RequestHooks, RequestState
 from fmd_profiler.profiling.engine import ProfilingEngine
 from fmd_profiler.profiling.sampler import Slot
+from fmd_profiler.recording.current_test import TEST_ID_HEADER, current_test
+from fmd_profiler.recording.hooks import ENVIRON_KEY, RequestHooks, RequestState
 
 if TYPE_CHECKING:
-    from fmd_profiler.runtime import Runtime
+    from fmd_profiler.recording.runtime import Runtime
 
 _engines: weakref.WeakKeyDictionary[Runtime, ProfilingEngine] = weakref.WeakKeyDictionary()
 _engines_lock = threading.Lock()

@@ -5,7 +5,8 @@ rows (dicts) whose columns its docstring lists. Times are *milliseconds per requ
 weights are scaled so that the self times of an endpoint's functions add up to the mean measured
 duration of its profiled requests (``profile_requests``), which corrects for the time no sample
 saw. Windows select the minutes (``bucket``) that overlap ``[since, until)``. Call-tree arithmetic
-is in :mod:`fmd_profiler.calltree`; ordering is explicit everywhere, so reports are deterministic.
+is in :mod:`fmd_profiler.queries.calltree`; ordering is explicit everywhere, so reports are
+deterministic.
 """
 
 from __future__ import annotations
@@ -14,14 +15,14 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from fmd_profiler.calltree import (
+from fmd_profiler.queries.calltree import (
     FlameBox,
     WeightedStack,
     flame_layout,
     folded_lines,
     function_weights,
 )
-from fmd_profiler.queries import Window, rows
+from fmd_profiler.queries.request_queries import Window, rows
 
 BUCKET_OVERLAPS = """
     ($since::TIMESTAMP IS NULL OR {col} + INTERVAL 60 SECOND > $since::TIMESTAMP)

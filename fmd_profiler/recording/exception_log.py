@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from types import TracebackType
 
 from fmd_profiler.profiling.redact import Redactor
-from fmd_profiler.recorder import Recorder
+from fmd_profiler.recording.recorder import Recorder
 
 log = logging.getLogger("fmd_profiler")
 

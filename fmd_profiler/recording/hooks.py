@@ -25,12 +25,12 @@ from werkzeug.routing import RequestRedirect, Rule
 from werkzeug.wsgi import ClosingIterator
 
 from fmd_profiler import config as config_module
-from fmd_profiler.client_ip import Resolver
-from fmd_profiler.context import TEST_ID_HEADER, current_test
-from fmd_profiler.group_by import FmdGroupBy
-from fmd_profiler.levels import UNMATCHED, is_own_or_static
-from fmd_profiler.runtime import Route, Runtime
-from fmd_profiler.tracebacks import exception_name
+from fmd_profiler.recording.client_ip import Resolver
+from fmd_profiler.recording.current_test import TEST_ID_HEADER, current_test
+from fmd_profiler.recording.exception_log import exception_name
+from fmd_profiler.recording.group_by import FmdGroupBy
+from fmd_profiler.recording.levels import UNMATCHED, is_own_or_static
+from fmd_profiler.recording.runtime import Route, Runtime
 
 if TYPE_CHECKING:
     from fmd_profiler.extension import Profiler

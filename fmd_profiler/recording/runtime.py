@@ -21,18 +21,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from fmd_profiler.clock import SYSTEM_CLOCK, Clock
 from fmd_profiler.config import Config
 from fmd_profiler.fleet.launcher import Uploader
-from fmd_profiler.levels import Levels
 from fmd_profiler.profiling.redact import Redactor
-from fmd_profiler.recorder import Recorder
+from fmd_profiler.recording.clock import SYSTEM_CLOCK, Clock
+from fmd_profiler.recording.exception_log import ExceptionLog
+from fmd_profiler.recording.levels import Levels
+from fmd_profiler.recording.recorder import Recorder
+from fmd_profiler.recording.writer import Source, Writer
 from fmd_profiler.schema import EXCEPTION_TRACES, EXCEPTIONS, PROCESS_STATS, REQUESTS, ROUTES
 from fmd_profiler.store.control import mtime, read_level_overrides
 from fmd_profiler.store.ingestion import Ingestion
 from fmd_profiler.store.segments import SegmentWriter, StoreLocation
-from fmd_profiler.tracebacks import ExceptionLog
-from fmd_profiler.writer import Source, Writer
 
 if TYPE_CHECKING:
     from fmd_profiler.metrics.feed import MetricsFeed

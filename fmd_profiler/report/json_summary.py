@@ -8,8 +8,9 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from fmd_profiler import profile_queries, queries
-from fmd_profiler.queries import Window
+from fmd_profiler.queries import profile_queries
+from fmd_profiler.queries import request_queries as queries
+from fmd_profiler.queries.request_queries import Window
 
 
 def build_summary(con: Any, window: Window | None = None) -> dict[str, Any]:

@@ -18,12 +18,12 @@ from zoneinfo import ZoneInfo
 
 from fmd_profiler.config import Config, load_config
 from fmd_profiler.errors import ProfilerError
-from fmd_profiler.queries import Window
+from fmd_profiler.queries.request_queries import Window
 from fmd_profiler.report.exports import write_folded, write_speedscope
+from fmd_profiler.report.json_summary import build_summary, dump_summary
 from fmd_profiler.report.options import ReportOptions
 from fmd_profiler.report.site import check_replaceable
 from fmd_profiler.report.sources import session_opener
-from fmd_profiler.report.summary import build_summary, dump_summary
 
 PROG = "python -m fmd_profiler.report"
 
@@ -144,7 +144,7 @@ def report_options(config: Config, window: Window, args: argparse.Namespace) -> 
 
 def check_scope(con: object, options: ReportOptions) -> None:
     """Refuse unknown endpoints and versions with the names that do exist."""
-    from fmd_profiler import queries
+    from fmd_profiler.queries import request_queries as queries
 
     if options.endpoints is not None:
         known = [row["endpoint"] for row in queries.endpoint_summary(con)]
@@ -153,7 +153,7 @@ def check_scope(con: object, options: ReportOptions) -> None:
                 raise ProfilerError(f"--endpoint {name!r} is not in the store"
                                     f"{_suggest(name, known)}")
     if options.compare is not None:
-        from fmd_profiler.report.queries import versions
+        from fmd_profiler.report.report_queries import versions
 
         known = [v["version"] for v in versions(con, ReportOptions(window=options.window))]
         for name in options.compare:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from fmd_profiler.profile_queries import STARTED_IN
-from fmd_profiler.queries import WINDOWED_REQUESTS, rows
+from fmd_profiler.queries.profile_queries import STARTED_IN
+from fmd_profiler.queries.request_queries import WINDOWED_REQUESTS, rows
 from fmd_profiler.report.options import ReportOptions
 
 #: The requests a report covers, with ``local_at``: started_at in the report's time zone.
@@ -240,8 +240,9 @@ def profiled_requests(con: Any, options: ReportOptions, *, newest_outliers: int,
                       ) -> list[dict[str, Any]]:
     """The requests that get a page: the newest outliers overall, and each endpoint's newest
     outliers and detailed profiles - in the order and with the limits of
-    :func:`~fmd_profiler.profile_queries.outlier_list` and
-    :func:`~fmd_profiler.profile_queries.request_profile_list`, so every listed request has a
+    :func:`~fmd_profiler.queries.profile_queries.outlier_list` and
+    :func:`~fmd_profiler.queries.profile_queries.request_profile_list`, so every listed request has
+    a
     page. Columns: request_id, kind ('outlier' or 'detail'), endpoint."""
     return rows(con, f"""
         WITH o AS (

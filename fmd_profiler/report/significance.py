@@ -3,7 +3,8 @@
 Request durations are skewed and heavy-tailed, so the versions page compares distributions by
 rank (Mann-Whitney U, two-sided, normal approximation with tie and continuity correction, as
 ``scipy.stats.mannwhitneyu(method="asymptotic")``) instead of a t-test on means. The ranks are
-computed in DuckDB (:func:`fmd_profiler.report.queries.rank_sums`); this module is pure arithmetic.
+computed in DuckDB (:func:`fmd_profiler.report.report_queries.rank_sums`); this module is pure
+arithmetic.
 """
 
 from __future__ import annotations
@@ -71,7 +72,8 @@ def mann_whitney_p(n1: int, n2: int, rank_sum_1: float, tie_term: float) -> floa
 
 
 def compare(row: dict[str, object], before: str, after: str) -> Comparison:
-    """A :class:`Comparison` from one row of :func:`~fmd_profiler.report.queries.rank_sums`."""
+    """A :class:`Comparison` from one row of
+    :func:`~fmd_profiler.report.report_queries.rank_sums`."""
     n1, n2 = int(row["n_before"]), int(row["n_after"])  # type: ignore[call-overload]
     p_value = mann_whitney_p(n1, n2, float(row["rank_sum_before"]),  # type: ignore[arg-type]
                              float(row["tie_term"] or 0.0))  # type: ignore[arg-type]

@@ -15,7 +15,7 @@ import pytest
 
 from fmd_profiler.benchmark.payload import parse_payload
 from fmd_profiler.schema import BENCH_VERDICTS
-from tests.test_benchmark_harness import git, harness, sample_repo
+from tests.benchmark.test_harness import git, harness, sample_repo
 
 pytestmark = pytest.mark.slow
 

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from fmd_profiler.benchmark import queries
+from fmd_profiler.benchmark import benchmark_queries as queries
 from fmd_profiler.benchmark.payload import Payload, PayloadError, parse_payload
 from fmd_profiler.benchmark.storage import EXISTS, STORED, RunConflictError, store_payload
 from fmd_profiler.schema import BENCH_RUNS, BENCH_VERDICTS

@@ -12,11 +12,11 @@ from flask import Flask, jsonify, request
 from werkzeug.serving import make_server
 
 from fmd_profiler import enable_profiler
-from fmd_profiler.benchmark import queries
-from fmd_profiler.benchmark.upload import UploadError, upload
+from fmd_profiler.benchmark import benchmark_queries as queries
+from fmd_profiler.benchmark.submit import UploadError, upload
 from fmd_profiler.store import Database, StoreLocation
-from tests.test_benchmark_harness import harness, sample_repo
-from tests.test_benchmark_storage import run_payload
+from tests.benchmark.test_harness import harness, sample_repo
+from tests.benchmark.test_storage import run_payload
 
 TOKEN = "s3cret-token"
 

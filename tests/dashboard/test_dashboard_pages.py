@@ -16,14 +16,14 @@ from fmd_profiler.demo.app import create_app
 from fmd_profiler.report.exports import endpoint_file_name, folded_bytes, speedscope_file_name
 from fmd_profiler.report.pages.paths import endpoint_path, request_path
 from fmd_profiler.store import Database, StoreLocation
-from tests.reports.support import (
+from tests.benchmark.test_storage import run_payload
+from tests.dashboard.test_security import SECRET, dashboard_urls, sign_in
+from tests.report.report_support import (
     HOSTILE_ENDPOINT,
     HOSTILE_REQUEST_ID,
     SCRIPT_MARKERS,
     write_hostile_rows,
 )
-from tests.reports.test_dashboard_security import SECRET, dashboard_urls, sign_in
-from tests.test_benchmark_storage import run_payload
 
 GUEST_PASSWORD = "guest-pass-2"
 TOKEN = "upload-token-for-tests"

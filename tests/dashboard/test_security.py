@@ -16,11 +16,11 @@ from werkzeug.security import generate_password_hash
 
 from fmd_profiler.dashboard.views import SESSION_MAX_AGE_S
 from fmd_profiler.demo.app import create_app
-from fmd_profiler.levels import DASHBOARD_BLUEPRINT
+from fmd_profiler.recording.levels import DASHBOARD_BLUEPRINT
 from fmd_profiler.schema import REQUESTS
 from fmd_profiler.store import Database, SegmentWriter, StoreLocation
 from fmd_profiler.store.control import read_level_overrides
-from tests.reports.support import HOSTILE_USERS
+from tests.report.report_support import HOSTILE_USERS
 
 ADMIN_PASSWORD = "correct horse battery staple"
 GUEST_PASSWORD = "guest-pass-1"

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from flask import Flask
 
+from fmd_profiler.dashboard.throttle import FileAttemptLog, Limit, MemoryAttemptLog, Throttle
 from fmd_profiler.demo.app import create_app
-from fmd_profiler.throttle import FileAttemptLog, Limit, MemoryAttemptLog, Throttle
-from tests.reports.test_dashboard_security import ADMIN_PASSWORD, SECRET, csrf_of
+from tests.dashboard.test_security import ADMIN_PASSWORD, SECRET, csrf_of
 
 
 class Clock:
@@ -81,7 +81,7 @@ def test_parallel_guesses_cannot_all_pass_the_check(tmp_path: Path) -> None:
 GUESSER = """
 import sys, time
 from pathlib import Path
-from fmd_profiler.throttle import FileAttemptLog, Throttle
+from fmd_profiler.dashboard.throttle import FileAttemptLog, Throttle
 path, start = Path(sys.argv[1]), float(sys.argv[2])
 throttle = Throttle(FileAttemptLog(path), scope="login", per_name=5, per_address=100,
                     window_s=300, clock=lambda: 1_800_000_000.0)

@@ -22,11 +22,11 @@ from pathlib import Path
 import pytest
 
 from fmd_profiler.migrate.__main__ import main as migrate_main
-from fmd_profiler.migrate.source import MigrateError, open_source
-from fmd_profiler.report.cli import main as report_main
+from fmd_profiler.migrate.fmd_source import MigrateError, open_source
+from fmd_profiler.report.report_cli import main as report_main
 from fmd_profiler.store.control import read_level_overrides
 from fmd_profiler.store.segments import StoreLocation
-from tests.conftest import query
+from tests.helpers import query
 
 FMD_VERSION = "5.1.0"
 RECORDER = Path(__file__).resolve().parent / "fixtures" / "fmd_recorder.py"
@@ -145,7 +145,7 @@ def test_migrate_brings_exactly_what_fmd_recorded(fmd_database: Path, tmp_path: 
         {"fast", "slow", "boom", "never"}
     assert read_level_overrides(StoreLocation(db).levels_path) == {"fast": 1}
     # FMD kept no URL rules; once the app lists its routes, the rule is the app's alone.
-    from fmd_profiler.queries import endpoint_summary
+    from fmd_profiler.queries.request_queries import endpoint_summary
     from fmd_profiler.schema import ROUTES
     from fmd_profiler.store import Database
     from fmd_profiler.store.database import insert_rows

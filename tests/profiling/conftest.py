@@ -1,4 +1,4 @@
-"""Fixtures of the profiler tests: scripted frames, a fake clock, real stores and servers."""
+"""The profiler tests' guard: no test leaves a profile hook, yappi or the timer signal behind."""
 
 from __future__ import annotations
 
@@ -6,15 +6,10 @@ import signal
 import sys
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
-from typing import Any
 
 import pytest
-from profiler_fakes import FakeClock
 
 from fmd_profiler.profiling.timer_signal import MainThreadTimer
-from fmd_profiler.store import Database, StoreLocation
 
 
 @pytest.fixture(autouse=True)
@@ -43,14 +38,3 @@ def no_profile_hook_left_behind() -> Iterator[None]:
         leaked.append("the sampler's SIGPROF timer (stop the app's runtime)")
         handler.__self__.close()  # type: ignore[union-attr]
     assert not leaked, "profile hook left behind: " + "; ".join(leaked)
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@contextmanager
-def read_store(database: Path) -> Iterator[Any]:
-    with Database(StoreLocation(database)).read() as con:
-        yield con

@@ -10,16 +10,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import read_store
-from profiler_fakes import Code, FakeClock, frames
 
-from fmd_profiler import profile_queries
 from fmd_profiler.config import load_config
 from fmd_profiler.profiling.aggregate import BucketTotals, bucket_of
 from fmd_profiler.profiling.engine import ProfilingEngine
 from fmd_profiler.profiling.sampler import Slot
+from fmd_profiler.queries import profile_queries
 from fmd_profiler.schema import PROFILE_TABLES
 from fmd_profiler.store import Database, SegmentWriter, StoreLocation
+from tests.fakes import Code, FakeClock, frames
+from tests.helpers import read_store
 
 ENTRY = Code("profiled_wsgi_app", "/fmd_profiler/hooks.py", 90)
 VIEW = Code("split", "/app/views.py", 95)
@@ -30,7 +30,7 @@ SPIN = Code("spin", "/app/views.py", 40)
 
 
 def stack(engine: ProfilingEngine, *codes: Code) -> int:
-    leaf = frames((ENTRY, "fmd_profiler.hooks"), *((c, "app.views") for c in codes))
+    leaf = frames((ENTRY, "fmd_profiler.recording.hooks"), *((c, "app.views") for c in codes))
     return engine.stacks.stack_of(leaf)
 
 

@@ -11,15 +11,16 @@ from typing import Any
 
 import jsonschema
 import pytest
-from conftest import read_store
 from flask import Flask
 
-from fmd_profiler import enable_profiler, profile_queries
+from fmd_profiler import enable_profiler
 from fmd_profiler.demo.app import create_app
 from fmd_profiler.demo.traffic import serve
 from fmd_profiler.profiling.observer import engine_of
-from fmd_profiler.report.cli import main as report_main
+from fmd_profiler.queries import profile_queries
 from fmd_profiler.report.exports import speedscope_document
+from fmd_profiler.report.report_cli import main as report_main
+from tests.helpers import read_store
 
 SPLIT = ("split_sixty", "split_thirty", "split_ten")
 

@@ -78,7 +78,7 @@ def test_exact_mode_stays_off_beside_a_sys_monitoring_tool(
 @needs_monitoring
 def test_the_harness_exact_mode_stays_off_beside_a_sys_monitoring_tool(
         monitoring_tool: int, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    from fmd_profiler.benchmark.exact import ExactProfiler as HarnessExact
+    from fmd_profiler.benchmark.exact_calls import ExactProfiler as HarnessExact
 
     with caplog.at_level(logging.WARNING, "fmd_profiler"):
         harness = HarnessExact(tmp_path)

@@ -21,7 +21,7 @@ import json, logging, sys
 logging.basicConfig(level=logging.WARNING, format="%(message)s")
 from fmd_profiler.demo.app import create_app
 from fmd_profiler.store import Database, StoreLocation
-from fmd_profiler.queries import rows
+from fmd_profiler.queries.request_queries import rows
 from pathlib import Path
 
 db = Path(sys.argv[1])

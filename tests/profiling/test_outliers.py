@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from fmd_profiler.calltree import WeightedStack, folded_lines, function_weights
 from fmd_profiler.profiling.outliers import MIN_REQUESTS, OutlierDetector
 from fmd_profiler.profiling.redact import REDACTED, Redactor, snapshot
+from fmd_profiler.queries.calltree import WeightedStack, folded_lines, function_weights
 
 HOUR = 3600.0
 

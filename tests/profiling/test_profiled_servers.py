@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from fmd_profiler import profile_queries
+from fmd_profiler.queries import profile_queries
 from fmd_profiler.store import Database, StoreLocation
 from tests import servers
-from tests.conftest import query
+from tests.helpers import query
 
 pytestmark = pytest.mark.slow
 

@@ -10,10 +10,10 @@ import types
 from collections.abc import Iterator
 
 import pytest
-from profiler_fakes import Code, FakeClock, frames
 
 from fmd_profiler.profiling.sampler import REPHASE_EVERY, SWITCH_INTERVAL, Sampler, Slot
 from fmd_profiler.profiling.stacks import StackTable
+from tests.fakes import Code, FakeClock, frames
 
 ENTRY = Code("profiled_wsgi_app", "/fmd_profiler/hooks.py", 90)
 VIEW = Code("view", "/app/views.py", 10)
@@ -39,7 +39,7 @@ def make(clock: FakeClock, threads: dict[int, object]) -> tuple[Sampler, Recorde
 
 
 def test_each_sample_weighs_the_real_time_since_the_previous_pass(clock: FakeClock) -> None:
-    leaf = frames((ENTRY, "fmd_profiler.hooks"), (VIEW, "app"), (WORK, "app"))
+    leaf = frames((ENTRY, "fmd_profiler.recording.hooks"), (VIEW, "app"), (WORK, "app"))
     sampler, sink = make(clock, {11: leaf})
     sampler.add(Slot("index", "1.0", 2, thread_id=11, wall0=clock.wall()))
     assert sampler.tick() == 0  # the first pass only starts the clock
@@ -54,7 +54,8 @@ def test_each_sample_weighs_the_real_time_since_the_previous_pass(clock: FakeClo
 def test_a_request_that_began_after_the_last_pass_gets_the_whole_pass_interval(
         clock: FakeClock) -> None:
     # Crediting only the time since the request began would favour the end of short requests.
-    sampler, sink = make(clock, {11: frames((ENTRY, "fmd_profiler.hooks"), (VIEW, "app"))})
+    sampler, sink = make(clock, {11: frames((ENTRY, "fmd_profiler.recording.hooks"),
+                                            (VIEW, "app"))})
     sampler.tick()
     clock.advance(0.008)
     sampler.add(Slot("short", "1.0", 2, thread_id=11, wall0=clock.wall()))
@@ -64,7 +65,7 @@ def test_a_request_that_began_after_the_last_pass_gets_the_whole_pass_interval(
 
 
 def test_only_registered_threads_are_sampled_and_removed_ones_are_not(clock: FakeClock) -> None:
-    leaf = frames((ENTRY, "fmd_profiler.hooks"), (VIEW, "app"))
+    leaf = frames((ENTRY, "fmd_profiler.recording.hooks"), (VIEW, "app"))
     sampler, sink = make(clock, {11: leaf, 12: leaf, 13: leaf})
     a = Slot("a", "1", 2, thread_id=11, wall0=0)
     b = Slot("b", "1", 2, thread_id=12, wall0=0)
@@ -161,7 +162,7 @@ def test_the_interval_is_lowered_only_while_at_most_one_request_runs(clock: Fake
 
 
 def test_a_running_sampler_is_not_idle_so_requests_do_not_wake_it(clock: FakeClock) -> None:
-    sampler, _ = make(clock, {11: frames((ENTRY, "fmd_profiler.hooks"), (VIEW, "app"))})
+    sampler, _ = make(clock, {11: frames((ENTRY, "fmd_profiler.recording.hooks"), (VIEW, "app"))})
     assert sampler.idle  # not started: the first request wakes it
     sampler.add(Slot("index", "1.0", 2, thread_id=11, wall0=clock.wall()))
     sampler.start()
@@ -220,7 +221,7 @@ def signalled(clock: FakeClock) -> Iterator[tuple[Sampler, Recorded]]:
         sampler.stop()
 
 
-LEAF = frames((ENTRY, "fmd_profiler.hooks"), (VIEW, "app"), (WORK, "app"))
+LEAF = frames((ENTRY, "fmd_profiler.recording.hooks"), (VIEW, "app"), (WORK, "app"))
 
 
 def test_a_main_thread_request_is_sampled_by_the_timer_and_the_thread_sleeps(

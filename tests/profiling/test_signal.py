@@ -14,14 +14,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import read_store
 from flask import Flask
 
-from fmd_profiler import enable_profiler, profile_queries
+from fmd_profiler import enable_profiler
 from fmd_profiler.demo.app import create_app
 from fmd_profiler.profiling.observer import engine_of
 from fmd_profiler.profiling.sampler import Sampler
 from fmd_profiler.profiling.timer_signal import MainThreadTimer
+from fmd_profiler.queries import profile_queries
+from tests.helpers import read_store
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"),
                                 reason="per-thread timer signals need Linux")

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import sys
 
-from profiler_fakes import Code, Frame, frames
-
 from fmd_profiler.profiling.stacks import (
     HEAD_FRAMES,
     MAX_DEPTH,
@@ -14,6 +12,7 @@ from fmd_profiler.profiling.stacks import (
     stack_id,
     thread_chain,
 )
+from tests.fakes import Code, Frame, frames
 
 ENTRY = Code("RequestHooks.wrap.<locals>.profiled_wsgi_app", "/fmd_profiler/hooks.py", 90)
 SERVER = Code("WSGIRequestHandler.run_wsgi", "/werkzeug/serving.py", 300)
@@ -28,7 +27,7 @@ JSONIFY = Code("jsonify", "/flask/json/__init__.py", 140)
 
 def request_stack(*inner: tuple[Code, str]) -> Frame:
     return frames((THREAD, "threading"), (SERVER, "werkzeug.serving"),
-                  (ENTRY, "fmd_profiler.hooks"), (FLASK_WSGI, "flask.app"),
+                  (ENTRY, "fmd_profiler.recording.hooks"), (FLASK_WSGI, "flask.app"),
                   (DISPATCH, "flask.app"), *inner)
 
 

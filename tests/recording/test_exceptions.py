@@ -13,10 +13,10 @@ from flask import Flask
 import fmd_profiler
 from fmd_profiler import Profiler
 from fmd_profiler.profiling.redact import Redactor
-from fmd_profiler.report.cli import main as report_main
-from fmd_profiler.tracebacks import ExceptionLog
-from tests.conftest import flush, query
+from fmd_profiler.recording.exception_log import ExceptionLog
+from fmd_profiler.report.report_cli import main as report_main
 from tests.fakes import FakeClock
+from tests.helpers import flush, query
 
 THIS_FILE = str(Path(__file__).resolve())
 
@@ -128,7 +128,7 @@ def test_an_exception_that_cannot_print_itself_never_breaks_anything(db_path: Pa
     assert app.test_client().get("/odd").status_code == 500
     app.extensions["fmd_profiler"].runtime.stop()
     found = query(db_path, "SELECT endpoint, exception, message, count FROM exceptions")
-    assert found == [{"endpoint": "odd", "exception": "tests.test_exceptions.Unprintable",
+    assert found == [{"endpoint": "odd", "exception": "tests.recording.test_exceptions.Unprintable",
                       "message": "<message could not be read>", "count": 1}]
 
 

@@ -17,9 +17,9 @@ import pytest
 from flask import Flask
 
 from fmd_profiler import Profiler
-from fmd_profiler.report.cli import main as report_main
-from tests.conftest import query
+from fmd_profiler.report.report_cli import main as report_main
 from tests.fakes import FakeClock
+from tests.helpers import query
 
 NOBODY = 65534
 

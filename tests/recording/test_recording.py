@@ -12,9 +12,9 @@ import pytest
 from flask import Flask, abort, g, request, stream_with_context
 
 from fmd_profiler import Profiler, SetupError, enable_profiler
-from fmd_profiler.context import current_test
-from tests.conftest import flush, query, stored_requests
+from fmd_profiler.recording.current_test import current_test
 from tests.fakes import FakeClock
+from tests.helpers import flush, query, stored_requests
 
 
 def make_app(db_path: Path, clock: FakeClock, **overrides: object) -> Flask:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests import servers
-from tests.conftest import query
+from tests.helpers import query
 
 pytestmark = pytest.mark.slow
 

@@ -12,7 +12,7 @@ from fmd_profiler.demo.profile_rows import DISPATCH, Outlier, ProfileRows, make_
 from fmd_profiler.profiling.redact import REDACTED
 from fmd_profiler.schema import REQUESTS
 from fmd_profiler.store import Database, SegmentWriter, StoreLocation
-from tests.test_benchmark_storage import run_payload
+from tests.benchmark.test_storage import run_payload
 
 HOSTILE_ENDPOINT = '<script>alert("endpoint")</script>'
 HOSTILE_RULE = '/x/<script>alert("rule")</script>'

@@ -13,14 +13,14 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from fmd_profiler import profile_queries
 from fmd_profiler.demo.app import create_app
 from fmd_profiler.demo.synthetic import SyntheticStore
 from fmd_profiler.demo.traffic import serve
+from fmd_profiler.queries import profile_queries
 from fmd_profiler.report.flame_data import MIN_BOX_WIDTH
 from fmd_profiler.report.pages.paths import endpoint_path
 from fmd_profiler.report.sources import open_source
-from tests.reports.cdp import Browser
+from tests.report.cdp import Browser
 
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(shutil.which("chromium") is None,

@@ -12,11 +12,11 @@ from flask import Flask
 from flask.views import MethodView
 
 from fmd_profiler import Profiler
-from fmd_profiler.report.cli import main as report_main
 from fmd_profiler.report.pages.paths import VERSIONS, endpoint_path
-from tests.conftest import flush
+from fmd_profiler.report.report_cli import main as report_main
 from tests.fakes import FakeClock
-from tests.reports.support import Table, parse_tables
+from tests.helpers import flush
+from tests.report.report_support import Table, parse_tables
 
 REQUESTS_PER_METHOD = 25
 

@@ -11,16 +11,16 @@ from pathlib import Path
 
 import pytest
 
-from fmd_profiler import profile_queries
-from fmd_profiler.benchmark import queries as bench
+from fmd_profiler.benchmark import benchmark_queries as bench
 from fmd_profiler.demo.synthetic import SyntheticStore, write_synthetic_store
-from fmd_profiler.report.cli import main as report_main
+from fmd_profiler.queries import profile_queries
 from fmd_profiler.report.exports import endpoint_file_name, folded_bytes, speedscope_file_name
 from fmd_profiler.report.pages.paths import endpoint_path, request_path
 from fmd_profiler.report.pages.profile import MAX_FUNCTIONS, MIN_FUNCTION_SHARE
-from fmd_profiler.report.pages.requests import NEWEST_OUTLIERS
+from fmd_profiler.report.pages.requests_page import NEWEST_OUTLIERS
+from fmd_profiler.report.report_cli import main as report_main
 from fmd_profiler.report.sources import open_source
-from tests.reports.support import (
+from tests.report.report_support import (
     HOSTILE_ENDPOINT,
     HOSTILE_REQUEST_ID,
     HOSTILE_TEST,

@@ -12,9 +12,9 @@ import pytest
 from flask import Flask
 
 from fmd_profiler import Profiler
-from fmd_profiler.report.cli import main, parse_time
-from tests.conftest import flush
+from fmd_profiler.report.report_cli import main, parse_time
 from tests.fakes import FakeClock
+from tests.helpers import flush
 
 
 def recorded_app(db_path: Path, clock: FakeClock) -> Flask:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from fmd_profiler.queries import Window
-from fmd_profiler.report import queries
+from fmd_profiler.queries.request_queries import Window
+from fmd_profiler.report import report_queries as queries
 from fmd_profiler.report.options import ReportOptions
 from fmd_profiler.report.sources import open_source
 from fmd_profiler.schema import REQUESTS

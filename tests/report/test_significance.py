@@ -7,10 +7,10 @@ import pytest
 from scipy.stats import mannwhitneyu
 
 from fmd_profiler.demo.synthetic import SyntheticStore
-from fmd_profiler.report import queries
+from fmd_profiler.report import report_queries as queries
 from fmd_profiler.report.options import ReportOptions
+from fmd_profiler.report.significance import MIN_SAMPLES, Comparison, mann_whitney_p
 from fmd_profiler.report.sources import open_source
-from fmd_profiler.report.stats import MIN_SAMPLES, Comparison, mann_whitney_p
 
 
 def rank_sum(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:

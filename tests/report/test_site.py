@@ -11,11 +11,16 @@ import numpy as np
 import pytest
 
 from fmd_profiler.demo.synthetic import SyntheticStore
-from fmd_profiler.report.cli import main as report_main
 from fmd_profiler.report.pages.paths import endpoint_path
+from fmd_profiler.report.report_cli import main as report_main
 from fmd_profiler.report.site import MARKER, format_ms
 from fmd_profiler.report.sources import open_source
-from tests.reports.support import HOSTILE_ENDPOINT, HOSTILE_USERS, SCRIPT_MARKERS, parse_tables
+from tests.report.report_support import (
+    HOSTILE_ENDPOINT,
+    HOSTILE_USERS,
+    SCRIPT_MARKERS,
+    parse_tables,
+)
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 
+from fmd_profiler.recording.writer import Source, Writer
 from fmd_profiler.schema import REQUESTS
 from fmd_profiler.store import SegmentWriter, StoreLocation
 from fmd_profiler.store.ingestion import Ingestion, python_executable
-from fmd_profiler.writer import Source, Writer
-from tests.conftest import query
-from tests.test_faults import warnings_of
-from tests.test_store import request_row
+from tests.helpers import query
+from tests.recording.test_faults import warnings_of
+from tests.store.test_store import request_row
 
 ROOT = Path(__file__).resolve().parents[1]
 CHILD_WAIT_S = 60.0  # a bound for a child that normally takes well under a second

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fmd_profiler.queries import rows
+from fmd_profiler.queries.request_queries import rows
 from fmd_profiler.schema import REQUESTS
 from fmd_profiler.store import Database, SegmentWriter, StoreLocation
 

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from fmd_profiler.queries import rows
+from fmd_profiler.queries.request_queries import rows
 from fmd_profiler.schema import REQUESTS
 from fmd_profiler.store import Database, SegmentWriter, StoreLocation
 from fmd_profiler.store.segments import MAGIC, SegmentError, decode, encode
-from tests.test_segments import STARTED, request
+from tests.store.test_segments import STARTED, request
 
 
 def poison(**changes: object) -> bytes:

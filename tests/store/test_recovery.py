@@ -10,8 +10,8 @@ import pytest
 from fmd_profiler.errors import StoreError
 from fmd_profiler.schema import REQUESTS
 from fmd_profiler.store import Database, SegmentWriter, StoreLocation
-from tests.test_faults import tiny_filesystem
-from tests.test_segments import request
+from tests.recording.test_faults import tiny_filesystem
+from tests.store.test_segments import request
 
 
 def test_an_empty_database_file_is_taken_for_a_new_one(db_path: Path) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fmd_profiler.queries import rows
+from fmd_profiler.queries.request_queries import rows
 from fmd_profiler.schema import PROFILE_STACKS, REQUESTS, ROUTES
 from fmd_profiler.store import Database, SegmentWriter, StoreLocation
 from fmd_profiler.store.segments import MAGIC, SegmentError, decode, encode

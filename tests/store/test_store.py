@@ -11,7 +11,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from fmd_profiler.queries import rows
+from fmd_profiler.queries.request_queries import rows
 from fmd_profiler.schema import REQUESTS, ROUTES
 from fmd_profiler.store import Database, SegmentWriter, StoreLocation, read_segments
 from fmd_profiler.store.database import ensure_schema

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from fmd_profiler import queries
+from fmd_profiler.queries import request_queries as queries
 from fmd_profiler.report.model import Page
 from fmd_profiler.report.options import ReportOptions
 from fmd_profiler.report.pages.paths import ERRORS, endpoint_path

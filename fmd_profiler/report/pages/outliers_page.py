@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from fmd_profiler import profile_queries
-from fmd_profiler.report import queries
+from fmd_profiler.queries import profile_queries
+from fmd_profiler.report import report_queries as queries
 from fmd_profiler.report.model import ChartSpec, Page
 from fmd_profiler.report.options import ReportOptions
 from fmd_profiler.report.pages.paths import OUTLIERS, endpoint_path, request_path
-from fmd_profiler.report.pages.requests import NEWEST_OUTLIERS
+from fmd_profiler.report.pages.requests_page import NEWEST_OUTLIERS
 from fmd_profiler.report.palette import endpoint_colors
 
 #: The timeline draws at most this many (the newest).

@@ -13,8 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from fmd_profiler import profile_queries
-from fmd_profiler.report import queries
+from fmd_profiler.queries import profile_queries
+from fmd_profiler.report import report_queries as queries
 from fmd_profiler.report.model import Page
 from fmd_profiler.report.options import ReportOptions
 from fmd_profiler.report.pages.paths import endpoint_path, request_path

@@ -22,7 +22,7 @@ from fmd_profiler.queries.calltree import (
     folded_lines,
     function_weights,
 )
-from fmd_profiler.queries.request_queries import Window, rows
+from fmd_profiler.queries.request_queries import ALL_TIME, Window, rows
 
 BUCKET_OVERLAPS = """
     ($since::TIMESTAMP IS NULL OR {col} + INTERVAL 60 SECOND > $since::TIMESTAMP)
@@ -33,7 +33,6 @@ STARTED_IN = """
     AND ($until::TIMESTAMP IS NULL OR {col} < $until::TIMESTAMP)
 """
 UNKNOWN = ("<unknown>", "", 0)
-ALL_TIME = Window()
 
 
 # -- building blocks ---------------------------------------------------------------------------

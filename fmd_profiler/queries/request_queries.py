@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-UNMATCHED = "<unmatched>"
+from fmd_profiler.schema import UNMATCHED
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,8 @@ import logging
 import threading
 import weakref
 from collections.abc import Callable, Iterable, Iterator
-from typing import TYPE_CHECKING, Any, Protocol
+from types import CodeType
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from flask import Flask, Request, Response, current_app, got_request_exception, request
@@ -29,77 +30,38 @@ from fmd_profiler.recording.client_ip import Resolver
 from fmd_profiler.recording.current_test import TEST_ID_HEADER, current_test
 from fmd_profiler.recording.exception_log import exception_name
 from fmd_profiler.recording.group_by import FmdGroupBy
-from fmd_profiler.recording.levels import UNMATCHED, is_own_or_static
+from fmd_profiler.recording.levels import is_own_or_static
+from fmd_profiler.recording.request_state import ENVIRON_KEY, RequestObserver, RequestState
 from fmd_profiler.recording.runtime import Route, Runtime
-
-if TYPE_CHECKING:
-    from fmd_profiler.extension import Profiler
+from fmd_profiler.schema import REQUEST_ROW
 
 log = logging.getLogger("fmd_profiler")
 
-ENVIRON_KEY = "fmd_profiler.request"
+#: The fields of the row ``finish`` builds, in order. The row is a tuple literal (the cheapest
+#: thing to build on the request thread), so its order is stated here and checked at import
+#: against the one place the columns are named, :data:`fmd_profiler.schema.REQUEST_ROW`.
+_ROW_FIELDS = ("endpoint", "rule", "method", "status", "duration_ms", "cpu_ms", "started_at",
+               "version", "group_by", "ip", "exception", "test_id")
+if _ROW_FIELDS != REQUEST_ROW:
+    raise ImportError(f"fmd_profiler: the request hooks build rows of {_ROW_FIELDS} but the "
+                      f"requests table's row is {REQUEST_ROW}; change finish() and _ROW_FIELDS "
+                      "together with schema.REQUESTS")
+
 MAX_GROUP_BY_LENGTH = 256
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
-class RequestState:
-    """What is known about one request in flight. Mutable, private to this module and observers."""
+class GroupBySource(Protocol):
+    """Where the hooks find the app's ``get_group_by`` (the :class:`~fmd_profiler.Profiler`)."""
 
-    __slots__ = (
-        "c0",
-        "captured",
-        "endpoint",
-        "error",
-        "exception",
-        "extra",
-        "finished",
-        "group_by",
-        "ip",
-        "level",
-        "method",
-        "rule",
-        "status",
-        "streamed",
-        "t0",
-        "test_id",
-        "thread_id",
-        "wall0",
-    )
-
-    def __init__(self, t0: float, c0: float, wall0: float, method: str | None) -> None:
-        self.t0 = t0
-        self.c0 = c0
-        self.wall0 = wall0
-        self.method = method
-        self.status: str | None = None
-        self.endpoint = UNMATCHED
-        self.rule: str | None = None
-        self.level = -1  # not yet known
-        self.group_by: str | None = None
-        self.ip: str | None = None
-        self.exception: str | None = None
-        self.error: BaseException | None = None  # formatted later, by the writer thread
-        self.test_id: str | None = None
-        self.captured = False
-        self.streamed = False
-        self.finished = False
-        self.thread_id = 0
-        self.extra: object = None
-
-
-class RequestObserver(Protocol):
-    """Optional per-request work for levels 2 and 3 (the sampler, outlier capture)."""
-
-    def begin(self, state: RequestState) -> None: ...
-
-    def end(self, state: RequestState, duration_s: float, cpu_s: float) -> None: ...
+    get_group_by: Callable[[], object] | None
 
 
 class RequestHooks:
     """The hooks of one app. Built by :class:`fmd_profiler.extension.Profiler`."""
 
-    def __init__(self, runtime: Runtime, profiler: Profiler, version: str,
+    def __init__(self, runtime: Runtime, profiler: GroupBySource, version: str,
                  client_ip: Resolver, accept_test_header: bool) -> None:
         self.runtime = runtime
         self.profiler = profiler
@@ -149,7 +111,7 @@ class RequestHooks:
         profiled_wsgi_app.__wrapped__ = wsgi_app  # type: ignore[attr-defined]
         return profiled_wsgi_app
 
-    def entry_codes(self) -> tuple[Any, ...]:
+    def entry_codes(self) -> tuple[CodeType, ...]:
         """Code objects under which a request's own work runs: the ``wsgi_app`` wrapper and the
         wrapper of streamed bodies. The sampler cuts call stacks there (the server's frames
         above are noise)."""
@@ -327,7 +289,7 @@ class RequestHooks:
                 return
             state.finished = True
             try:
-                duration = perf() - state.t0
+                duration = perf() - state.perf_start
                 level = state.level
                 if level == -1:  # never reached the request context (a middleware failed first)
                     level = state.level = levels_of(state.endpoint)
@@ -335,14 +297,15 @@ class RequestHooks:
                     return
                 # After the level check: the thread CPU clock is a system call (~0.6 us here,
                 # several under load), and a request at level 0 is not recorded.
-                cpu_s = cpu() - state.c0
+                cpu_s = cpu() - state.cpu_start
                 status = state.status
+                # The columns of schema.REQUEST_ROW, in its order (_ROW_FIELDS, checked below).
                 add((state.endpoint, state.rule, state.method,
                      int(status[:3]) if status else 500,
-                     duration * 1000.0, cpu_s * 1000.0, state.wall0, version,
+                     duration * 1000.0, cpu_s * 1000.0, state.started_at, version,
                      state.group_by, state.ip, state.exception, state.test_id))
                 if state.error is not None:
-                    add_exception((state.endpoint, version, state.wall0, state.error))
+                    add_exception((state.endpoint, version, state.started_at, state.error))
                     state.error = None  # the frames are the writer's now, not the request's
                 if state.thread_id:
                     for observer in observers:
@@ -380,7 +343,8 @@ def capture(exception: BaseException) -> None:
         endpoint = rule.endpoint if rule is not None else state.endpoint
         if app_state.runtime.levels.of(endpoint) == 0:
             return
-        app_state.runtime.exceptions.add((endpoint, app_state.version, state.wall0, exception))
+        app_state.runtime.exceptions.add((endpoint, app_state.version, state.started_at,
+                                           exception))
     except Exception:  # no request context, or anything else: never into the app
         return
 

@@ -11,7 +11,6 @@ from collections.abc import Mapping
 
 from fmd_profiler.config import Config
 
-UNMATCHED = "<unmatched>"
 STATIC_ENDPOINT = "static"
 #: The profiler's own blueprints are named "fmd_profiler_<something>" (the dashboard, the
 #: test-results receiver); their endpoints are "fmd_profiler_<something>.<view>".

@@ -92,7 +92,7 @@ def test_blocking_calls_in_the_main_thread_go_on_through_the_signal(tmp_path: Pa
     assert sampler._timer is not None and sampler.samples >= 8
     stop(app)
     table = functions(database, "io")
-    view = table["test_profiler_signal:test_blocking_calls_in_the_main_thread_go_on_through_the_"
+    view = table[f"{__name__}:test_blocking_calls_in_the_main_thread_go_on_through_the_"
                  "signal.<locals>.io"]
     assert view["total_ms"] > 0.5 * sum(r["self_ms"] for r in table.values())
 
@@ -148,7 +148,7 @@ def test_async_views_in_a_main_thread_request_are_followed_into_their_loop(
         assert client.get("/a").data == b"ok"
     stop(app)
     table = functions(database, "view")
-    spin = "test_profiler_signal:test_async_views_in_a_main_thread_request_are_followed_into_" \
+    spin = f"{__name__}:test_async_views_in_a_main_thread_request_are_followed_into_" \
            "their_loop.<locals>.spin_async"
     assert spin in table
     # most of the time is the loop thread's spinning, not the main thread waiting for it

@@ -12,14 +12,15 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
-from fmd_profiler.demo.synthetic import SyntheticStore, write_synthetic_store
 from fmd_profiler.recording import runtime as runtime_module
-from fmd_profiler.report.report_cli import main as report_main
 from tests.fakes import FakeClock
-from tests.report.report_support import write_benchmark_runs, write_hostile_rows
+
+if TYPE_CHECKING:
+    from fmd_profiler.demo.synthetic import SyntheticStore
 
 
 @pytest.fixture(autouse=True)
@@ -47,6 +48,10 @@ def clock() -> FakeClock:
 
 @pytest.fixture(scope="session")
 def store(tmp_path_factory: pytest.TempPathFactory) -> SyntheticStore:
+    # Imported here: only the report and dashboard tests pay for the report's stack.
+    from fmd_profiler.demo.synthetic import write_synthetic_store
+    from tests.report.report_support import write_benchmark_runs, write_hostile_rows
+
     folder = tmp_path_factory.mktemp("store")
     end = time.time()
     synthetic = write_synthetic_store(folder / "store.duckdb", requests=5000, endpoints=4,
@@ -59,6 +64,8 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> SyntheticStore:
 
 @pytest.fixture(scope="session")
 def site(tmp_path_factory: pytest.TempPathFactory, store: SyntheticStore) -> Path:
+    from fmd_profiler.report.report_cli import main as report_main
+
     out = tmp_path_factory.mktemp("site") / "report"
     assert report_main(["--db", str(store.database), "--out", str(out), "--jobs", "2"]) == 0
     return out

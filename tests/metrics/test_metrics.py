@@ -250,7 +250,7 @@ def test_off_by_default_means_no_route_and_no_files(db_path: Path, clock: FakeCl
 def test_grafana_dashboard_queries_metrics_we_expose() -> None:
     import re
 
-    dashboard = json.loads((Path(__file__).resolve().parent.parent / "docs" /
+    dashboard = json.loads((Path(__file__).resolve().parents[2] / "docs" /
                             "grafana-dashboard.json").read_text())
     exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
     exprs += [v["definition"] for v in dashboard["templating"]["list"] if "definition" in v]

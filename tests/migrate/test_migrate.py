@@ -29,7 +29,7 @@ from fmd_profiler.store.segments import StoreLocation
 from tests.helpers import query
 
 FMD_VERSION = "5.1.0"
-RECORDER = Path(__file__).resolve().parent / "fixtures" / "fmd_recorder.py"
+RECORDER = Path(__file__).resolve().parents[1] / "fixtures" / "fmd_recorder.py"
 
 
 def _cache_dir() -> Path:

@@ -135,6 +135,6 @@ def test_module_entry_point_runs(db_path: Path, clock: FakeClock, tmp_path: Path
     recorded_app(db_path, clock)
     done = subprocess.run([sys.executable, "-m", "fmd_profiler.report", "--db", str(db_path),
                            "--json", "-"], capture_output=True, text=True, timeout=120,
-                          cwd=Path(__file__).parent.parent)
+                          cwd=Path(__file__).parents[2])
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["requests"] == 101

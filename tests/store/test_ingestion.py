@@ -20,7 +20,7 @@ from tests.helpers import query
 from tests.recording.test_faults import warnings_of
 from tests.store.test_store import request_row
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CHILD_WAIT_S = 60.0  # a bound for a child that normally takes well under a second
 
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from fmd_profiler import __version__
-from fmd_profiler.benchmark import queries
+from fmd_profiler.benchmark import benchmark_queries as queries
 from fmd_profiler.benchmark.labels import split_test_label
 from fmd_profiler.benchmark.payload import Payload
 from fmd_profiler.benchmark.provenance import Provenance

@@ -4,7 +4,8 @@ It runs the collected tests for ``--fmd-rounds`` rounds in one session (and up t
 ``--fmd-extra-rounds`` more while the harness's baton asks for them, after it has read the
 results this plugin writes at the end of round ``--fmd-rounds``) - every fixture, session
 scope included, is torn down at the end of each round, so each round starts as fresh as a new
-session without paying for a new interpreter - sets :data:`fmd_profiler.context.current_test`
+session without paying for a new interpreter - sets
+:data:`fmd_profiler.recording.current_test.current_test`
 around each test's setup, call and teardown, records pytest's own phase durations and outcomes,
 optionally counts function calls (exact mode), and at the end writes one JSON file for the
 harness. It does nothing unless ``--fmd-rounds`` is given.
@@ -24,7 +25,7 @@ from typing import Any
 import pytest
 
 from fmd_profiler.benchmark.labels import test_label
-from fmd_profiler.context import current_test
+from fmd_profiler.recording.current_test import current_test
 
 log = logging.getLogger("fmd_profiler")
 
@@ -76,7 +77,7 @@ class BenchmarkSession:
         self.collected = 0
         self.exact = None
         if config.getoption("fmd_exact"):
-            from fmd_profiler.benchmark.exact import ExactProfiler
+            from fmd_profiler.benchmark.exact_calls import ExactProfiler
 
             self.exact = ExactProfiler(config.rootpath)
         baton = config.getoption("fmd_baton")
@@ -186,7 +187,7 @@ class BenchmarkSession:
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         from fmd_profiler.benchmark.autoprofile import unpatch_flask
-        from fmd_profiler.runtime import stop_all
+        from fmd_profiler.recording.runtime import stop_all
 
         stop_all()  # every buffered request row into the run's store, before the harness reads
         unpatch_flask()
@@ -195,7 +196,7 @@ class BenchmarkSession:
     def _write_interim(self) -> None:
         """What the harness reads to decide on extra rounds: the rounds so far, with every
         request row of the profiled apps written to the side's store."""
-        from fmd_profiler.runtime import flush_all
+        from fmd_profiler.recording.runtime import flush_all
 
         flush_all()
         self._write_results(None)

@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from fmd_profiler.benchmark.baton import ParentBaton
-from fmd_profiler.context import TEST_RUN_ENV
 from fmd_profiler.errors import ProfilerError
+from fmd_profiler.recording.current_test import TEST_RUN_ENV
 from fmd_profiler.store.segments import StoreLocation
 
 PLUGIN = "fmd_profiler.benchmark.plugin"

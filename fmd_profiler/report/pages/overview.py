@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from fmd_profiler import queries as core_queries
-from fmd_profiler.report import queries
+from fmd_profiler.queries import request_queries as core_queries
+from fmd_profiler.report import report_queries as queries
 from fmd_profiler.report.model import ChartSpec, Page
 from fmd_profiler.report.options import ReportOptions
 from fmd_profiler.report.pages.paths import endpoint_path

@@ -6,7 +6,8 @@ The demo app's ``/split`` spends its time 60/30/10 in ``split_sixty``, ``split_t
 under one sync worker (requests in the main thread: the timer signal samples). A client sends a
 fixed number of
 requests at 10 ms and at 2 ms, the server stops with SIGTERM, and the shares of the three
-functions' total time (from :func:`fmd_profiler.profile_queries.function_table`) are compared
+functions' total time (from :func:`fmd_profiler.queries.profile_queries.function_table`) are
+compared
 with 60/30/10. The error is the largest of the three differences, in percentage points.
 """
 
@@ -46,7 +47,7 @@ def measure(contenders: list[Contender], root: Path, work: Path, *,
 
 def _one(contender: Contender, root: Path, work: Path, ms: int, requests: int, threads: int
          ) -> dict[str, float]:
-    from fmd_profiler import profile_queries
+    from fmd_profiler.queries import profile_queries
     from fmd_profiler.store import Database, StoreLocation
 
     folder = folder_for(work, "accuracy", contender, f"-{ms}ms-{threads}t")

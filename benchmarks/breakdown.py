@@ -3,7 +3,8 @@
 One process builds the demo app several times: without profiler, with the minimal recorder (the
 floor, see :mod:`benchmarks.contenders`), at level 1, and at level 1 with one part taken out
 through a seam the library has: no ``get_group_by`` (the profiler's attribute set to None), a
-thread-CPU clock that is the monotonic one (an injected :class:`~fmd_profiler.clock.Clock`; the
+thread-CPU clock that is the monotonic one (an injected
+:class:`~fmd_profiler.recording.clock.Clock`; the
 real one is a system call), or no Flask hook (``process_response`` unwrapped, so every row stays
 in the unmatched bucket). One request thread calls the apps in chunks, their order shuffled every
 round; a chunk's figure is the process's CPU per request minus the same round's bare chunk. The
@@ -32,7 +33,7 @@ from typing import Any
 
 from benchmarks.contenders import BARE, MINIMAL, OURS_L1, ChildFailed, build_app, run_child
 from benchmarks.latency import middle_half
-from fmd_profiler.clock import SystemClock
+from fmd_profiler.recording.clock import SystemClock
 
 LEVEL_1 = "level 1"
 NO_GROUP_BY = "level 1 without get_group_by"

@@ -84,7 +84,8 @@ BY_NAME = {c.name: c for c in (*ALL, BARE_TWIN, MINIMAL, MINIMAL_WALL, OURS_L1_P
 def build_app(contender: Contender, workdir: Path, *, clock: Any = None) -> Any:
     """The demo app as ``contender`` would run it (called in the contender's process).
 
-    ``clock``: for fmd_profiler, a :class:`~fmd_profiler.clock.Clock` in place of the system's.
+    ``clock``: for fmd_profiler, a :class:`~fmd_profiler.recording.clock.Clock` in place of the
+    system's.
     """
     from fmd_profiler.demo.app import create_app
 

@@ -14,10 +14,14 @@ S3 store; :mod:`fmd_profiler.demo.services`), which share the machine with what 
   leave them (:mod:`benchmarks.fleet_data`), then ``python -m fmd_profiler.fleet commit`` times
   the registration, once with the files and once with nothing new (its fixed cost: start-up,
   attach, listing).
+- **An upload's fixed cost.** The CPU of one ``python -m fmd_profiler.fleet upload`` child
+  (what a host's writer thread starts every UPLOAD_INTERVAL_S): with one small segment to upload
+  and with nothing to upload.
 - **The overview page from the lake** at fleet scale: synthetic requests of many hosts written
   as one Parquet file per host and registered with ``ducklake_add_data_files``; a fresh process
   serves ``GET /dashboard/`` through a real Flask app in fleet mode: the first view (cold:
-  imports, extensions, attach, queries, charts) and the median of later views (warm). The same
+  imports, extensions, attach, queries, charts; wall time and the process's CPU time, which a
+  busy machine inflates less) and the median of later views (warm). The same
   rows in an embedded DuckDB file are the yardstick: both run in fresh processes in ABBA order,
   so on a busy machine the ratio says more than either figure.
 
@@ -65,12 +69,17 @@ class FleetPlan:
     lake_requests: int
     lake_hosts: int
     overview_rounds: int
+    upload_runs: int
 
 
 FULL = FleetPlan(rounds=12, seconds=1, commit_files=200, commit_rows_per_file=5000,
-                 commit_hosts=20, lake_requests=10_000_000, lake_hosts=100, overview_rounds=10)
+                 commit_hosts=20, lake_requests=10_000_000, lake_hosts=100, overview_rounds=10,
+                 upload_runs=7)
 QUICK = FleetPlan(rounds=2, seconds=1, commit_files=40, commit_rows_per_file=2000,
-                  commit_hosts=4, lake_requests=500_000, lake_hosts=10, overview_rounds=5)
+                  commit_hosts=4, lake_requests=500_000, lake_hosts=10, overview_rounds=5,
+                  upload_runs=3)
+#: Requests in the segment one measured upload carries (a quiet host's 30 s).
+UPLOAD_ROWS = 500
 
 
 # -- services ------------------------------------------------------------------------------------
@@ -302,6 +311,53 @@ def measure_commit(lakes: LakeFactory, work: Path, *, files: int, rows_per_file:
             "net_files_per_s": files / net_s, "net_rows_per_s": files * rows_per_file / net_s}
 
 
+# -- an upload's fixed cost ---------------------------------------------------------------------
+
+def measure_upload(lakes: LakeFactory, work: Path, *, runs: int,
+                   rows: int = UPLOAD_ROWS) -> dict[str, Any]:
+    """The CPU of one ``fleet upload`` child (user + system, from the kernel's account of
+    reaped children): with one small segment of ``rows`` requests to upload, and with nothing
+    to upload (start-up, extensions, fetching the published levels)."""
+    from fmd_profiler.schema import REQUESTS
+    from fmd_profiler.store.lake import ensure_lake_schema
+    from fmd_profiler.store.segments import SegmentWriter, StoreLocation
+
+    folder = work / "fleet" / "upload"
+    shutil.rmtree(folder, ignore_errors=True)
+    config = write_config(folder / "host.cfg", lakes.make("upload") | {
+        "HOST_NAME": "host-upload", "SPOOL_DIR": str(folder / "spool")})
+    settings = lake_settings(config)
+    ensure_lake_schema(settings)
+    location = StoreLocation(folder / "spool" / "local")
+    cpu: dict[str, list[float]] = {"segment": [], "empty": []}
+    for run in range(runs):
+        writer = SegmentWriter(location, host="host-upload", pid=1000 + run)
+        now = time.time()
+        writer.write(REQUESTS, [("api.view_00", "/api/view_00", "GET", 200, 1.0 + i % 7, 0.5,
+                                 now + i * 0.001, "1.0", "u", "10.0.0.1", None, None)
+                                for i in range(rows)])
+        writer.close()
+        for kind in ("segment", "empty"):
+            before = os.times()
+            _timed_fleet("upload", config)
+            after = os.times()
+            cpu[kind].append(after.children_user - before.children_user
+                             + after.children_system - before.children_system)
+    uploaded = fleet_data_files(settings)
+    if uploaded != runs:
+        raise RuntimeError(f"{uploaded} requests file(s) uploaded, not {runs}")
+    return {"runs": runs, "rows": rows,
+            "segment_cpu_s": statistics.median(cpu["segment"]),
+            "empty_cpu_s": statistics.median(cpu["empty"]), "cpu": cpu}
+
+
+def fleet_data_files(settings: Any) -> int:
+    from fmd_profiler.store.lake_files import DataPath
+
+    with DataPath(settings) as data:
+        return len(data.list_files("incoming/requests/"))
+
+
 def _timed_fleet(command: str, config: Path) -> float:
     started = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "fmd_profiler.fleet", command, "--config",
@@ -378,7 +434,7 @@ def measure_overview(lakes: LakeFactory, work: Path, *, requests: int, hosts: in
                                "days": DAYS, "endpoints": ENDPOINTS, "write_files_s": write_s,
                                "register_s": register_s, "runs": runs}
     for store, times in runs.items():
-        for key in ("cold_s", "warm_s", "warm_max_s"):
+        for key in ("cold_s", "cold_cpu_s", "warm_s", "warm_max_s"):
             figures[f"{store}_{key}"] = statistics.median(t[key] for t in times)
     return figures
 
@@ -409,9 +465,11 @@ def overview_times(config: Path, rounds: int) -> dict[str, float]:
                                           "csrf_token": found.group(1)})
 
     def view() -> float:
-        started = time.perf_counter()
+        nonlocal cpu
+        started, started_cpu = time.perf_counter(), time.process_time()
         response = client.get("/dashboard/")
         elapsed = time.perf_counter() - started
+        cpu = time.process_time() - started_cpu
         if response.status_code != 200:
             raise RuntimeError(f"the overview answered {response.status_code}")
         # The lake's data must be on the page, not an empty local store's.
@@ -420,18 +478,25 @@ def overview_times(config: Path, rounds: int) -> dict[str, float]:
                                "did not read the lake")
         return elapsed
 
+    cpu = 0.0
     try:
         cold = view()
+        cold_cpu = cpu
         warm = [view() for _ in range(rounds)]
     finally:
         app.extensions["fmd_profiler"].runtime.stop()
-    return {"cold_s": cold, "warm_s": statistics.median(warm), "warm_max_s": max(warm)}
+    return {"cold_s": cold, "cold_cpu_s": cold_cpu, "warm_s": statistics.median(warm),
+            "warm_max_s": max(warm)}
 
 
 # -- all of it ----------------------------------------------------------------------------------
 
-def measure(work: Path, plan: FleetPlan) -> dict[str, Any]:
-    """Every fleet figure; a part that fails is recorded and the others still run."""
+PARTS = ("host_cpu", "commit", "upload", "overview")
+
+
+def measure(work: Path, plan: FleetPlan, only: tuple[str, ...] = PARTS) -> dict[str, Any]:
+    """Every fleet figure (or the ``only`` parts); a part that fails is recorded and the others
+    still run."""
     figures: dict[str, Any] = {"plan": asdict(plan), "failures": {}, "load": [_loadavg()]}
     with lake_services(work / "fleet" / "services") as lakes:
         for name, run in (
@@ -440,10 +505,13 @@ def measure(work: Path, plan: FleetPlan) -> dict[str, Any]:
                 ("commit", lambda: measure_commit(lakes, work, files=plan.commit_files,
                                                   rows_per_file=plan.commit_rows_per_file,
                                                   hosts=plan.commit_hosts)),
+                ("upload", lambda: measure_upload(lakes, work, runs=plan.upload_runs)),
                 ("overview", lambda: measure_overview(lakes, work,
                                                       requests=plan.lake_requests,
                                                       hosts=plan.lake_hosts,
                                                       rounds=plan.overview_rounds))):
+            if name not in only:
+                continue
             _log(f"fleet: {name}")
             started = time.monotonic()
             try:
@@ -473,11 +541,13 @@ def main(argv: list[str] | None = None) -> int:
     child.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--json", metavar="FILE")
+    parser.add_argument("--only", choices=PARTS, action="append",
+                        help="measure only this part (repeatable; default: all)")
     args = parser.parse_args(argv)
     if args.command == "overview":
         print(json.dumps(overview_times(Path(args.config), args.rounds)))
         return 0
-    figures = measure(WORK, QUICK if args.quick else FULL)
+    figures = measure(WORK, QUICK if args.quick else FULL, tuple(args.only or PARTS))
     text = json.dumps(figures, default=lambda o: getattr(o, "__dict__", str(o)), indent=1)
     if args.json:
         Path(args.json).write_text(text)

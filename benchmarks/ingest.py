@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from fmd_profiler.queries import endpoint_summary
+from fmd_profiler.queries.request_queries import endpoint_summary
 from fmd_profiler.schema import REQUESTS
 from fmd_profiler.store import Database, SegmentWriter, StoreLocation
 

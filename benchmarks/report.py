@@ -470,6 +470,8 @@ def _harness(result: dict[str, Any]) -> list[str]:
 
 def render_verdicts(result: dict[str, Any]) -> list[str]:
     """The harness's verdicts on simulated runs (benchmarks/verdicts.py)."""
+    extra = result.get("extra_rounds", 0)
+    designs = result.get("designs", ["shipped", "previous"])
     lines = [
         "## Benchmark harness verdicts under hiccups",
         "",
@@ -477,24 +479,31 @@ def render_verdicts(result: dict[str, Any]) -> list[str]:
         f"({result['seconds'] / 60:.1f} minutes): simulated `--against` runs, "
         f"{result['seeds']} seeds a cell, each with {result['comparisons']} comparisons (3 "
         "endpoints, 4 tests); the head slows one endpoint and the test that calls it. One or two "
-        "rounds of base or head are stalled x4 (every test and endpoint in them). -n N gives N-1 "
-        "measured rounds a side. Detected: both the endpoint and its test flagged; false alarm: "
-        "anything flagged in an unchanged commit (A/A). Harness defaults: "
-        f"alpha {result['alpha']:g} per run, threshold x{result['threshold']:.2f}. Each cell: "
-        "shipped decision (outlier rounds set aside, t-test on log durations) / previous one "
-        "(Mann-Whitney on raw rounds).",
+        "of the first rounds of base or head are stalled x4 (every test and endpoint in them). "
+        "-n N gives N-1 measured rounds a side. Detected: both the endpoint and its test "
+        "flagged; false alarm: anything flagged in an unchanged commit (A/A). Harness defaults: "
+        f"alpha {result['alpha']:g} per run, threshold x{result['threshold']:.2f}, "
+        f"--max-extra-rounds {extra}. Each cell: the shipped decision (outlier rounds set aside, "
+        f"t-test on log durations; up to {extra} extra rounds a side when the first look finds "
+        "a comparison flagged or inconclusive, then one verdict on all rounds) / the same on the "
+        "-n rounds alone (--max-extra-rounds 0) / the rank test before issue 27 (Mann-Whitney "
+        "on raw rounds). Last column: share of the shipped decision's runs that ran the extra "
+        "rounds (x1.5 / A/A).",
         "",
     ]
     for noise in dict.fromkeys(c["noise"] for c in result["cells"]):
         lines += [f"Per-round noise: {noise}.", "",
-                  "| -n | hiccup rounds | x1.5 detected | x3 detected | A/A false alarms |",
-                  "| --- | --- | --- | --- | --- |"]
+                  "| -n | hiccup rounds | x1.5 detected | x3 detected | A/A false alarms "
+                  "| extra rounds run |",
+                  "| --- | --- | --- | --- | --- | --- |"]
         for c in (c for c in result["cells"] if c["noise"] == noise):
             hiccups = "none" if not c["hiccups"] else f"{c['hiccups']} in {c['side']}"
             row = [str(c["n"]), hiccups]
             for slowdown in (1.5, 3.0, 1.0):
                 row.append(" / ".join(f"{100 * c[design, slowdown]:.1f} %"
-                                      for design in ("shipped", "previous")))
+                                      for design in designs))
+            row.append(" / ".join(f"{100 * c['extended', slowdown]:.0f} %"
+                                  for slowdown in (1.5, 1.0)))
             lines.append("| " + " | ".join(row) + " |")
         lines.append("")
     return lines

@@ -40,7 +40,7 @@ def measure(requests: int, *, endpoints: int = 50, jobs: int | None = None,
             rounds: int = 5, work: Path | None = None) -> dict[str, Any]:
     """Time the report and the overview page for a store of ``requests`` requests."""
     from fmd_profiler.demo.synthetic import write_synthetic_store
-    from fmd_profiler.report.cli import main as report_main
+    from fmd_profiler.report.report_cli import main as report_main
 
     folder = Path(tempfile.mkdtemp(prefix=f"store-{requests}-", dir=_work(work)))
     try:

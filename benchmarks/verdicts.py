@@ -3,8 +3,9 @@ false alarm, on simulated ``--against`` runs with hiccup rounds (fmd_profiler.be
 
 ``python -m benchmarks.verdicts [--seeds N]`` prints the Markdown section that benchmarks/RESULTS.md
 carries (a full ``python -m benchmarks.run`` writes it there with the rest). Beside the shipped
-decision it runs the previous one - a one-sided Mann-Whitney test on the raw rounds - on the same
-seeds.
+decision (extra rounds when the first ones leave a doubt) it runs the same decision on the -n
+rounds alone (``--max-extra-rounds 0``) and the one before issue 27 - a one-sided Mann-Whitney
+test on the raw rounds - on the same seeds.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fmd_profiler.benchmark.regressions import (
+    DEFAULT_EXTRA_ROUNDS,
     OK,
     REGRESSION,
     Key,
@@ -55,7 +57,12 @@ def rank_test_on_raw_rounds(base: Mapping[Key, Sequence[float]],
     return verdicts
 
 
-DESIGNS: dict[str, Decide] = {"shipped": judge, "previous": rank_test_on_raw_rounds}
+#: name -> (decision on a run's rounds, extra rounds allowed after the first look).
+DESIGNS: dict[str, tuple[Decide, int]] = {
+    "shipped": (judge, DEFAULT_EXTRA_ROUNDS),
+    "no extra rounds": (judge, 0),
+    "rank test": (rank_test_on_raw_rounds, 0),
+}
 
 
 def run(seeds: int = 1000) -> dict[str, Any]:
@@ -68,15 +75,19 @@ def run(seeds: int = 1000) -> dict[str, Any]:
             for hiccups, side in HICCUPS:
                 cell: dict[str, Any] = {"noise": noise_name, "n": n, "hiccups": hiccups,
                                         "side": side}
-                for design, decide in DESIGNS.items():
+                for design, (decide, extra) in DESIGNS.items():
                     for slowdown in (*SLOWDOWNS, 1.0):
-                        rates = measure(Scenario(n, slowdown, hiccups, side, noise=noise),
-                                        range(seeds), settings, decide=decide)
+                        scenario = Scenario(n, slowdown, hiccups, side, noise=noise,
+                                            extra_rounds=extra)
+                        rates = measure(scenario, range(seeds), settings, decide=decide)
                         cell[design, slowdown] = (rates.detection_rate if slowdown != 1.0
                                                   else rates.false_alarm_rate)
+                        if design == "shipped":
+                            cell["extended", slowdown] = rates.extended / rates.runs
                 cells.append(cell)
     return {"seeds": seeds, "cells": cells, "comparisons": Scenario(8).endpoints
             + Scenario(8).tests, "alpha": settings.alpha, "threshold": settings.threshold,
+            "extra_rounds": DEFAULT_EXTRA_ROUNDS, "designs": list(DESIGNS),
             "seconds": time.monotonic() - started}
 
 

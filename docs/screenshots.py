@@ -17,7 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.reports.cdp import Browser  # noqa: E402 - after the path that finds it
+from tests.report.cdp import Browser  # noqa: E402 - after the path that finds it
 
 REPORT = ROOT / "reports" / "demo"
 OUT = ROOT / "docs" / "screenshots"

@@ -17,8 +17,8 @@ if TYPE_CHECKING:
         bind,
         enable_profiler,
     )
-    from fmd_profiler.hooks import capture
-    from fmd_profiler.runtime import worker_exit
+    from fmd_profiler.recording.hooks import capture
+    from fmd_profiler.recording.runtime import worker_exit
 
 __version__ = "0.2.0"
 
@@ -26,8 +26,9 @@ __version__ = "0.2.0"
 #: any submodule (``fmd_profiler.config``, the demo app) runs this file first. An app that
 #: imports the package without profiling stays free of them.
 _LAZY = {"Profiler": "fmd_profiler.extension", "bind": "fmd_profiler.extension",
-         "enable_profiler": "fmd_profiler.extension", "worker_exit": "fmd_profiler.runtime",
-         "capture": "fmd_profiler.hooks", "add_graph": "fmd_profiler.extension",
+         "enable_profiler": "fmd_profiler.extension",
+         "worker_exit": "fmd_profiler.recording.runtime",
+         "capture": "fmd_profiler.recording.hooks", "add_graph": "fmd_profiler.extension",
          "add_database_pruning_schedule": "fmd_profiler.extension"}
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-from fmd_profiler.benchmark.cli import main
+from fmd_profiler.benchmark.benchmark_cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -17,16 +17,16 @@ from typing import Any
 from flask import Flask
 
 from fmd_profiler import config as config_module
-from fmd_profiler.client_ip import make_resolver
-from fmd_profiler.clock import SYSTEM_CLOCK, Clock
 from fmd_profiler.config import Config, load_config
-from fmd_profiler.context import test_header_enabled
 from fmd_profiler.dashboard import init_dashboard
 from fmd_profiler.errors import SetupError
-from fmd_profiler.hooks import RequestHooks, list_routes
-from fmd_profiler.levels import may_profile
 from fmd_profiler.profiling.observer import attach_profiler
-from fmd_profiler.runtime import Runtime, install_sigterm_handler, runtime_for
+from fmd_profiler.recording.client_ip import make_resolver
+from fmd_profiler.recording.clock import SYSTEM_CLOCK, Clock
+from fmd_profiler.recording.current_test import test_header_enabled
+from fmd_profiler.recording.hooks import RequestHooks, list_routes
+from fmd_profiler.recording.levels import may_profile
+from fmd_profiler.recording.runtime import Runtime, install_sigterm_handler, runtime_for
 from fmd_profiler.version import detect_version
 
 log = logging.getLogger("fmd_profiler")
@@ -121,7 +121,7 @@ def _routes_of(app_ref: weakref.ref[Flask], runtime: Runtime) -> list[Any] | Non
 
 
 def _register_cli(app: Flask) -> None:
-    from fmd_profiler.cli import profiler_group
+    from fmd_profiler.flask_cli import profiler_group
 
     if "profiler" not in app.cli.commands:
         app.cli.add_command(profiler_group)

@@ -12,6 +12,14 @@ from dataclasses import dataclass
 
 SCHEMA_VERSION = 1
 
+#: The endpoint of requests no URL rule matched (404s, 405s): one bucket, so scanners probing
+#: random paths cannot grow the store.
+UNMATCHED = "<unmatched>"
+
+#: Columns every table carries that the segment writer adds (the process that wrote the rows),
+#: so a recorded row holds all the other columns, in table order: :attr:`Table.row_columns`.
+ORIGIN_COLUMNS = ("host", "pid")
+
 # Python forms of a column value, as produced by the recorder:
 STR = "str"  # str or None
 INT = "int"  # int (None is stored as NULL)
@@ -42,12 +50,17 @@ class Table:
     def column_names(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.columns)
 
+    @property
+    def row_columns(self) -> tuple[str, ...]:
+        """What a recorded row (a tuple) holds, in order: every column but the origin ones."""
+        return tuple(c.name for c in self.columns if c.name not in ORIGIN_COLUMNS)
+
 
 def _cols(*spec: tuple[str, str, str]) -> tuple[Column, ...]:
     return tuple(Column(*s) for s in spec)
 
 
-_ORIGIN = (("host", "VARCHAR", STR), ("pid", "INTEGER", INT))
+_ORIGIN = ((ORIGIN_COLUMNS[0], "VARCHAR", STR), (ORIGIN_COLUMNS[1], "INTEGER", INT))
 #: What is measured of every request, in the live store and in benchmark runs alike.
 _REQUEST = (
     ("endpoint", "VARCHAR", STR),
@@ -73,6 +86,10 @@ REQUESTS = Table(
     time_column="started_at",
     doc="One row per monitored request (level >= 1).",
 )
+
+#: The row the request hooks record for each request: the requests table's columns but host and
+#: pid, in this order (the hooks check theirs against it when they are imported).
+REQUEST_ROW = REQUESTS.row_columns
 
 ROUTES = Table(
     "routes",
@@ -103,7 +120,8 @@ PROCESS_STATS = Table(
 )
 
 # -- exceptions (every level >= 1) ---------------------------------------------------------------
-# Grouped by a fingerprint of the exception's type and frames (fmd_profiler.tracebacks). The
+# Grouped by a fingerprint of the exception's type and frames
+# (fmd_profiler.recording.exception_log). The
 # traces table holds each fingerprint's frames once and has no time column, like the profile
 # dimension tables: retention must never strip a counted group of its traceback.
 

@@ -13,7 +13,7 @@ import fmd_profiler
 from fmd_profiler.config import ConfigWarning, load_config
 from fmd_profiler.dashboard.admin import LEVEL_NAMES
 from fmd_profiler.fmd_config import fmd_level
-from fmd_profiler.levels import DASHBOARD_BLUEPRINT
+from fmd_profiler.recording.levels import DASHBOARD_BLUEPRINT
 
 # FMD 5.x's documented sample (its README/docs), every section present.
 FMD5_CONFIG = """\
@@ -158,7 +158,7 @@ def test_bind_without_the_dashboard_still_records(tmp_path: Path,
     assert app.test_client().get("/").status_code == 200
     runtime = profiler.state(app).runtime
     runtime.flush(ingest=True)
-    from tests.conftest import query
+    from tests.helpers import query
 
     assert query(tmp_path / "x.duckdb", "SELECT endpoint FROM requests") == [{"endpoint": "index"}]
     runtime.stop()

@@ -24,8 +24,8 @@ from fmd_profiler.errors import ConfigError, ConfigFileError
 from fmd_profiler.profiling.redact import REDACTED, Redactor, snapshot
 from fmd_profiler.schema import PROFILE_STACKS, REQUESTS, ROUTES
 from fmd_profiler.store.segments import MAGIC, SegmentError, decode, encode
-from tests.test_benchmark_storage import run_payload
-from tests.test_segments import request
+from tests.benchmark.test_storage import run_payload
+from tests.store.test_segments import request
 
 FUZZ = settings(max_examples=150, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

@@ -25,7 +25,7 @@ def _loaded_after(code: str) -> set[str]:
 def test_config_and_the_bare_demo_do_not_load_duckdb_or_numpy() -> None:
     # The benchmarks' bare app is the demo without profiler: it must not carry the store's
     # libraries, or every "no profiler" figure would include their memory and GC heap.
-    assert _loaded_after("import fmd_profiler.config\nimport fmd_profiler.clock\n"
+    assert _loaded_after("import fmd_profiler.config\nimport fmd_profiler.recording.clock\n"
                          "from fmd_profiler.demo.app import create_app\n"
                          "create_app(profile=False)") == set()
 
@@ -38,7 +38,8 @@ def test_the_public_names_load_on_first_use() -> None:
 
 def test_the_public_names_are_the_modules_own_objects() -> None:
     import fmd_profiler
-    from fmd_profiler import extension, runtime
+    from fmd_profiler import extension
+    from fmd_profiler.recording import runtime
 
     assert fmd_profiler.Profiler is extension.Profiler
     assert fmd_profiler.enable_profiler is extension.enable_profiler

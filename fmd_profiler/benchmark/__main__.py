@@ -1,5 +1,5 @@
 import sys
 
-from fmd_profiler.benchmark.cli import main
+from fmd_profiler.benchmark.benchmark_cli import main
 
 sys.exit(main())

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from fmd_profiler import __version__
-from fmd_profiler.benchmark import queries
+from fmd_profiler.benchmark import benchmark_queries as queries
 from fmd_profiler.benchmark.labels import split_test_label
 from fmd_profiler.benchmark.payload import Payload
 from fmd_profiler.benchmark.provenance import Provenance
@@ -81,7 +81,7 @@ def _run_row(run_id: str, result: SideResult, provenance: Provenance, unattribut
         provenance.app_version, machine.fingerprint, json.dumps(dict(machine.info),
                                                                sort_keys=True),
         machine.python, provenance.packages_hash, ci.provider, ci.job_id, machine.host,
-        rounds, warmup_rounds(rounds), int(results["collected"]), int(results["exitstatus"]),
+        rounds, warmup_rounds(rounds), int(results["collected"]), int(results["exitstatus"] or 0),
         unattributed, exact, __version__)
 
 

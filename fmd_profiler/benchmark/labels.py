@@ -1,6 +1,7 @@
 """How a test and its round travel to the request hooks as one label.
 
-The harness sets :data:`fmd_profiler.context.current_test` to ``"<round>:<pytest node id>"``
+The harness sets :data:`fmd_profiler.recording.current_test.current_test` to ``"<round>:<pytest node
+id>"``
 around each test; requests made through Flask's test client pick it up in the test's thread, and
 live-server tests forward it in an ``X-Test-Id`` header (:func:`test_headers`). Node ids may
 contain ':' but never start with a digit run followed by one, so the split is unambiguous.
@@ -8,7 +9,7 @@ contain ':' but never start with a digit run followed by one, so the split is un
 
 from __future__ import annotations
 
-from fmd_profiler.context import current_test
+from fmd_profiler.recording.current_test import current_test
 
 SEPARATOR = ":"
 HEADER = "X-Test-Id"

@@ -1,8 +1,11 @@
 """The pytest plugin the harness loads into the test process (``-p fmd_profiler.benchmark.plugin``).
 
-It runs the collected tests for ``--fmd-rounds`` rounds in one session - every fixture, session
+It runs the collected tests for ``--fmd-rounds`` rounds in one session (and up to
+``--fmd-extra-rounds`` more while the harness's baton asks for them, after it has read the
+results this plugin writes at the end of round ``--fmd-rounds``) - every fixture, session
 scope included, is torn down at the end of each round, so each round starts as fresh as a new
-session without paying for a new interpreter - sets :data:`fmd_profiler.context.current_test`
+session without paying for a new interpreter - sets
+:data:`fmd_profiler.recording.current_test.current_test`
 around each test's setup, call and teardown, records pytest's own phase durations and outcomes,
 optionally counts function calls (exact mode), and at the end writes one JSON file for the
 harness. It does nothing unless ``--fmd-rounds`` is given.
@@ -22,7 +25,7 @@ from typing import Any
 import pytest
 
 from fmd_profiler.benchmark.labels import test_label
-from fmd_profiler.context import current_test
+from fmd_profiler.recording.current_test import current_test
 
 log = logging.getLogger("fmd_profiler")
 
@@ -32,6 +35,8 @@ PHASES = ("setup", "call", "teardown")
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("fmd_profiler", "fmd_profiler benchmark (set by its harness)")
     group.addoption("--fmd-rounds", type=int, default=0, help="rounds over the whole suite")
+    group.addoption("--fmd-extra-rounds", type=int, default=0,
+                    help="rounds the harness may add after reading the first ones (baton only)")
     group.addoption("--fmd-out", help="where to write the results (JSON)")
     group.addoption("--fmd-label", default="run", help="run, base or head")
     group.addoption("--fmd-app", help="profile only this app (module:name)")
@@ -62,6 +67,7 @@ class BenchmarkSession:
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
         self.rounds = int(config.getoption("fmd_rounds"))
+        self.extra = int(config.getoption("fmd_extra_rounds") or 0)
         self.label = config.getoption("fmd_label")
         self.out = Path(config.getoption("fmd_out") or "fmd-benchmark-results.json")
         self.round = 0
@@ -71,7 +77,7 @@ class BenchmarkSession:
         self.collected = 0
         self.exact = None
         if config.getoption("fmd_exact"):
-            from fmd_profiler.benchmark.exact import ExactProfiler
+            from fmd_profiler.benchmark.exact_calls import ExactProfiler
 
             self.exact = ExactProfiler(config.rootpath)
         baton = config.getoption("fmd_baton")
@@ -81,6 +87,7 @@ class BenchmarkSession:
             self.baton: Any = ChildBaton(baton)
         else:
             self.baton = None
+            self.extra = 0  # nobody to ask for them
 
     # -- the loop -----------------------------------------------------------------------------
 
@@ -104,7 +111,7 @@ class BenchmarkSession:
             return True
         items = session.items
         self.collected = len(items)
-        for round_no in range(1, self.rounds + 1):
+        for round_no in range(1, self.rounds + self.extra + 1):
             if self.baton is not None and not self.baton.wait_turn():
                 break
             self.round = round_no
@@ -119,6 +126,8 @@ class BenchmarkSession:
                         raise session.Interrupted(session.shouldstop)
             finally:
                 if self.baton is not None:
+                    if round_no == self.rounds and self.extra:
+                        self._write_interim()
                     self.baton.end_turn()
         return True
 
@@ -128,9 +137,11 @@ class BenchmarkSession:
             return
         warm = " (warm-up, not counted)" if round_no == 1 and self.rounds > 1 else ""
         side = f" {self.label}" if self.label != "run" else ""
+        number = f"{round_no}/{self.rounds}" if round_no <= self.rounds else \
+            f"{round_no} (extra {round_no - self.rounds} of {self.extra})"
         if reporter._tw.width_of_current_line:  # after -q's progress dots
             reporter.write("\n")
-        reporter.write_line(f"fmd_profiler benchmark{side}: round {round_no}/{self.rounds}{warm}",
+        reporter.write_line(f"fmd_profiler benchmark{side}: round {number}{warm}",
                             bold=True)
 
     # -- per test -----------------------------------------------------------------------------
@@ -176,17 +187,28 @@ class BenchmarkSession:
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         from fmd_profiler.benchmark.autoprofile import unpatch_flask
-        from fmd_profiler.runtime import stop_all
+        from fmd_profiler.recording.runtime import stop_all
 
         stop_all()  # every buffered request row into the run's store, before the harness reads
         unpatch_flask()
+        self._write_results(int(exitstatus))
+
+    def _write_interim(self) -> None:
+        """What the harness reads to decide on extra rounds: the rounds so far, with every
+        request row of the profiled apps written to the side's store."""
+        from fmd_profiler.recording.runtime import flush_all
+
+        flush_all()
+        self._write_results(None)
+
+    def _write_results(self, exitstatus: int | None) -> None:
         foreign_root = self.config.getoption("fmd_foreign_root")
         results = {
             "label": self.label,
             "rounds": self.rounds,
             "rounds_run": self.round,
             "collected": self.collected,
-            "exitstatus": int(exitstatus),
+            "exitstatus": exitstatus,  # None: written between rounds, the session goes on
             "started_at": self.started_at,
             "finished_at": time.time(),
             "tests": [[node_id, round_no, *record]

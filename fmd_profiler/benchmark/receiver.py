@@ -22,13 +22,13 @@ from flask import Blueprint, Response, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from fmd_profiler.benchmark.payload import PayloadError, parse_payload
-from fmd_profiler.benchmark.upload import SUBMIT_PATH
-from fmd_profiler.client_ip import make_resolver
+from fmd_profiler.benchmark.submit import SUBMIT_PATH
 from fmd_profiler.config import Config
+from fmd_profiler.dashboard.throttle import AttemptLog, FileAttemptLog, Throttle
 from fmd_profiler.errors import StoreError
+from fmd_profiler.recording.client_ip import make_resolver
 from fmd_profiler.store import StoreLocation
 from fmd_profiler.store.factory import open_store
-from fmd_profiler.throttle import AttemptLog, FileAttemptLog, Throttle
 
 log = logging.getLogger("fmd_profiler")
 

@@ -10,7 +10,9 @@ but when a change slows many tests down (a helper they all call), Benjamini-Hoch
 together where Holm, testing the first at alpha/m, can miss all of them. A comparison not flagged
 is OK only when its confidence interval rules out a slow-down beyond the threshold (or beyond
 ``min_change_ms``); otherwise it is INCONCLUSIVE: too noisy or too few rounds to tell, never a
-silent pass. Pure: samples in, frozen verdicts out.
+silent pass. :func:`why_more_rounds` is the harness's one look at the first rounds: when any
+comparison is flagged or inconclusive there, more rounds are run and :func:`judge` decides once,
+on all of them. Pure: samples in, frozen verdicts out.
 """
 
 from __future__ import annotations
@@ -44,6 +46,10 @@ class Settings:
 
 
 DEFAULT_SETTINGS = Settings()
+#: The harness's --max-extra-rounds by default: enough to lift a x1.5 slow-down with one or two
+#: stalled rounds at -n 8 to the detection rate the simulation asks for, with a margin
+#: (benchmarks/RESULTS.md).
+DEFAULT_EXTRA_ROUNDS = 4
 
 
 @dataclass(frozen=True)
@@ -85,6 +91,38 @@ def judge(base: Mapping[Key, Sequence[float]], head: Mapping[Key, Sequence[float
         c, p = comparisons[key], adjusted[key]
         verdicts.append(Verdict(kind, name, _verdict(c, p, settings), c, p))
     return verdicts
+
+
+def why_more_rounds(base: Mapping[Key, Sequence[float]], head: Mapping[Key, Sequence[float]],
+                    settings: Settings = DEFAULT_SETTINGS) -> str | None:
+    """Why the first rounds do not settle the run (None when they do).
+
+    The harness and :mod:`.simulation` both ask this after the first rounds, and then judge
+    every round once. A comparison that would be flagged asks for more rounds as well as an
+    inconclusive one: so a flag is only ever raised on all rounds, never on the first look, and
+    the chance of a false alarm is at most that of the one test on all rounds
+    (docs/ci-harness.md has the argument).
+    """
+    verdicts = judge(base, head, settings)
+    flagged = [v.name for v in verdicts if v.verdict == REGRESSION]
+    unsure = [v.name for v in verdicts if v.verdict == INCONCLUSIVE]
+    if not flagged and not unsure:
+        return None
+    parts = []
+    if flagged:
+        parts.append(f"{_count(flagged)} flagged, to be confirmed ({_names(flagged)})")
+    if unsure:
+        parts.append(f"{_count(unsure)} inconclusive ({_names(unsure)})")
+    return " and ".join(parts)
+
+
+def _count(names: Sequence[str]) -> str:
+    return f"{len(names)} comparison{'s' if len(names) != 1 else ''}"
+
+
+def _names(names: Sequence[str], shown: int = 3) -> str:
+    more = f", and {len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
 
 
 def _verdict(c: Comparison, p_adjusted: float, settings: Settings) -> str:

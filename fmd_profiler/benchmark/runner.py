@@ -4,7 +4,9 @@ Each side (a plain run, or the base and head of ``--against``) gets a folder of 
 store for its requests and a generated config that ``DASHBOARD_CONFIG`` points at, so every app
 the tests build records there. One side runs freely; two sides run at once but take turns round
 by round through a :mod:`~fmd_profiler.benchmark.baton`, alternating which goes first (ABBA), so
-slow drifts of the machine hit both alike. The tests' own output goes to the terminal.
+slow drifts of the machine hit both alike. After the planned rounds the harness may look at what
+both sides measured (a ``check`` it passes in) and run up to ``Plan.extra_rounds`` more, the same
+way. The tests' own output goes to the terminal.
 """
 
 from __future__ import annotations
@@ -13,14 +15,14 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from fmd_profiler.benchmark.baton import ParentBaton
-from fmd_profiler.context import TEST_RUN_ENV
 from fmd_profiler.errors import ProfilerError
+from fmd_profiler.recording.current_test import TEST_RUN_ENV
 from fmd_profiler.store.segments import StoreLocation
 
 PLUGIN = "fmd_profiler.benchmark.plugin"
@@ -48,6 +50,7 @@ class Plan:
     app: str | None = None
     exact: bool = False
     pytest_args: tuple[str, ...] = ()
+    extra_rounds: int = 0  # at most this many more, when the check after the planned ones asks
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
 
 
@@ -59,30 +62,56 @@ class SideResult:
     returncode: int
 
 
-def run_sides(sides: Sequence[Side], plan: Plan, workdir: Path) -> list[SideResult]:
-    """Run every side to the end; interleaved round by round when there are two."""
-    prepared = [_prepare(side, plan, workdir / side.label) for side in sides]
+#: Looks at the sides after the planned rounds: why more rounds are needed, or None.
+Check = Callable[[list[SideResult]], str | None]
+
+
+@dataclass(frozen=True)
+class Extra:
+    """The extra rounds of a run: how many were allowed, how many ran, and why."""
+
+    allowed: int = 0  # Plan.extra_rounds where a check could ask for them, else 0
+    run: int = 0  # rounds run beyond the planned ones, per side
+    why: str | None = None  # what the check said, when it asked for them
+
+
+@dataclass(frozen=True)
+class Outcome:
+    results: list[SideResult]
+    extra: Extra = field(default_factory=Extra)
+
+
+def run_sides(sides: Sequence[Side], plan: Plan, workdir: Path,
+              check: Check | None = None) -> Outcome:
+    """Run every side to the end; interleaved round by round when there are two, and then
+    ``check`` (when given) decides whether the extra rounds of ``plan`` are run."""
+    prepared = [_prepare(side, plan, workdir / side.label, interleaved=len(sides) > 1)
+                for side in sides]
     if len(prepared) == 1:
         command, env, out, store = prepared[0]
         code = subprocess.call(command, cwd=sides[0].cwd, env=env)
-        return [_result(sides[0], out, store, code)]
-    return _run_interleaved(sides, prepared, plan)
+        return Outcome([_result(sides[0], out, store, code)])
+    return _run_interleaved(sides, prepared, plan, check)
 
 
-def _run_interleaved(sides: Sequence[Side], prepared: list[Any], plan: Plan) -> list[SideResult]:
+def _run_interleaved(sides: Sequence[Side], prepared: list[Any], plan: Plan,
+                     check: Check | None) -> Outcome:
     batons = [ParentBaton() for _ in sides]
+    extra, why = 0, None
     processes: list[subprocess.Popen[bytes]] = []
     try:
         for side, (command, env, _, _), baton in zip(sides, prepared, batons, strict=True):
             processes.append(subprocess.Popen([*command, f"--fmd-baton={baton.child_spec}"],
                                               cwd=side.cwd, env=env, pass_fds=baton.child_fds))
             baton.after_spawn()
-        for round_no in range(plan.rounds):
-            order = batons if round_no % 2 == 0 else batons[::-1]
-            for baton in order:
-                baton.run_round()
-            if all(b.finished for b in batons):
-                break
+        _take_turns(batons, range(plan.rounds))
+        if plan.extra_rounds and check is not None and not any(b.finished for b in batons):
+            # The plugins wrote their results so far at the end of the last planned round.
+            why = check([_result(side, out, store, 0)
+                         for side, (_, _, out, store) in zip(sides, prepared, strict=True)])
+            if why is not None:
+                extra = _take_turns(batons, range(plan.rounds, plan.rounds + plan.extra_rounds))
+        allowed = plan.extra_rounds if check is not None else 0
         for baton in batons:
             baton.close()  # end-of-file tells a process still waiting that no round follows
         codes = [p.wait() for p in processes]
@@ -95,12 +124,26 @@ def _run_interleaved(sides: Sequence[Side], prepared: list[Any], plan: Plan) -> 
     finally:
         for baton in batons:
             baton.close()
-    return [_result(side, out, store, code)
-            for side, (_, _, out, store), code in zip(sides, prepared, codes, strict=True)]
+    return Outcome([_result(side, out, store, code)
+                    for side, (_, _, out, store), code in zip(sides, prepared, codes, strict=True)],
+                   Extra(allowed, extra, why))
 
 
-def _prepare(side: Side, plan: Plan,
-             folder: Path) -> tuple[list[str], dict[str, str], Path, Path]:
+def _take_turns(batons: Sequence[ParentBaton], rounds: range) -> int:
+    """Run ``rounds`` on every side, alternating which goes first; the number completed."""
+    done = 0
+    for round_no in rounds:
+        order = batons if round_no % 2 == 0 else batons[::-1]
+        for baton in order:
+            baton.run_round()
+        if all(b.finished for b in batons):
+            break
+        done += 1
+    return done
+
+
+def _prepare(side: Side, plan: Plan, folder: Path, *,
+             interleaved: bool) -> tuple[list[str], dict[str, str], Path, Path]:
     folder.mkdir(parents=True, exist_ok=True)
     store = folder / "requests.duckdb"
     config = folder / "config.cfg"
@@ -123,6 +166,8 @@ def _prepare(side: Side, plan: Plan,
     # a test path when it picks the rootdir and the initial conftests.
     command = [sys.executable, "-m", "pytest", "-p", PLUGIN, "-q",
                f"--fmd-rounds={plan.rounds}", f"--fmd-out={out}", f"--fmd-label={side.label}"]
+    if interleaved and plan.extra_rounds:
+        command.append(f"--fmd-extra-rounds={plan.extra_rounds}")
     if plan.app:
         command.append(f"--fmd-app={plan.app}")
     if plan.exact:

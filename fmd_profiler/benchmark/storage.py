@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from fmd_profiler.benchmark import queries
+from fmd_profiler.benchmark import benchmark_queries as queries
 from fmd_profiler.benchmark.payload import TABLES, Payload
 from fmd_profiler.benchmark.regressions import DEFAULT_SETTINGS, Key, Settings, Verdict, judge
 from fmd_profiler.errors import ProfilerError

@@ -12,6 +12,9 @@ from typing import Any
 
 from fmd_profiler.benchmark.collect import SideSummary
 from fmd_profiler.benchmark.regressions import Settings
+from fmd_profiler.benchmark.runner import Extra
+
+NO_EXTRA = Extra()
 
 Row = Mapping[str, Any]
 
@@ -19,11 +22,14 @@ Row = Mapping[str, Any]
 def render_run(run: Row, baseline: Row | None, sides: Sequence[SideSummary],
                tests: Sequence[Row], endpoints: Sequence[Row], verdicts: Sequence[Row],
                settings: Settings, how_baseline: str,
-               machine_load: tuple[float, int] | None = None) -> str:
-    """``machine_load``: the load average when the suite finished and the CPU count."""
+               machine_load: tuple[float, int] | None = None, extra: Extra = NO_EXTRA) -> str:
+    """``machine_load``: the load average when the suite finished and the CPU count;
+    ``extra``: the extra rounds the harness allowed and ran."""
     lines = [_headline(run, baseline, how_baseline)]
     lines.append(f"{len(tests)} tests x {run['rounds']} rounds ({run['warmup_rounds']} warm-up); "
                  f"{len(endpoints)} endpoints hit by tests")
+    if extra.allowed:
+        lines.append(_extra_note(run["rounds"], extra))
     for side in sides:
         lines += _side_notes(side)
     if verdicts:
@@ -52,6 +58,16 @@ def _headline(run: Row, baseline: Row | None, how: str) -> str:
     if baseline is not None:
         text += f"\n  compared with run {baseline['run_id']} of {_describe(baseline)} ({how})"
     return text
+
+
+def _extra_note(rounds: int, extra: Extra) -> str:
+    planned = rounds - extra.run
+    if extra.why is None:
+        return (f"extra rounds: none needed, the first {planned} settled every comparison "
+                f"(up to {extra.allowed} allowed, --max-extra-rounds)")
+    return (f"extra rounds: {extra.run} of up to {extra.allowed} (--max-extra-rounds), because "
+            f"after the first {planned} rounds {extra.why}; every verdict below is decided once, "
+            "on all rounds")
 
 
 def _side_notes(side: SideSummary) -> list[str]:

@@ -12,7 +12,7 @@ from typing import Any
 
 from fmd_profiler.config import Config
 from fmd_profiler.dashboard.auth import Credentials
-from fmd_profiler.levels import DASHBOARD_BLUEPRINT
+from fmd_profiler.recording.levels import DASHBOARD_BLUEPRINT
 from fmd_profiler.store import StoreLocation
 
 log = logging.getLogger("fmd_profiler")

@@ -4,7 +4,8 @@ No framework here (the Flask views call it). Passwords from the config are compa
 time, or checked with werkzeug when given as a werkzeug hash; every candidate account is checked
 on every attempt so timing does not tell which user name exists. Attempts are counted per
 (address, user name) and per address, before the password is checked, in a file every worker
-shares (:mod:`fmd_profiler.throttle`); never per user name alone, which would let anybody lock
+shares (:mod:`fmd_profiler.dashboard.throttle`); never per user name alone, which would let anybody
+lock
 the admin out. The session is a cookie signed with the app's secret whose salt includes a
 fingerprint of the configured credentials, so changing a password signs everybody out. Each
 session carries its own CSRF token and its account's session generation (kept in the store's
@@ -29,9 +30,9 @@ from itsdangerous import BadSignature, TimestampSigner, URLSafeTimedSerializer
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from fmd_profiler.config import Config
+from fmd_profiler.dashboard.throttle import AttemptLog, FileAttemptLog, Throttle
 from fmd_profiler.store.control import locked, mtime, read_json_object, write_atomic
 from fmd_profiler.store.segments import StoreLocation
-from fmd_profiler.throttle import AttemptLog, FileAttemptLog, Throttle
 
 ADMIN = "admin"
 GUEST = "guest"

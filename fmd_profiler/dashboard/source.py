@@ -114,12 +114,12 @@ class LakeSource:
         return self.probe.snapshot_id() is not None
 
     def overrides(self, con: Any) -> dict[str, int]:
-        from fmd_profiler.fleet.levels import current_levels
+        from fmd_profiler.fleet.level_overrides import current_levels
 
         return current_levels(con, "stored.fmd_levels")
 
     def set_level(self, endpoint: str, level: int | None) -> None:
-        from fmd_profiler.fleet.levels import record_level
+        from fmd_profiler.fleet.level_overrides import record_level
 
         with self.lake.transaction() as con:
             record_level(con, endpoint, level)

@@ -15,10 +15,10 @@ from typing import Any
 
 from flask import Flask
 
-from fmd_profiler.client_ip import make_resolver
 from fmd_profiler.config import load_config
 from fmd_profiler.dashboard import init_dashboard
 from fmd_profiler.errors import SetupError
+from fmd_profiler.recording.client_ip import make_resolver
 from fmd_profiler.store import StoreLocation
 
 

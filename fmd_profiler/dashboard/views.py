@@ -36,7 +36,7 @@ from fmd_profiler.dashboard.cache import BuiltPage, PageCache
 from fmd_profiler.dashboard.source import dashboard_source
 from fmd_profiler.errors import ProfilerError, StoreError
 from fmd_profiler.fmd_config import our_level_as_fmd
-from fmd_profiler.levels import DASHBOARD_BLUEPRINT, may_profile
+from fmd_profiler.recording.levels import DASHBOARD_BLUEPRINT, may_profile
 from fmd_profiler.store import StoreLocation
 
 log = logging.getLogger("fmd_profiler")
@@ -141,7 +141,7 @@ class Dashboard:
         return self._generated_secret
 
     def options(self, window: Any = None) -> Any:
-        from fmd_profiler.queries import Window
+        from fmd_profiler.queries.request_queries import Window
         from fmd_profiler.report.options import ReportOptions
 
         return ReportOptions(window=window or Window(), timezone=self.config.timezone,
@@ -250,7 +250,7 @@ def make_blueprint(config: Config, location: StoreLocation, client_ip: Any) -> B
 
     @bp.route("/api/summary")
     def api_summary() -> Any:
-        from fmd_profiler.report.summary import build_summary, dump_summary
+        from fmd_profiler.report.json_summary import build_summary, dump_summary
 
         try:
             window, _ = _window(dash, use_cookie=False)
@@ -419,8 +419,8 @@ RANGE_COOKIE = "fmd_profiler_range"
 def _window(dash: Dashboard, *, use_cookie: bool = True) -> tuple[Any, str]:
     """The time range asked for (``?since=7d&until=...``, else the one chosen before, kept in
     a cookie) as a Window, and its raw form; raises ProfilerError naming the accepted forms."""
-    from fmd_profiler.queries import Window
-    from fmd_profiler.report.cli import parse_time
+    from fmd_profiler.queries.request_queries import Window
+    from fmd_profiler.report.report_cli import parse_time
 
     if "since" in request.args or "until" in request.args:
         since, until = request.args.get("since", ""), request.args.get("until", "")
@@ -470,7 +470,9 @@ def _page_html(dash: Dashboard, path: str) -> str | None:
 
 def _page(dash: Dashboard, path: str) -> Response:
     from fmd_profiler.dashboard.tables import add_csv_links
+    from fmd_profiler.report.render import prepare_drawing
 
+    prepare_drawing()  # the chart code imports while the page's queries run
     _flush_this_process()
     try:
         if not dash.source.has_data():

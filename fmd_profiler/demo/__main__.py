@@ -3,7 +3,8 @@
 Three releases of the demo app (1.0; 1.1 where /compute got slower; 1.2 where it is fixed)
 serve bounded bursts of real traffic on 127.0.0.1, hour by hour over ``--days`` simulated days
 (more by day than by night). Durations are measured; only the dates come from a simulated clock
-(:mod:`fmd_profiler.demo.clock`). Then the HTML report is written to ``--out`` and the path of
+(:mod:`fmd_profiler.demo.simulated_clock`). Then the HTML report is written to ``--out`` and the
+path of
 its ``index.html`` printed.
 """
 
@@ -17,9 +18,9 @@ import time
 from pathlib import Path
 
 from fmd_profiler.demo.app import create_app
-from fmd_profiler.demo.clock import SimulatedClock
+from fmd_profiler.demo.simulated_clock import SimulatedClock
 from fmd_profiler.demo.traffic import drive, serve
-from fmd_profiler.report.cli import main as report_main
+from fmd_profiler.report.report_cli import main as report_main
 
 RELEASES = ("1.0", "1.1", "1.2")
 HOUR = 3600.0

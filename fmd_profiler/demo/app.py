@@ -17,7 +17,7 @@ from typing import Any
 from flask import Flask, abort, g, jsonify, render_template, request
 from jinja2 import DictLoader
 
-from fmd_profiler.clock import SYSTEM_CLOCK, Clock
+from fmd_profiler.recording.clock import SYSTEM_CLOCK, Clock
 
 PAGE = """<!doctype html><title>{{ title }}</title>
 <h1>{{ title }}</h1>

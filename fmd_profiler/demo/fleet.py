@@ -211,7 +211,7 @@ class DemoError(RuntimeError):
 
 
 def _report(config: Path, out: Path, summary: Path) -> int:
-    from fmd_profiler.report.cli import main as report_main
+    from fmd_profiler.report.report_cli import main as report_main
 
     return report_main(["--config", str(config), "--out", str(out), "--json", str(summary)])
 

@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     settings, retention_days = _settings(args)
-    _check_extra()
+    _check_extra(needs_catalog=args.command != "upload")
     if args.command == "upload":
         return _upload(settings, args)
     if args.command == "commit":
@@ -112,11 +112,14 @@ def _settings(args: argparse.Namespace) -> tuple[LakeSettings, int]:
     return config.lake, config.retention_days
 
 
-def _check_extra() -> None:
-    """Fleet commands need duckdb, its lake extensions and psycopg: say how to get them."""
+def _check_extra(*, needs_catalog: bool) -> None:
+    """Fleet commands need duckdb, its lake extensions and (but for an upload, which never
+    touches the catalog and runs often) psycopg: say how to get them."""
     try:
         import duckdb  # noqa: F401
-        import psycopg  # noqa: F401
+
+        if needs_catalog:
+            import psycopg  # noqa: F401
     except ImportError as exc:
         raise UsageError(f"fleet mode needs {exc.name}, which is not installed: "
                          f"{FLEET_EXTRA}") from None

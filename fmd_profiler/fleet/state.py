@@ -19,10 +19,7 @@ import zlib
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from fmd_profiler.errors import StoreError, redact_dsn
-from fmd_profiler.fleet.advisory import connect, lock_key
-from fmd_profiler.fleet.catalog import _close_all
-from fmd_profiler.throttle import (
+from fmd_profiler.dashboard.throttle import (
     MAX_KEYS,
     Attempts,
     Limit,
@@ -30,6 +27,9 @@ from fmd_profiler.throttle import (
     admit_in,
     forget_in,
 )
+from fmd_profiler.errors import StoreError, redact_dsn
+from fmd_profiler.fleet.advisory import connect, lock_key
+from fmd_profiler.fleet.catalog import _close_all
 
 log = logging.getLogger("fmd_profiler")
 
@@ -134,7 +134,7 @@ def _object(body: Any) -> dict[str, Any]:
 
 
 class CatalogAttemptLog:
-    """An :class:`~fmd_profiler.throttle.AttemptLog` in the catalog, shared by every pod.
+    """An :class:`~fmd_profiler.dashboard.throttle.AttemptLog` in the catalog, shared by every pod.
 
     Keys are spread over ``shards`` documents by a hash, like the file log's shards, so an
     attempt locks only the one or two rows its keys live in. When the catalog cannot be reached

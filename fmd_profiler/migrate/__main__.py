@@ -13,8 +13,8 @@ from typing import Any
 
 from fmd_profiler.config import ConfigWarning, load_config
 from fmd_profiler.errors import ProfilerError, redact_dsn
+from fmd_profiler.migrate.fmd_source import open_source
 from fmd_profiler.migrate.importer import Importer
-from fmd_profiler.migrate.source import open_source
 
 PROG = "python -m fmd_profiler.migrate"
 

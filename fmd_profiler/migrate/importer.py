@@ -22,7 +22,7 @@ from fmd_profiler.dashboard import admin
 from fmd_profiler.dashboard.source import EmbeddedSource
 from fmd_profiler.fmd_config import fmd_level
 from fmd_profiler.migrate import rows as mapping
-from fmd_profiler.migrate.source import FmdSource, batches, epoch, text
+from fmd_profiler.migrate.fmd_source import FmdSource, batches, epoch, text
 from fmd_profiler.profiling.redact import Redactor
 from fmd_profiler.schema import (
     BENCH_REQUESTS,

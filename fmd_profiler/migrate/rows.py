@@ -16,9 +16,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from fmd_profiler.fmd_config import fmd_level
-from fmd_profiler.migrate.source import epoch, text
+from fmd_profiler.migrate.fmd_source import epoch, text
 from fmd_profiler.profiling.redact import Redactor, snapshot
-from fmd_profiler.tracebacks import BUCKET_S, fingerprint
+from fmd_profiler.recording.exception_log import BUCKET_S, fingerprint
 
 #: host and pid of imported rows: they did not come from a process of ours.
 IMPORT_HOST = "fmd-import"

@@ -4,7 +4,8 @@ Request threads hand it :class:`~fmd_profiler.profiling.sampler.Slot` records (s
 :mod:`fmd_profiler.profiling.observer`); everything else happens on background threads. The
 sampler thread adds stack samples to per-minute totals; the writer thread, at each flush, turns
 finished requests into coverage rows, outliers and detailed profiles, pulls exact-mode statistics,
-and hands the rows of every profile table to the writer (one :class:`~fmd_profiler.writer.Source`
+and hands the rows of every profile table to the writer (one
+:class:`~fmd_profiler.recording.writer.Source`
 per table). Per-process state is rebuilt after a fork; nothing starts before the first request.
 """
 
@@ -19,7 +20,6 @@ from collections.abc import Callable, Iterable
 from functools import partial
 from typing import Any, cast
 
-from fmd_profiler.clock import Clock
 from fmd_profiler.config import Config
 from fmd_profiler.profiling.aggregate import BucketTotals
 from fmd_profiler.profiling.budget import CpuBudget
@@ -30,6 +30,8 @@ from fmd_profiler.profiling.outliers import OutlierDetector
 from fmd_profiler.profiling.redact import Redactor, snapshot
 from fmd_profiler.profiling.sampler import Sampler, Slot
 from fmd_profiler.profiling.stacks import StackTable
+from fmd_profiler.recording.clock import Clock
+from fmd_profiler.recording.writer import Source
 from fmd_profiler.schema import (
     EXACT_FUNCTIONS,
     OUTLIERS,
@@ -40,7 +42,6 @@ from fmd_profiler.schema import (
     PROFILE_TABLES,
     REQUEST_PROFILES,
 )
-from fmd_profiler.writer import Source
 
 log = logging.getLogger("fmd_profiler")
 

@@ -19,13 +19,13 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Flask, has_request_context, request
 
-from fmd_profiler.context import TEST_ID_HEADER, current_test
-from fmd_profiler.hooks import ENVIRON_KEY, RequestHooks, RequestState
 from fmd_profiler.profiling.engine import ProfilingEngine
 from fmd_profiler.profiling.sampler import Slot
+from fmd_profiler.recording.current_test import TEST_ID_HEADER, current_test
+from fmd_profiler.recording.request_state import ENVIRON_KEY, ObservedRequests, RequestState
 
 if TYPE_CHECKING:
-    from fmd_profiler.runtime import Runtime
+    from fmd_profiler.recording.runtime import Runtime
 
 _engines: weakref.WeakKeyDictionary[Runtime, ProfilingEngine] = weakref.WeakKeyDictionary()
 _engines_lock = threading.Lock()
@@ -34,7 +34,7 @@ _engines_lock = threading.Lock()
 class ProfilingObserver:
     """Begins and ends the profiling of each monitored request of one app (level >= 2)."""
 
-    def __init__(self, engine: ProfilingEngine, hooks: RequestHooks) -> None:
+    def __init__(self, engine: ProfilingEngine, hooks: ObservedRequests) -> None:
         self.engine = engine
         self.version = hooks.version
         self.accept_test_header = hooks.accept_test_header
@@ -44,13 +44,13 @@ class ProfilingObserver:
         engine = self.engine
         if level < 2 or not engine.enabled:
             return
-        slot = Slot(state.endpoint, self.version, level, state.thread_id, state.wall0,
+        slot = Slot(state.endpoint, self.version, level, state.thread_id, state.started_at,
                     state.method)
-        state.extra = slot
+        state.sampler_slot = slot
         if level >= 3:
             slot.environ = request.environ  # read after the request, only for outliers
             detail = engine.detail
-            if detail.enabled and detail.pick(state.endpoint, state.wall0):
+            if detail.enabled and detail.pick(state.endpoint, state.started_at):
                 slot.detail = detail.begin()
         exact = engine.exact
         if exact is not None and exact.running:
@@ -59,10 +59,10 @@ class ProfilingObserver:
             engine.sampler.add(slot)
 
     def end(self, state: RequestState, duration_s: float, cpu_s: float) -> None:
-        slot = state.extra
-        if type(slot) is not Slot:
+        slot = state.sampler_slot
+        if slot is None:
             return
-        state.extra = None
+        state.sampler_slot = None
         engine = self.engine
         engine.sampler.remove(slot)
         if slot.detail is not None:
@@ -80,7 +80,7 @@ class ProfilingObserver:
         return test_id
 
 
-def attach_profiler(app: Flask, hooks: RequestHooks, runtime: Runtime) -> ProfilingEngine:
+def attach_profiler(app: Flask, hooks: ObservedRequests, runtime: Runtime) -> ProfilingEngine:
     """Profile ``app``'s monitored requests at levels 2 and 3 (and in exact mode)."""
     with _engines_lock:
         engine = _engines.get(runtime)
@@ -157,5 +157,4 @@ def _current_slot() -> Slot | None:
     if not has_request_context():
         return None
     state = request.environ.get(ENVIRON_KEY)
-    slot = getattr(state, "extra", None)
-    return slot if type(slot) is Slot else None
+    return state.sampler_slot if isinstance(state, RequestState) else None

@@ -45,10 +45,10 @@ from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
-from fmd_profiler.clock import SYSTEM_CLOCK, Clock
 from fmd_profiler.profiling import timer_signal
 from fmd_profiler.profiling.budget import CpuBudget
 from fmd_profiler.profiling.stacks import AWAIT, StackTable
+from fmd_profiler.recording.clock import SYSTEM_CLOCK, Clock
 
 log = logging.getLogger("fmd_profiler")
 

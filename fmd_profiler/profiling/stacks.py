@@ -29,7 +29,7 @@ HEAD_FRAMES = 32
 
 #: Modules whose frames right under the entry are "the framework" (collapsed into the root).
 FRAMEWORK_PACKAGES = ("flask", "werkzeug", "asgiref")
-FRAMEWORK_MODULES = ("fmd_profiler.hooks", "fmd_profiler.profiling.observer")
+FRAMEWORK_MODULES = ("fmd_profiler.recording.hooks", "fmd_profiler.profiling.observer")
 
 USER, FRAMEWORK, ENTRY = 0, 1, 2
 

@@ -1,5 +1,5 @@
 import sys
 
-from fmd_profiler.report.cli import main
+from fmd_profiler.report.report_cli import main
 
 sys.exit(main())

@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fmd_profiler.report.json_summary import build_summary, dump_summary
 from fmd_profiler.report.model import CHART_DIR, Page
 from fmd_profiler.report.options import ReportOptions, utc_now
 from fmd_profiler.report.pages import iter_pages, navigation
 from fmd_profiler.report.render import ChartCache, ChartRenderer
 from fmd_profiler.report.site import MARKER, SiteContext, write_site
-from fmd_profiler.report.summary import build_summary, dump_summary
 
 
 @dataclass(frozen=True)

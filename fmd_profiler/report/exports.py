@@ -15,9 +15,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-from fmd_profiler import profile_queries
-from fmd_profiler.profile_queries import ALL_TIME, UNKNOWN, total_scale_us
-from fmd_profiler.queries import Window
+from fmd_profiler.queries import profile_queries
+from fmd_profiler.queries.profile_queries import ALL_TIME, UNKNOWN, total_scale_us
+from fmd_profiler.queries.request_queries import Window
 from fmd_profiler.store.control import write_atomic
 
 SPEEDSCOPE_SCHEMA = "https://www.speedscope.app/file-format-schema.json"

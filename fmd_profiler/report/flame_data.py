@@ -1,6 +1,6 @@
 """The interactive flame graph's data: an endpoint's flame boxes packed for ``static/flame.js``.
 
-Pure: takes the rows of :func:`fmd_profiler.profile_queries.flame_graph` and returns a
+Pure: takes the rows of :func:`fmd_profiler.queries.profile_queries.flame_graph` and returns a
 JSON-ready dict. The page embeds it in a ``<script type="application/json">`` block (data, never
 run, so the dashboard's Content-Security-Policy holds) and flame.js draws it as SVG. Colours are
 the PNG's: one per package, the heaviest package first.

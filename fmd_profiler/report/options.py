@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from fmd_profiler.queries import Window
+from fmd_profiler.queries.request_queries import Window
 
 #: Box plots, tables and heatmaps per user or per IP show this many groups (the busiest).
 DEFAULT_TOP_N = 10
@@ -41,6 +41,6 @@ class ReportOptions:
     now: datetime = field(default_factory=utc_now)
 
     def params(self) -> dict[str, Any]:
-        """The SQL parameters of :data:`fmd_profiler.report.queries.SCOPED`."""
+        """The SQL parameters of :data:`fmd_profiler.report.report_queries.SCOPED`."""
         return {**self.window.params(), "tz": self.timezone,
                 "endpoints": list(self.endpoints) if self.endpoints is not None else None}

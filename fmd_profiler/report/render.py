@@ -9,6 +9,7 @@ the parent's DuckDB threads) and a server draws in-process under one lock. Image
 from __future__ import annotations
 
 import functools
+import importlib
 import logging
 import multiprocessing
 import os
@@ -26,6 +27,29 @@ log = logging.getLogger("fmd_profiler")
 #: Each pool worker imports plotnine first, which takes longer than drawing a few charts.
 MIN_CHARTS_FOR_POOL = 8
 _draw_lock = threading.Lock()
+CHARTS_MODULE = "fmd_profiler.report.charts"
+_import_lock = threading.Lock()
+_import_started = False
+
+
+def prepare_drawing() -> None:
+    """Start importing the drawing code (plotnine, matplotlib, pandas) in a background thread,
+    once per process. A server calls this as its first page is asked for: the import then runs
+    while that page's queries run in DuckDB (which releases the GIL), not after them."""
+    global _import_started
+    with _import_lock:
+        if _import_started:
+            return
+        _import_started = True
+    threading.Thread(target=_import_charts, name="fmd_profiler-charts-import",
+                     daemon=True).start()
+
+
+def _import_charts() -> None:
+    try:
+        importlib.import_module(CHARTS_MODULE)
+    except Exception as exc:  # the first chart imports it again and reports what fails
+        log.debug("fmd_profiler: importing the chart code ahead failed: %s", exc)
 
 
 def default_processes() -> int:

@@ -43,14 +43,16 @@ class LakeVersionError(StoreError):
     """The lake was made by a newer fmd_profiler than this one."""
 
 
-def load_extensions(con: duckdb.DuckDBPyConnection) -> None:
-    """Load the lake's extensions, installing them from their packages the first time.
+def load_extensions(con: duckdb.DuckDBPyConnection,
+                    names: tuple[str, ...] = EXTENSIONS) -> None:
+    """Load the lake's extensions (or ``names`` of them), installing them from their packages
+    the first time.
 
     ``INSTALL '<file>'`` copies a packaged extension into DuckDB's extension folder under its
     own name (``LOAD '<file>'`` would not do: the postgres extension's file and entry point
     differ in name); later processes load it from there.
     """
-    for name in EXTENSIONS:
+    for name in names:
         try:
             con.execute(f"LOAD {name}")
             continue
@@ -246,10 +248,13 @@ def _sql_str(value: object) -> str:
 
 def connect_storage(settings: LakeSettings, *, threads: int = 1) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB that reaches DATA_PATH and nothing else (hosts never touch the
-    catalog): the extensions and the S3 secret, no lake attached."""
+    catalog): for S3 the httpfs extension and the secret, for a folder nothing more; no lake
+    attached. Every upload child opens one, so it loads only what reaching files needs."""
     con = duckdb.connect(config={"threads": threads})
+    if not settings.is_s3:
+        return con
     try:
-        load_extensions(con)
+        load_extensions(con, ("httpfs",))
         _create_s3_secret(con, settings)
     except BaseException:
         con.close()

@@ -47,8 +47,9 @@ class DataPath:
     def __init__(self, settings: LakeSettings) -> None:
         self.settings = settings
         self._con = connect_storage(settings)
-        self._con.execute(f"SET http_timeout = {HTTP_TIMEOUT_S}")
-        self._con.execute(f"SET http_retries = {HTTP_RETRIES}")
+        if settings.is_s3:  # settings of the httpfs extension, loaded for S3 only
+            self._con.execute(f"SET http_timeout = {HTTP_TIMEOUT_S}")
+            self._con.execute(f"SET http_retries = {HTTP_RETRIES}")
 
     def __enter__(self) -> DataPath:
         return self

@@ -37,7 +37,6 @@ if TYPE_CHECKING:
 SEGMENT_SUFFIX = ".seg"
 #: First bytes of every segment; the digit is the format version.
 MAGIC = b"fmd_profiler segment 1\n"
-ORIGIN_COLUMNS = ("host", "pid")
 #: Most rows one segment may hold: a flush never buffers more (MAX_BUFFERED_ROWS' ceiling), so
 #: a larger count is damage, refused before it is allocated.
 MAX_SEGMENT_ROWS = 10_000_000
@@ -111,8 +110,9 @@ class SegmentError(ValueError):
 
 
 def encode(table: Table, rows: Sequence[tuple[object, ...]], host: str, pid: int) -> bytes:
-    """One segment's bytes. ``rows`` hold every column but ``host`` and ``pid``, in order."""
-    data_columns = [c for c in table.columns if c.name not in ORIGIN_COLUMNS]
+    """One segment's bytes. ``rows`` hold the table's :attr:`~Table.row_columns`, in order; the
+    segment adds the origin columns (``host`` and ``pid``) once."""
+    data_columns = [c for c in table.columns if c.name in table.row_columns]
     values = list(zip(*rows, strict=True))
     try:
         return _dump(table, data_columns, values, host, pid, len(rows))
@@ -263,8 +263,8 @@ def column_sql(name: str, sql_type: str, kind: str) -> str:
 class SegmentWriter:
     """Turns lists of row tuples into segment files. One per process; thread-safe.
 
-    Rows hold every column of the table except ``host`` and ``pid``, in table order; this writer
-    adds those two.
+    Rows hold the table's :attr:`~fmd_profiler.schema.Table.row_columns` in order; this writer adds
+    the origin columns (:data:`~fmd_profiler.schema.ORIGIN_COLUMNS`).
     """
 
     def __init__(self, location: StoreLocation, *, host: str | None = None,

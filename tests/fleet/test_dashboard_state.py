@@ -14,9 +14,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from fmd_profiler.benchmark.receiver import TOKEN_GUESSES
-from fmd_profiler.benchmark.upload import SUBMIT_PATH
+from fmd_profiler.benchmark.submit import SUBMIT_PATH
 from fmd_profiler.dashboard.auth import LOGIN_PER_USER
 from fmd_profiler.dashboard.standalone import create_app
+from fmd_profiler.dashboard.throttle import Limit
 from fmd_profiler.dashboard.views import COOKIE
 from fmd_profiler.errors import StoreError
 from fmd_profiler.fleet.advisory import connect
@@ -28,7 +29,6 @@ from fmd_profiler.fleet.state import (
     CatalogSessionGenerations,
 )
 from fmd_profiler.store.lake import ensure_lake_schema
-from fmd_profiler.throttle import Limit
 from tests.fleet.test_read_dashboard import (
     DSN_PASSWORD,
     add_requests,

@@ -7,16 +7,16 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from fmd_profiler.benchmark import queries
+from fmd_profiler.benchmark import benchmark_queries as queries
 from fmd_profiler.benchmark.storage import EXISTS, STORED, store_payload
-from fmd_profiler.benchmark.upload import upload
+from fmd_profiler.benchmark.submit import upload
 from fmd_profiler.config import load_config
 from fmd_profiler.dashboard.standalone import create_app
 from fmd_profiler.fleet.settings import LakeSettings
 from fmd_profiler.store.factory import open_store
 from fmd_profiler.store.lake import Lake, ensure_lake_schema
-from tests.test_benchmark_storage import run_payload
-from tests.test_benchmark_upload import Server, post
+from tests.benchmark.test_storage import run_payload
+from tests.benchmark.test_submit import Server, post
 
 TOKEN = "upload-token-for-tests"
 

@@ -17,10 +17,10 @@ from fmd_profiler.dashboard import cache as cache_module
 from fmd_profiler.dashboard.source import LakeSource
 from fmd_profiler.dashboard.standalone import create_app
 from fmd_profiler.fleet.commit import commit_once
-from fmd_profiler.fleet.levels import current_levels
+from fmd_profiler.fleet.level_overrides import current_levels
 from fmd_profiler.fleet.settings import LakeSettings
-from fmd_profiler.report.cli import main as report_main
 from fmd_profiler.report.pages.paths import endpoint_path
+from fmd_profiler.report.report_cli import main as report_main
 from fmd_profiler.store.lake import LAKE_VERSION, Lake, connect, ensure_lake_schema
 from fmd_profiler.store.lake_files import DataPath
 from tests.fleet.read_support import write_config

@@ -18,7 +18,7 @@ from tests.fleet.test_read_dashboard import add_requests
 
 
 def summary_of(settings: LakeSettings) -> dict[str, Any]:
-    from fmd_profiler.report.summary import build_summary
+    from fmd_profiler.report.json_summary import build_summary
 
     with Lake(settings).read() as con:
         data = build_summary(con)

@@ -16,11 +16,11 @@ import pytest
 from flask import Flask
 
 from fmd_profiler import enable_profiler
-from fmd_profiler import runtime as runtime_module
 from fmd_profiler.demo.app import create_app
 from fmd_profiler.demo.traffic import drive, serve
 from fmd_profiler.fleet.settings import LakeSettings
-from fmd_profiler.report.cli import main as report_main
+from fmd_profiler.recording import runtime as runtime_module
+from fmd_profiler.report.report_cli import main as report_main
 from fmd_profiler.store import Database, StoreLocation
 from fmd_profiler.store.lake import ensure_lake_schema
 from tests.fleet.read_support import copy_spool, put_segments_into_lake, write_config

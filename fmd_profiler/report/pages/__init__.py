@@ -12,13 +12,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from fmd_profiler import profile_queries
+from fmd_profiler.queries import profile_queries
 from fmd_profiler.report.exports import endpoint_file_name, speedscope_file_name
 from fmd_profiler.report.model import NavLink, Page
 from fmd_profiler.report.options import ReportOptions
 from fmd_profiler.report.pages.endpoint import build_endpoint
-from fmd_profiler.report.pages.errors import build_errors, has_errors_page
-from fmd_profiler.report.pages.outliers import build_outliers, has_outliers_page
+from fmd_profiler.report.pages.errors_page import build_errors, has_errors_page
+from fmd_profiler.report.pages.outliers_page import build_outliers, has_outliers_page
 from fmd_profiler.report.pages.overview import build_overview, endpoint_rows
 from fmd_profiler.report.pages.paths import (
     ERRORS,
@@ -30,7 +30,7 @@ from fmd_profiler.report.pages.paths import (
     VERSIONS,
     endpoint_path,
 )
-from fmd_profiler.report.pages.requests import build_requests, request_refs
+from fmd_profiler.report.pages.requests_page import build_requests, request_refs
 from fmd_profiler.report.pages.tests import build_tests, has_tests_page
 from fmd_profiler.report.pages.versions import build_versions, has_versions_page
 

@@ -2,7 +2,8 @@
 versions, the functions whose time per request changed most.
 
 Function times come from the sampled stacks of each version
-(:func:`~fmd_profiler.profile_queries.function_changes`). Functions on every stack (the dispatch
+(:func:`~fmd_profiler.queries.profile_queries.function_changes`). Functions on every stack (the
+dispatch
 root and the view itself) changed exactly as much as the endpoint did, so they are marked in the
 table and left out of the chart, which shows where inside the request the change happened.
 """
@@ -13,11 +14,11 @@ import hashlib
 import math
 from typing import Any
 
-from fmd_profiler import profile_queries
+from fmd_profiler.queries import profile_queries
 from fmd_profiler.report.model import ChartSpec, Section
 from fmd_profiler.report.options import ReportOptions
 from fmd_profiler.report.pages.paths import endpoint_path
-from fmd_profiler.report.stats import Comparison
+from fmd_profiler.report.significance import Comparison
 
 #: Changed endpoints explained per pair of versions (the most significant first).
 MAX_ENDPOINTS = 10

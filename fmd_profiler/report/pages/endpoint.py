@@ -12,10 +12,10 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from fmd_profiler.report import queries
+from fmd_profiler.report import report_queries as queries
 from fmd_profiler.report.model import ChartSpec, Page, Section
 from fmd_profiler.report.options import ReportOptions
-from fmd_profiler.report.pages.errors import has_errors_page
+from fmd_profiler.report.pages.errors_page import has_errors_page
 from fmd_profiler.report.pages.paths import ERRORS
 from fmd_profiler.report.pages.profile import profile_section, slow_requests_section
 

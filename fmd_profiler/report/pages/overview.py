@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from fmd_profiler import queries as core_queries
-from fmd_profiler.report import queries
+from fmd_profiler.queries import request_queries as core_queries
+from fmd_profiler.report import report_queries as queries
 from fmd_profiler.report.model import ChartSpec, Page
 from fmd_profiler.report.options import ReportOptions
 from fmd_profiler.report.pages.paths import endpoint_path
@@ -14,31 +14,48 @@ from fmd_profiler.report.palette import endpoint_colors
 
 def endpoint_rows(con: Any, options: ReportOptions) -> list[dict[str, Any]]:
     """The overview table: one row per endpoint, known-but-never-hit endpoints included."""
-    summary = core_queries.endpoint_summary(con, options.window)
+    return _endpoint_rows(con, options, buckets=False)[0]
+
+
+def _endpoint_rows(con: Any, options: ReportOptions, *, buckets: bool
+                   ) -> tuple[list[dict[str, Any]], dict[str, list[float | None]]]:
+    """The overview table and each requested endpoint's box-plot quantiles (one pass over the
+    requests computes both). ``buckets``: :data:`queries.BUCKETS` is filled for ``options``."""
+    summary = core_queries.endpoint_summary(con, options.window, boxes=True)
     if options.endpoints is not None:
         wanted = set(options.endpoints)
         summary = [row for row in summary if row["endpoint"] in wanted]
     recent = queries.recent_hits(con, options)
-    by_method = core_queries.methods_by_endpoint(con, options.window)
+    # Rows per method only where they say more than the endpoint's own row: only endpoints
+    # served under several (method, rule) pay for their percentiles.
+    several = queries.multi_method_endpoints(con, options, buckets=buckets)
+    by_method = core_queries.methods_by_endpoint(con, options.window, several) if several else {}
     colors = endpoint_colors(queries.endpoint_names(con), options.colors)
+    boxes: dict[str, list[float | None]] = {}
     for row in summary:
         name = row["endpoint"]
+        box = row.pop("box")
+        if row["hits"]:  # no durations at all: a box of NULLs, as in duration_boxes
+            boxes[name] = box if box is not None else [None] * len(queries.BOX_COLUMNS)
         row["hits_24h"], row["hits_7d"] = recent.get(name, (0, 0))
         row["error_rate"] = row["errors"] / row["hits"] if row["hits"] else None
         row["unused"] = row["hits"] == 0
         row["color"] = colors[name]
         row["path"] = endpoint_path(name)
-        # Rows per method only where they say more than the endpoint's own row.
         methods = by_method.get(name, [])
         row["by_method"] = methods if len(methods) > 1 else []
     # Busiest first; never-requested endpoints last, so they stand out as a group.
-    return sorted(summary, key=lambda r: (-r["hits"], r["endpoint"]))
+    return sorted(summary, key=lambda r: (-r["hits"], r["endpoint"])), boxes
 
 
-def overview_charts(con: Any, options: ReportOptions,
-                    colors: dict[str, str]) -> tuple[ChartSpec, ...]:
+def overview_charts(con: Any, options: ReportOptions, colors: dict[str, str], *,
+                    boxes: Any = None, buckets: bool = False,
+                    in_zone: bool = False) -> tuple[ChartSpec, ...]:
+    """The four charts; ``boxes``: their data when already computed (see :func:`box_frame`),
+    ``buckets``: :data:`queries.BUCKETS` is filled for ``options``, ``in_zone``: and its
+    local times stand for every request's (what :func:`queries.make_buckets` returned)."""
     charts = []
-    daily = queries.daily_requests(con, options)
+    daily = queries.daily_requests(con, options, buckets=buckets and in_zone)
     if daily.empty:
         return ()
     charts.append(ChartSpec(
@@ -46,16 +63,17 @@ def overview_charts(con: Any, options: ReportOptions,
         alt="Stacked bar chart of requests per day by endpoint", options={"colors": colors},
         caption="The busiest endpoints by name, the rest as 'other'."))
     charts.append(ChartSpec(
-        "load_heatmap", queries.hourly_load(con, options), "Load by hour of day",
-        alt="Heatmap of requests per date and hour of day",
+        "load_heatmap", queries.hourly_load(con, options, buckets=buckets and in_zone),
+        "Load by hour of day", alt="Heatmap of requests per date and hour of day",
         caption=f"Hours in {options.timezone}."))
-    boxes = queries.duration_boxes(con, options, "endpoint")
+    if boxes is None:
+        boxes = queries.duration_boxes(con, options, "endpoint")
     charts.append(ChartSpec(
         "boxes", boxes, "Duration per endpoint", alt="Box plots of duration per endpoint",
         options={"colors": {g: colors.get(g, "#2f6fb0") for g in boxes["grp"]}},
         caption="Boxes: 25th-75th percentile, bar: median, whiskers: 5th-95th percentile.",
         height=0.9 + 0.26 * len(boxes)))
-    share = queries.version_share(con, options)
+    share = queries.version_share(con, options, buckets=buckets)
     n_versions = share["version"].nunique()
     if n_versions >= 2:
         n_endpoints = share["endpoint"].nunique()
@@ -68,10 +86,29 @@ def overview_charts(con: Any, options: ReportOptions,
     return tuple(charts)
 
 
+def box_frame(endpoints: list[dict[str, Any]], boxes: dict[str, list[float | None]]) -> Any:
+    """:func:`queries.duration_boxes` by endpoint, from the overview table's rows: the same
+    columns, rows and order (busiest first)."""
+    import pandas as pd
+
+    found = sorted(((_group(row["endpoint"]), row["hits"], *boxes[row["endpoint"]])
+                    for row in endpoints if row["endpoint"] in boxes),
+                   key=lambda r: (-r[1], r[0]))
+    frame = pd.DataFrame(found, columns=["grp", "hits", *queries.BOX_COLUMNS])
+    return frame.astype({"hits": "int64", **dict.fromkeys(queries.BOX_COLUMNS, "float64")})
+
+
+def _group(endpoint: str | None) -> str:
+    return "(none)" if endpoint is None else endpoint
+
+
 def build_overview(con: Any, options: ReportOptions) -> Page:
-    endpoints = endpoint_rows(con, options)
+    # One pass counts the requests per quarter hour; the per-day, per-hour and per-version
+    # figures and the totals sum those buckets instead of reading every request again.
+    in_zone = queries.make_buckets(con, options)
+    endpoints, boxes = _endpoint_rows(con, options, buckets=True)
     colors = {row["endpoint"]: row["color"] for row in endpoints}
-    totals = core_queries.totals(con, options.window) if options.endpoints is None else None
+    totals = queries.bucket_totals(con) if options.endpoints is None else None
     context = {
         "endpoints": endpoints,
         "totals": totals,
@@ -81,4 +118,5 @@ def build_overview(con: Any, options: ReportOptions) -> Page:
         "multi_method": [row for row in endpoints if row["by_method"]],
     }
     return Page("index.html", "Overview", "overview.html", context,
-                charts=overview_charts(con, options, colors))
+                charts=overview_charts(con, options, colors, boxes=box_frame(endpoints, boxes),
+                                       buckets=True, in_zone=in_zone))

@@ -5,14 +5,15 @@ the PNG as the fallback without JavaScript), a sortable table of
 its functions (self and total time per request, share of the request, exact-mode calls) and
 links to the same stacks as folded and speedscope files. :func:`slow_requests_section` lists its
 newest outliers and detailed per-request profiles, each with a page of its own
-(:mod:`~fmd_profiler.report.pages.requests`). Both return None when the profiler recorded nothing.
+(:mod:`~fmd_profiler.report.pages.requests_page`). Both return None when the profiler recorded
+nothing.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from fmd_profiler import profile_queries
+from fmd_profiler.queries import profile_queries
 from fmd_profiler.report.exports import (
     endpoint_file_name,
     folded_bytes,

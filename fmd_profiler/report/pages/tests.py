@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from fmd_profiler.benchmark import queries as bench
-from fmd_profiler.report import queries
+from fmd_profiler.benchmark import benchmark_queries as bench
+from fmd_profiler.report import report_queries as queries
 from fmd_profiler.report.model import ChartSpec, Page
 from fmd_profiler.report.options import ReportOptions
 from fmd_profiler.report.pages.paths import TESTS

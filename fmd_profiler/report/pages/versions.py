@@ -2,7 +2,8 @@
 
 Versions are compared in the order they first served a request (or the two named with
 ``--compare A B``), endpoint by endpoint, with a Mann-Whitney U test computed from SQL ranks
-(:mod:`fmd_profiler.report.stats`). Sections in :data:`VERSION_SECTIONS` add more per comparison:
+(:mod:`fmd_profiler.report.significance`). Sections in :data:`VERSION_SECTIONS` add more per
+comparison:
 the profiler's functions whose time changed most (:mod:`~fmd_profiler.report.pages.changes`).
 """
 
@@ -12,12 +13,12 @@ import itertools
 from collections.abc import Callable
 from typing import Any
 
-from fmd_profiler.report import queries
+from fmd_profiler.report import report_queries as queries
 from fmd_profiler.report.model import ChartSpec, Page, Section
 from fmd_profiler.report.options import ReportOptions
 from fmd_profiler.report.pages.changes import function_changes_section
 from fmd_profiler.report.pages.paths import VERSIONS, endpoint_path
-from fmd_profiler.report.stats import Comparison, compare
+from fmd_profiler.report.significance import Comparison, compare
 
 #: Consecutive comparisons shown (the most recent ones).
 MAX_PAIRS = 8

@@ -32,6 +32,11 @@ MAX_SHRINK = 2.0
 #: (the passes cost it a few milliseconds a second, which take no capacity from anyone).
 IDLE_CPU_SHARE = 0.05
 IDLE_WINDOWS = 10
+#: A process that used less than this share of one CPU over a window had CPU to spare: its
+#: passes took capacity from no request, so the window may bring the interval back but never
+#: stretches it. A lightly loaded app (mostly waiting on I/O, a few requests a second) keeps
+#: SAMPLING_INTERVAL_MS, and a short request, an outlier among them, keeps its samples.
+BUSY_CPU_SHARE = 0.5
 
 
 class CpuBudget:
@@ -135,6 +140,8 @@ class CpuBudget:
             # The cost of passes is proportional to their rate, so the interval that meets the
             # budget is the current one scaled by how far over (or under) it the share is.
             wanted = interval * share / (self.budget * HEADROOM)
+            if used < BUSY_CPU_SHARE * elapsed:
+                wanted = min(wanted, interval)
         wanted = max(wanted, interval / MAX_SHRINK, self.base_s)
         wanted = min(wanted, self.max_interval_s)
         if wanted > self.base_s:

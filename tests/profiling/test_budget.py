@@ -90,6 +90,18 @@ def test_when_the_load_goes_the_interval_comes_back_by_halves() -> None:
     assert seen[-1] == BASE and min(seen) == BASE
 
 
+def test_a_process_with_cpu_to_spare_is_never_stretched() -> None:
+    """A third of a CPU: the passes are 8 % of it, but they take capacity from no request."""
+    clocks = Clocks()
+    b = budget(clocks)
+    b.update()
+    assert window(b, clocks, spent=0.027, used=0.33) == BASE
+    assert b.last_share == pytest.approx(0.027 / 0.33) and b.stretched_windows == 0
+    assert window(b, clocks, spent=0.08, used=1.0) == pytest.approx(0.1)  # busy: stretched
+    # Still allowed to come back towards the base while the process has CPU to spare.
+    assert window(b, clocks, spent=0.0001, used=0.33) == pytest.approx(0.1 / MAX_SHRINK)
+
+
 def test_a_lightly_loaded_process_is_sampled_at_the_configured_interval() -> None:
     """A few requests a second: the passes are a large share of very little CPU."""
     clocks = Clocks()

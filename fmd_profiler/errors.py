@@ -25,6 +25,11 @@ def redact_dsn(text: str) -> str:
     return _URL_PASSWORD.sub(r"\1***\3", text)
 
 
+
+#: How to install what fleet mode needs (psycopg, DuckDB pinned with its lake extensions); every
+#: message about a missing or mismatched part ends with it.
+FLEET_EXTRA = "pip install 'fmd_profiler[fleet]' (from a checkout: pip install '.[fleet]')"
+
 class ProfilerError(Exception):
     """Base class of every error fmd_profiler raises on purpose."""
 

@@ -16,14 +16,19 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from fmd_profiler.errors import ConfigError, ConfigFileError, ProfilerError, one_line
+from fmd_profiler.errors import (
+    FLEET_EXTRA,
+    ConfigError,
+    ConfigFileError,
+    ProfilerError,
+    one_line,
+)
 from fmd_profiler.fleet.settings import LakeSettings
 
 if TYPE_CHECKING:
     from fmd_profiler.fleet.commit import CommitResult
 
 PROG = "python -m fmd_profiler.fleet"
-FLEET_EXTRA = "pip install 'fmd_profiler[fleet]'"
 
 
 class UsageError(ProfilerError):

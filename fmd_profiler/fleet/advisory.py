@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from fmd_profiler.errors import StoreError
+from fmd_profiler.errors import FLEET_EXTRA, StoreError
 from fmd_profiler.fleet.settings import redact_dsn
 
 #: Lock names; each maps to a stable 64-bit key.
@@ -30,7 +30,7 @@ def _psycopg() -> Any:
         import psycopg
     except ImportError:
         raise StoreError("fleet mode needs psycopg and DuckDB's lake extensions: "
-                         "pip install 'fmd_profiler[fleet]'") from None
+                         f"{FLEET_EXTRA}") from None
     return psycopg
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import duckdb
 
-from fmd_profiler.errors import StoreError
+from fmd_profiler.errors import FLEET_EXTRA, StoreError
 from fmd_profiler.fleet import advisory
 from fmd_profiler.fleet.settings import LakeSettings, redact_dsn
 from fmd_profiler.schema import DIRECT_TABLES, SEGMENT_TABLES, create_table_sql
@@ -29,7 +29,6 @@ EXTENSIONS = ("ducklake", "httpfs", "postgres")
 LAKE_VERSION = 1
 #: The alias a lake is attached under.
 ALIAS = "lake"
-FLEET_EXTRA = "pip install 'fmd_profiler[fleet]'"
 
 LEDGER_DDL = (f"CREATE TABLE IF NOT EXISTS {ALIAS}.fmd_ledger (key VARCHAR, table_name VARCHAR, "
               "host VARCHAR, rows BIGINT, bytes BIGINT, committed_at TIMESTAMP)")

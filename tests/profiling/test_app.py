@@ -139,20 +139,25 @@ def test_reported_shares_match_the_known_split_in_the_main_thread(
     assert_shares_match(database, truth, cpu)
 
 
+CEILING_S = 0.0137
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(("ms", "requests"), [(10, 800), (2, 4000)], ids=["10ms", "2ms"])
 def test_shares_stay_right_when_the_budget_stretches_the_interval(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ms: int, requests: int) -> None:
     """The same under a budget no pass can meet (0.01 % of the process's CPU): the sampler
-    stretches its interval to its ceiling (here twice the 5 ms it starts at, decided every
-    0.25 s), and fewer samples, each weighed by the real time since the previous pass, give the
-    same shares.
+    stretches its interval to its ceiling (here 13.7 ms from the 5 ms it starts at, decided
+    every 0.25 s), and fewer samples, each weighed by the real time since the previous pass,
+    give the same shares. The ceiling is no multiple of the requests' 2 or 10 ms, so the samples
+    cannot lock onto one phase of them (at exactly 10 ms the 10 ms requests were sampled at
+    nearly the same point of each, a bias of any sampler, stretched or not).
 
     Served in the main thread (the timer signal samples): the sampler thread's own bias under
     a loaded machine (see the test above) would otherwise blur what this one checks, that a
     stretched interval leaves the shares as they were.
     """
-    monkeypatch.setattr(budget, "MAX_INTERVAL_S", 0.010)
+    monkeypatch.setattr(budget, "MAX_INTERVAL_S", CEILING_S)
     monkeypatch.setattr(budget, "WINDOW_S", 0.25)
     database = tmp_path / "p.duckdb"
     app, truth, cpu = split_app(database, MONITOR_LEVEL=2, SAMPLING_INTERVAL_MS=5,
@@ -162,7 +167,7 @@ def test_shares_stay_right_when_the_budget_stretches_the_interval(
         client.get(f"/split?ms={ms}")
     engine = engine_of(app.extensions["fmd_profiler"].runtime)
     assert engine is not None and engine.sampler.budget is not None
-    assert engine.sampler.budget.stretched_windows > 0 and engine.sampler.interval_s == 0.010
+    assert engine.sampler.budget.stretched_windows > 0 and engine.sampler.interval_s == CEILING_S
     stop(app)
     assert_shares_match(database, truth, cpu)
 

@@ -121,21 +121,23 @@ class MemoryAttemptLog:
         return len(self._attempts)
 
 
-class FileAttemptLog:
-    """An :class:`AttemptLog` in the folder ``path``, shared by every process that names it.
+class ShardedAttemptLog:
+    """An :class:`AttemptLog` whose keys are spread over ``shards`` small documents by a hash,
+    so an attempt reads and rewrites only the one or two its keys live in, never the whole log.
 
-    Keys are spread over :data:`SHARDS` small JSON files by a hash, so an attempt reads and
-    rewrites only the one or two files its keys live in, never the whole log. Everything is
-    decided under one exclusive ``flock`` on ``<path>/.lock``; a damaged file counts as empty.
-    When the folder cannot be written the log falls back to this process's memory (one
-    warning), so a read-only store still throttles, per process.
+    Subclasses say where the documents live: :meth:`_locked` yields the attempts of the given
+    keys' shards with the shards held exclusively and writes them back; :meth:`_read` reads one
+    shard. When that storage fails (an error of :attr:`failures`) the log falls back to this
+    process's memory with one warning, so a read-only or unreachable store still throttles, per
+    process.
     """
 
-    def __init__(self, path: Path, max_keys: int = MAX_KEYS, shards: int = 64) -> None:
-        self.path = path
+    #: The errors of the storage that make the log fall back to memory.
+    failures: tuple[type[Exception], ...] = (OSError,)
+
+    def __init__(self, max_keys: int = MAX_KEYS, shards: int = 64) -> None:
         self._shards = shards
         self._max_keys = max_keys
-        self._thread_lock = threading.Lock()  # flock is per open file, threads share a process
         self._fallback = MemoryAttemptLog(max_keys)
         self._warned = False
 
@@ -145,7 +147,7 @@ class FileAttemptLog:
                 # only these shards are in hand: the key cap is theirs
                 cap = max(1, self._max_keys * shards // self._shards)
                 return admit_in(attempts, limits, now, window_s, max_keys=cap)
-        except OSError as exc:
+        except self.failures as exc:
             self._warn(exc)
             return self._fallback.admit(limits, now, window_s)
 
@@ -153,7 +155,7 @@ class FileAttemptLog:
         try:
             with self._locked([key]) as (attempts, _):
                 forget_in(attempts, key, stamp)
-        except OSError as exc:
+        except self.failures as exc:
             self._warn(exc)
         self._fallback.forget(key, stamp)
 
@@ -164,8 +166,48 @@ class FileAttemptLog:
     def _shard(self, key: str) -> int:
         return zlib.crc32(key.encode("utf-8", "surrogatepass")) % self._shards
 
+    def _locked(self, keys: Sequence[str]) -> contextlib.AbstractContextManager[
+            tuple[Attempts, int]]:
+        raise NotImplementedError
+
+    def _read(self, shard: int) -> Attempts:
+        raise NotImplementedError
+
+    def _where(self) -> str:
+        """Where the log lives, for the warning."""
+        raise NotImplementedError
+
+    def _warn(self, exc: Exception) -> None:
+        if not self._warned:
+            self._warned = True
+            log.warning("fmd_profiler: cannot write the attempt log %s (%s); throttling per "
+                        "process until it can", self._where(), exc)
+
+
+def stamps_of(document: object) -> Attempts:
+    """The attempts in one shard's document; anything malformed in it counts as absent."""
+    if not isinstance(document, dict):
+        return {}
+    return {str(k): [float(t) for t in v if isinstance(t, (int, float))]
+            for k, v in document.items() if isinstance(v, list)}
+
+
+class FileAttemptLog(ShardedAttemptLog):
+    """A :class:`ShardedAttemptLog` in the folder ``path``, shared by every process that names
+    it: one JSON file per shard, everything decided under one exclusive ``flock`` on
+    ``<path>/.lock``; a damaged file counts as empty.
+    """
+
+    def __init__(self, path: Path, max_keys: int = MAX_KEYS, shards: int = 64) -> None:
+        super().__init__(max_keys, shards)
+        self.path = path
+        self._thread_lock = threading.Lock()  # flock is per open file, threads share a process
+
     def _file(self, shard: int) -> Path:
         return self.path / f"{shard:02x}.json"
+
+    def _where(self) -> str:
+        return str(self.path)
 
     @contextlib.contextmanager
     def _locked(self, keys: Sequence[str]) -> Iterator[tuple[Attempts, int]]:
@@ -192,19 +234,9 @@ class FileAttemptLog:
 
     def _read(self, shard: int) -> Attempts:
         try:
-            data = json.loads(self._file(shard).read_bytes())
+            return stamps_of(json.loads(self._file(shard).read_bytes()))
         except (OSError, ValueError):
             return {}
-        if not isinstance(data, dict):
-            return {}
-        return {str(k): [float(t) for t in v if isinstance(t, (int, float))]
-                for k, v in data.items() if isinstance(v, list)}
-
-    def _warn(self, exc: OSError) -> None:
-        if not self._warned:
-            self._warned = True
-            log.warning("fmd_profiler: cannot write the attempt log %s (%s); throttling per "
-                        "process until it can", self.path, exc)
 
 
 def key_of(*parts: str) -> str:

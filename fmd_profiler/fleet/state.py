@@ -15,17 +15,14 @@ import logging
 import secrets
 import threading
 import weakref
-import zlib
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 from fmd_profiler.dashboard.throttle import (
     MAX_KEYS,
     Attempts,
-    Limit,
-    MemoryAttemptLog,
-    admit_in,
-    forget_in,
+    ShardedAttemptLog,
+    stamps_of,
 )
 from fmd_profiler.errors import StoreError, redact_dsn
 from fmd_profiler.fleet.advisory import connect, lock_key
@@ -133,48 +130,27 @@ def _object(body: Any) -> dict[str, Any]:
     return body if isinstance(body, dict) else {}
 
 
-class CatalogAttemptLog:
-    """An :class:`~fmd_profiler.dashboard.throttle.AttemptLog` in the catalog, shared by every pod.
-
-    Keys are spread over ``shards`` documents by a hash, like the file log's shards, so an
-    attempt locks only the one or two rows its keys live in. When the catalog cannot be reached
-    the log falls back to this process's memory (one warning), as the file log does.
+class CatalogAttemptLog(ShardedAttemptLog):
+    """A :class:`~fmd_profiler.dashboard.throttle.ShardedAttemptLog` in the catalog, shared by
+    every pod: one document per shard, so an attempt locks only the one or two rows its keys
+    live in.
     """
+
+    failures = (StoreError,)
 
     def __init__(self, documents: CatalogDocuments, max_keys: int = MAX_KEYS,
                  shards: int = 64) -> None:
+        super().__init__(max_keys, shards)
         self.documents = documents
-        self._shards = shards
-        self._max_keys = max_keys
-        self._fallback = MemoryAttemptLog(max_keys)
-        self._warned = False
-
-    def admit(self, limits: Sequence[Limit], now: float, window_s: float) -> float:
-        try:
-            with self._locked([limit.key for limit in limits]) as (attempts, shards):
-                cap = max(1, self._max_keys * shards // self._shards)
-                return admit_in(attempts, limits, now, window_s, max_keys=cap)
-        except StoreError as exc:
-            self._warn(exc)
-            return self._fallback.admit(limits, now, window_s)
-
-    def forget(self, key: str, stamp: float | None = None) -> None:
-        try:
-            with self._locked([key]) as (attempts, _):
-                forget_in(attempts, key, stamp)
-        except StoreError as exc:
-            self._warn(exc)
-        self._fallback.forget(key, stamp)
-
-    def keys(self) -> int:
-        """How many keys the log holds (for tests and status pages)."""
-        return sum(len(self.documents.read(self._name(n))) for n in range(self._shards))
-
-    def _shard(self, key: str) -> int:
-        return zlib.crc32(key.encode("utf-8", "surrogatepass")) % self._shards
 
     def _name(self, shard: int) -> str:
         return f"{ATTEMPTS}{shard:02x}"
+
+    def _read(self, shard: int) -> Attempts:
+        return stamps_of(self.documents.read(self._name(shard)))
+
+    def _where(self) -> str:
+        return "in the catalog"
 
     @contextlib.contextmanager
     def _locked(self, keys: Sequence[str]) -> Iterator[tuple[Attempts, int]]:
@@ -182,19 +158,12 @@ class CatalogAttemptLog:
         with self.documents.edit([self._name(n) for n in shards]) as documents:
             attempts: Attempts = {}
             for n in shards:
-                for key, stamps in documents[self._name(n)].items():
-                    if isinstance(stamps, list):
-                        attempts[key] = [float(t) for t in stamps if isinstance(t, (int, float))]
+                attempts.update(stamps_of(documents[self._name(n)]))
             yield attempts, len(shards)
             for n in shards:
                 documents[self._name(n)] = {}
             for key, stamps in attempts.items():
                 documents[self._name(self._shard(key))][key] = stamps
-
-    def _warn(self, exc: StoreError) -> None:
-        if not self._warned:
-            self._warned = True
-            log.warning("fmd_profiler: %s; throttling per process until it can", exc)
 
 
 class CatalogSessionGenerations:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from fmd_profiler.schema import REQUESTS, ROUTES, SCHEMA_VERSION
+from fmd_profiler.store import request_counts
 
 DAY_S = 86_400
 VERSIONS = 3
@@ -82,4 +83,6 @@ def register(con: Any, table: str, paths: list[str], alias: str = "lake") -> Non
     con.execute("BEGIN TRANSACTION")
     for path in paths:
         con.execute(f"CALL ducklake_add_data_files('{alias}', '{table}', '{path}')")
+    if table == "requests":  # as the committer does, in the same transaction
+        request_counts.add_files(con, alias, paths)
     con.execute("COMMIT")

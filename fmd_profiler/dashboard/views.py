@@ -447,7 +447,7 @@ def _built(dash: Dashboard, path: str) -> BuiltPage | None:
 
     def build() -> Any:
         with dash.source.read() as con:
-            page = build_page(con, options, path)
+            page = build_page(con, options, path, ahead=dash.renderer.draw_ahead)
             return None if page is None else (page, navigation(con, options))
 
     return dash.pages.get(f"{path}?{raw}", dash.source.version(), build)

@@ -45,28 +45,49 @@ def rows(con: Any, sql: str, params: dict[str, Any] | None = None) -> list[dict[
 BOX_QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 
 
-def endpoint_summary(con: Any, window: Window = ALL_TIME, *,
-                     boxes: bool = False) -> list[dict[str, Any]]:
+def endpoint_summary(con: Any, window: Window = ALL_TIME, *, boxes: bool = False,
+                     counts: str | None = None, now: datetime | None = None
+                     ) -> list[dict[str, Any]]:
     """One row per endpoint, known routes included even when never requested (hits 0).
 
     ``median_cpu_ms`` is the median of the requests' thread CPU time: set beside ``median_ms``
     it tells an endpoint that computes from one that waits (on I/O, a lock, the GIL).
     ``boxes``: each row also has ``box``, the unrounded :data:`BOX_QUANTILES` of duration (None
     without requests), computed in the same pass over the requests as the percentiles.
+    ``counts``: a table of the window's requests counted per endpoint and rule (columns
+    endpoint, rule, hits, errors, last_at; the overview's buckets) to take the counts from, so
+    the pass over the requests only computes percentiles. ``now``: each row also has
+    ``hits_24h`` and ``hits_7d``, the requests in the day and the week before ``now``.
     """
     probabilities = [0.5, 0.95, 0.99, *(BOX_QUANTILES if boxes else ())]
     box = ", s.q[4:] AS box" if boxes else ""
-    sql = f"""
-    WITH r AS ({WINDOWED_REQUESTS}),
-    s AS (
-        SELECT endpoint,
-               count(*) AS hits,
-               quantile_cont(duration_ms, {probabilities}) AS q,
-               quantile_cont(cpu_ms, 0.5) AS cpu_median,
+    recent = (", coalesce(s.hits_24h, 0) AS hits_24h, coalesce(s.hits_7d, 0) AS hits_7d"
+              if now is not None else "")
+    recent_sql = """,
+               count(*) FILTER (WHERE started_at >= $now - INTERVAL 1 DAY
+                                AND started_at <= $now) AS hits_24h,
+               count(*) FILTER (WHERE started_at >= $now - INTERVAL 7 DAY
+                                AND started_at <= $now) AS hits_7d""" if now is not None else ""
+    spread = f"""quantile_cont(duration_ms, {probabilities}) AS q,
+               quantile_cont(cpu_ms, 0.5) AS cpu_median{recent_sql}"""
+    if counts is None:
+        summary = f"""
+        SELECT endpoint, count(*) AS hits, {spread},
                count(*) FILTER (WHERE status >= 500) AS errors,
                max(started_at) AS last_requested,
                string_agg(DISTINCT rule, ', ' ORDER BY rule) AS rules_hit
-        FROM r GROUP BY endpoint
+        FROM r GROUP BY endpoint"""
+    else:
+        summary = f"""
+        SELECT * FROM (
+            SELECT endpoint, sum(hits)::BIGINT AS hits, sum(errors)::BIGINT AS errors,
+                   max(last_at) AS last_requested,
+                   string_agg(DISTINCT rule, ', ' ORDER BY rule) AS rules_hit
+            FROM {counts} GROUP BY endpoint)
+        LEFT JOIN (SELECT endpoint, {spread} FROM r GROUP BY endpoint) USING (endpoint)"""
+    sql = f"""
+    WITH r AS ({WINDOWED_REQUESTS}),
+    s AS ({summary}
     ),
     known AS (
         SELECT endpoint,  -- '': an endpoint imported from FMD, which kept no rule
@@ -87,11 +108,11 @@ def endpoint_summary(con: Any, window: Window = ALL_TIME, *,
            round(s.q[3], 3) AS p99_ms,
            round(s.cpu_median, 3) AS median_cpu_ms,
            coalesce(s.errors, 0) AS errors,
-           s.last_requested AS last_requested{box}
+           s.last_requested AS last_requested{box}{recent}
     FROM known FULL OUTER JOIN s ON known.endpoint = s.endpoint
     ORDER BY (coalesce(known.endpoint, s.endpoint) = '{UNMATCHED}'), endpoint
     """
-    return rows(con, sql, window.params())
+    return rows(con, sql, {**window.params(), **({"now": now} if now is not None else {})})
 
 
 def method_summary(con: Any, window: Window = ALL_TIME,

@@ -203,7 +203,9 @@ def share_heatmap(data: pd.DataFrame) -> ggplot:
         _theme(),
     ])
     if len(versions) * len(endpoints) <= 200:  # text stays legible
-        chart += geom_text(aes(label="pct"), size=7, color="#1d2127", format_string="{:.1f}")
+        # group=1: one group for every label (plotnine would transform each tile on its own)
+        chart += geom_text(aes(label="pct", group=1), size=7, color="#1d2127",
+                           format_string="{:.1f}")
     return chart
 
 
@@ -282,7 +284,7 @@ def ratio_heatmap(data: pd.DataFrame) -> ggplot:
         # One tile per cell, said explicitly: without it a layer sizes its tiles from the
         # spacing of its own rows, so outlines of non-adjacent tiles spanned several rows.
         geom_tile(notable, fill="none", color="#1d2127", size=0.8, width=0.94, height=0.94),
-        geom_text(aes(label="text"), size=7, color="#1d2127"),
+        geom_text(aes(label="text", group=1), size=7, color="#1d2127"),  # one group: faster
         scale_fill_gradient2(low="#3d9a50", mid="#f7f7f7", high="#d04a3a", midpoint=0,
                                    limits=(-1, 1), guide=None),
         labs(x="", y=""),
@@ -467,6 +469,14 @@ CHARTS: dict[str, Callable[..., ggplot]] = {
     "run_history": run_history,
     "verdict_ratios": verdict_ratios,
 }
+
+
+def warm_up() -> None:
+    """Draw a small chart and throw it away: a process's first drawing loads the fonts and
+    fills matplotlib's and plotnine's caches, which the first real chart should not wait for."""
+    data = pd.DataFrame({"day": pd.to_datetime(["2026-01-01", "2026-01-02"]),
+                         "endpoint": ["a", "b"], "hits": [1, 2]})
+    render_png("requests_per_day", data, {"colors": {"a": ACCENT}}, 2.0, 1.0)
 
 
 def render_png(kind: str, data: pd.DataFrame, options: Mapping[str, Any], width: float,

@@ -47,7 +47,9 @@ def prepare_drawing() -> None:
 
 def _import_charts() -> None:
     try:
-        importlib.import_module(CHARTS_MODULE)
+        charts = importlib.import_module(CHARTS_MODULE)
+        with _draw_lock:  # the first drawing in a process loads fonts and builds caches
+            charts.warm_up()
     except Exception as exc:  # the first chart imports it again and reports what fails
         log.debug("fmd_profiler: importing the chart code ahead failed: %s", exc)
 
@@ -107,11 +109,35 @@ class ChartRenderer:
         self.processes = processes
         self.cache = cache if cache is not None else ChartCache()
         self.failed: dict[str, str] = {}
+        self._ahead: list[threading.Thread] = []
+        self._ahead_lock = threading.Lock()
+
+    def draw_ahead(self, specs: Iterable[ChartSpec]) -> None:
+        """Start drawing ``specs`` in a thread of this process, under the drawing lock, while
+        the caller goes on querying (DuckDB releases the GIL); :meth:`render` waits for them."""
+        specs = [spec for spec in specs if spec.key not in self.cache]
+        if not specs:
+            return
+        thread = threading.Thread(target=self._draw_in_turn, args=(specs,), daemon=True,
+                                  name="fmd_profiler-charts-ahead")
+        with self._ahead_lock:
+            self._ahead = [t for t in self._ahead if t.is_alive()] + [thread]
+        thread.start()
+
+    def _draw_in_turn(self, specs: list[ChartSpec]) -> None:
+        for spec in specs:
+            if spec.key not in self.cache:
+                with _draw_lock:
+                    self._store(spec, functools.partial(_draw_spec, spec))
 
     def render(self, specs: Iterable[ChartSpec],
                progress: Callable[[int], None] | None = None) -> dict[str, bytes]:
         """Every chart's PNG by key; a chart that fails is logged and left out."""
         specs = list(specs)
+        with self._ahead_lock:
+            ahead = list(self._ahead)
+        for thread in ahead:  # charts started by draw_ahead are not drawn twice
+            thread.join()
         with self.drawing() as drawing:
             drawing.submit(specs)
             drawing.wait(progress)

@@ -8,12 +8,14 @@ of a million requests fetches a handful of rows. Days and hours are in the repor
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 from fmd_profiler.queries import request_queries as core_queries
 from fmd_profiler.queries.profile_queries import STARTED_IN
 from fmd_profiler.queries.request_queries import WINDOWED_REQUESTS, rows
 from fmd_profiler.report.options import ReportOptions
+from fmd_profiler.store import request_counts
 
 #: The requests a report covers, with ``local_at``: started_at in the report's time zone.
 SCOPED = f"""
@@ -21,6 +23,8 @@ SCOPED = f"""
     FROM ({WINDOWED_REQUESTS})
     WHERE ($endpoints::VARCHAR[] IS NULL OR list_contains($endpoints::VARCHAR[], endpoint))
 """
+
+EPOCH = datetime(1970, 1, 1)
 
 #: Box plots: whiskers at the 5th/95th percentile (Tukey's 1.5 IQR needs every row).
 BOX_QUANTILES = str(list(core_queries.BOX_QUANTILES))
@@ -44,13 +48,28 @@ def _params(endpoint: str | None) -> dict[str, Any]:
 
 # -- overview -----------------------------------------------------------------------------------
 
-#: The overview's one pass over the requests in scope: a temporary table of the session with
-#: the requests counted per 15-minute bucket (UTC) and endpoint, method, rule and version, so
-#: the per-day, per-hour and per-version figures sum a few thousand rows, not every request.
-#: ``local_at`` is the bucket's start in the report's time zone; ``started_at`` and
-#: ``last_at`` are the first and last request in it.
+#: The overview's requests counted per 15-minute bucket (UTC) and endpoint, method, rule and
+#: version, a temporary table of the session, so the per-day, per-hour and per-version figures
+#: sum a few thousand rows, not every request. ``local_at`` is the bucket's start in the report's
+#: time zone; ``started_at`` and ``last_at`` are the first and last request in it.
 BUCKETS = "fmd_overview_buckets"
 BUCKET_US = 15 * 60 * 1_000_000
+
+#: The buckets from one pass over the requests in scope.
+_COUNTED_REQUESTS = f"""
+    SELECT time_bucket(INTERVAL 15 MINUTE, started_at) AS bucket, endpoint, method, rule,
+           version, count(*) AS hits, count(*) FILTER (WHERE status >= 500) AS errors,
+           min(started_at) AS started_at, max(started_at) AS last_at
+    FROM ({SCOPED}) r GROUP BY ALL"""
+#: The same buckets from the counts a lake keeps (:mod:`fmd_profiler.store.request_counts`).
+_STORED_COUNTS = f"""
+    SELECT bucket, endpoint, method, rule, version, sum(hits)::BIGINT AS hits,
+           sum(errors)::BIGINT AS errors, min(first_at) AS started_at, max(last_at) AS last_at
+    FROM {request_counts.VIEW}
+    WHERE ($since::TIMESTAMP IS NULL OR bucket >= $since::TIMESTAMP)
+      AND ($until::TIMESTAMP IS NULL OR bucket < $until::TIMESTAMP)
+      AND ($endpoints::VARCHAR[] IS NULL OR list_contains($endpoints::VARCHAR[], endpoint))
+    GROUP BY ALL"""
 
 
 def make_buckets(con: Any, options: ReportOptions) -> bool:
@@ -62,14 +81,13 @@ def make_buckets(con: Any, options: ReportOptions) -> bool:
     fails this). Then the per-day and per-hour figures equal the per-request ones exactly;
     else the caller takes those from every request (``buckets=False``). The table is filled
     either way: counts per version and per (method, rule) do not depend on the time zone.
+    The buckets come from the stored counts when they hold every request and the window
+    starts and ends on quarter hours, else from one pass over the requests.
     """
+    stored = stored_counts_usable(con, options)
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE {BUCKETS} AS
-        WITH raw AS (
-            SELECT time_bucket(INTERVAL 15 MINUTE, started_at) AS bucket, endpoint, method,
-                   rule, version, count(*) AS hits, min(started_at) AS started_at,
-                   max(started_at) AS last_at
-            FROM ({SCOPED}) r GROUP BY ALL),
+        WITH raw AS ({_STORED_COUNTS if stored else _COUNTED_REQUESTS}),
         zone AS (
             SELECT bucket, timezone($tz, timezone('UTC', bucket)) AS local_at,
                    timezone($tz, timezone('UTC', bucket + INTERVAL 15 MINUTE
@@ -81,6 +99,18 @@ def make_buckets(con: Any, options: ReportOptions) -> bool:
         FROM raw JOIN zone USING (bucket)""", options.params())
     found = con.execute(f"SELECT coalesce(bool_and(exact), TRUE) FROM {BUCKETS}").fetchone()
     return bool(found and found[0])
+
+
+def stored_counts_usable(con: Any, options: ReportOptions) -> bool:
+    """The session's stored request counts hold every request and ``options``' window starts
+    and ends on quarter hours: then sums over them equal counts over the requests."""
+    return (all(t is None or _on_quarter_hour(t) for t in (options.window.since,
+                                                           options.window.until))
+            and request_counts.complete(con))
+
+
+def _on_quarter_hour(moment: datetime) -> bool:
+    return (moment - EPOCH) % timedelta(seconds=request_counts.BUCKET_S) == timedelta(0)
 
 
 def _bucket_df(con: Any, sql: str, options: ReportOptions, buckets: bool, **extra: Any) -> Any:
@@ -112,19 +142,6 @@ def multi_method_endpoints(con: Any, options: ReportOptions, *,
         GROUP BY endpoint HAVING count(*) > 1 ORDER BY endpoint""",
         {} if buckets else options.window.params()).fetchall()
     return [row[0] for row in found]
-
-
-def recent_hits(con: Any, options: ReportOptions) -> dict[str, tuple[int, int]]:
-    """endpoint -> (hits in the 24 h before ``options.now``, hits in the 7 days before it)."""
-    found = con.execute(f"""
-        SELECT endpoint,
-               count(*) FILTER (WHERE started_at >= $now - INTERVAL 1 DAY) AS h24,
-               count(*) AS h7
-        FROM ({SCOPED}) r
-        WHERE started_at >= $now - INTERVAL 7 DAY AND started_at <= $now
-        GROUP BY endpoint ORDER BY endpoint""", {**options.params(), "now": options.now}
-    ).fetchall()
-    return {endpoint: (int(h24), int(h7)) for endpoint, h24, h7 in found}
 
 
 def daily_requests(con: Any, options: ReportOptions, *, buckets: bool = False) -> Any:
@@ -171,7 +188,14 @@ def version_share(con: Any, options: ReportOptions, *, buckets: bool = False) ->
 
 
 def versions(con: Any, options: ReportOptions) -> list[dict[str, Any]]:
-    """Every version with its request count and first/last request, oldest first."""
+    """Every version with its request count and first/last request, oldest first (from the
+    stored counts when they stand for the requests)."""
+    if stored_counts_usable(con, options):
+        return rows(con, f"""
+            SELECT version, sum(hits)::BIGINT AS hits, min(started_at) AS first_seen,
+                   max(last_at) AS last_seen
+            FROM ({_STORED_COUNTS}) r GROUP BY version ORDER BY first_seen, version""",
+                    {k: v for k, v in options.params().items() if k != "tz"})
     return rows(con, f"""
         SELECT version, count(*) AS hits, min(started_at) AS first_seen,
                max(started_at) AS last_seen
@@ -369,7 +393,9 @@ def outlier_times(con: Any, options: ReportOptions, limit: int) -> Any:
 def endpoint_names(con: Any) -> list[str]:
     """Every endpoint of the store, routes and requests alike, whatever the window: the set
     endpoint colours are assigned over, so that a name has one colour on every page."""
-    found = con.execute("SELECT endpoint FROM routes UNION SELECT endpoint FROM requests "
+    # The stored counts name every endpoint the requests do, without reading them all.
+    source = request_counts.VIEW if request_counts.complete(con) else "requests"
+    found = con.execute(f"SELECT endpoint FROM routes UNION SELECT endpoint FROM {source} "
                         "ORDER BY 1").fetchall()
     return [row[0] for row in found if row[0] is not None]
 

@@ -4,8 +4,9 @@ This module is where fleet mode meets DuckDB: it loads the ``ducklake``, ``httpf
 ``postgres`` extensions from their packages (no download at run time), creates the S3 secret,
 attaches the lake and creates its tables once, under an advisory lock. The tables are those of the
 embedded store without keys (DuckLake has none; readers deduplicate keyed tables, as they do for
-the spool), plus ``fmd_ledger`` (every registered file's key) and ``fmd_meta`` (the lake's layout
-version, so an older fmd_profiler refuses a lake made by a newer one).
+the spool), plus ``fmd_ledger`` (every registered file's key), ``fmd_meta`` (the lake's layout
+version, so an older fmd_profiler refuses a lake made by a newer one) and ``fmd_request_counts``
+(:mod:`fmd_profiler.store.request_counts`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from fmd_profiler.errors import FLEET_EXTRA, StoreError
 from fmd_profiler.fleet import advisory
 from fmd_profiler.fleet.settings import LakeSettings, redact_dsn
 from fmd_profiler.schema import DIRECT_TABLES, SEGMENT_TABLES, create_table_sql
+from fmd_profiler.store import request_counts
 from fmd_profiler.store.database import create_read_views
 
 #: The extensions fleet mode loads, each from the package ``duckdb-extension-<name>``.
@@ -148,6 +150,11 @@ def ensure_lake_schema(settings: LakeSettings) -> None:
             con.execute(LEVELS_DDL)
             con.execute("COMMIT")
             _add_missing_columns(con)
+            # After the columns: a lake made before the counts existed gets them from its
+            # requests, in one transaction.
+            con.execute("BEGIN TRANSACTION")
+            request_counts.create(con, ALIAS)
+            con.execute("COMMIT")
             found = con.execute(f"SELECT value FROM {ALIAS}.fmd_meta "
                                 "WHERE key = 'lake_version'").fetchone()
             if found is None:
@@ -203,6 +210,7 @@ class Lake:
         try:
             check_lake_version(con, "stored")
             create_read_views(con, "stored", {})
+            request_counts.create_view(con, "stored")
             con.execute("BEGIN TRANSACTION")
             yield con
         finally:

@@ -19,7 +19,8 @@ import duckdb
 
 from fmd_profiler.errors import StoreError
 from fmd_profiler.fleet.settings import LakeSettings, redact_dsn
-from fmd_profiler.schema import DIRECT_TABLES, SEGMENT_TABLES
+from fmd_profiler.schema import DIRECT_TABLES, REQUESTS, SEGMENT_TABLES
+from fmd_profiler.store import request_counts
 from fmd_profiler.store.lake import ALIAS, check_lake_version, connect, ensure_lake_schema
 
 #: Retries of a commit that conflicts with another writer (DuckLake's default is 10).
@@ -87,7 +88,8 @@ class Catalog:
         if not ledger_only:
             wanted |= {(t.name, c.name) for t in (*SEGMENT_TABLES.values(),
                                                   *DIRECT_TABLES.values()) for c in t.columns}
-            wanted |= {("fmd_levels", "endpoint"), ("fmd_meta", "key")}
+            wanted |= {("fmd_levels", "endpoint"), ("fmd_meta", "key"),
+                       (request_counts.TABLE, "bucket")}
         return wanted <= found
 
     def __enter__(self) -> Catalog:
@@ -125,6 +127,7 @@ class Catalog:
                 # allow_missing: a file from an older host lacks the columns added since.
                 con.execute(f"CALL ducklake_add_data_files('{ALIAS}', $t, $p, "
                             "allow_missing => true)", {"t": table, "p": paths})
+            request_counts.add_files(con, ALIAS, by_table.get(REQUESTS.name, []))
             con.execute(
                 f"INSERT INTO {ALIAS}.fmd_ledger SELECT unnest($k), unnest($t), unnest($h), "
                 "unnest($r), unnest($b), CAST(now() AT TIME ZONE 'UTC' AS TIMESTAMP)",
@@ -159,12 +162,15 @@ class Catalog:
     # -- maintenance -----------------------------------------------------------------------------
 
     def delete_older_than(self, cutoff_epoch_s: float) -> dict[str, int]:
-        """Delete rows older than ``cutoff_epoch_s`` (UTC) from every table with a time
-        column, in one transaction; returns rows deleted per table."""
+        """Delete rows older than ``cutoff_epoch_s`` (UTC), moved back to the start of its quarter
+        hour, from every table with a time column and the request counts, in one transaction;
+        returns rows deleted per table."""
         deleted: dict[str, int] = {}
         con = self._con
+        cutoff_epoch_s = request_counts.bucket_start(cutoff_epoch_s)
         try:
             con.execute("BEGIN TRANSACTION")
+            request_counts.delete_before(con, ALIAS, cutoff_epoch_s)
             for table in SEGMENT_TABLES.values():
                 if table.time_column:
                     found = con.execute(
@@ -181,10 +187,10 @@ class Catalog:
         return deleted
 
     def compact(self, grace_s: float, clock: Callable[[], float] = time.time) -> None:
-        """Merge small files, expire snapshots older than ``grace_s`` and delete the files
-        that became unneeded more than ``grace_s`` ago (a reader that started within the
-        grace period keeps its snapshot's files). Each step's cutoff is taken when it starts,
-        so the files the merge replaced count from the merge."""
+        """Merge the request counts' rows and small files, expire snapshots older than
+        ``grace_s`` and delete the files that became unneeded more than ``grace_s`` ago (a
+        reader that started within the grace period keeps its snapshot's files). Each step's
+        cutoff is taken when it starts, so the files the merge replaced count from the merge."""
         # count(*): the steps list what they did with times with a zone, which Python could
         # only take with pytz; what they did is not needed.
         steps = [
@@ -192,6 +198,15 @@ class Catalog:
             ("ducklake_expire_snapshots", f"'{ALIAS}', older_than => to_timestamp($t)"),
             ("ducklake_cleanup_old_files", f"'{ALIAS}', older_than => to_timestamp($t)"),
         ]
+        try:
+            self._con.execute("BEGIN TRANSACTION")
+            request_counts.merge(self._con, ALIAS)
+            self._con.execute("COMMIT")
+        except duckdb.Error as exc:
+            with contextlib.suppress(duckdb.Error):
+                self._con.execute("ROLLBACK")
+            raise StoreError(f"merging the request counts failed ({_first_line(exc)}); they "
+                             "stay as they were") from None
         for name, args in steps:
             params = {"t": clock() - grace_s} if "$t" in args else {}
             try:

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 import duckdb
 
 from fmd_profiler.fleet.settings import LakeSettings
+from fmd_profiler.store import request_counts
 from fmd_profiler.store.database import create_read_views
 from fmd_profiler.store.lake import check_lake_version, connect
 
@@ -59,6 +60,7 @@ class KeptLakeReader:
         try:
             check_lake_version(con, ATTACHED)
             create_read_views(con, ATTACHED, {})
+            request_counts.create_view(con, ATTACHED)
             # Views made before the lake had its tables would stay empty: keep only a
             # connection that saw them (another is closed after its one session).
             found = con.execute("SELECT count(*) FROM information_schema.tables "

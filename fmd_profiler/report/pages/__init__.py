@@ -8,13 +8,13 @@ request asks for, by its path.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from fmd_profiler.queries import profile_queries
 from fmd_profiler.report.exports import endpoint_file_name, speedscope_file_name
-from fmd_profiler.report.model import NavLink, Page
+from fmd_profiler.report.model import ChartSpec, NavLink, Page
 from fmd_profiler.report.options import ReportOptions
 from fmd_profiler.report.pages.endpoint import build_endpoint
 from fmd_profiler.report.pages.errors_page import build_errors, has_errors_page
@@ -92,10 +92,13 @@ def download_page(con: Any, options: ReportOptions, path: str) -> str | None:
     return None
 
 
-def build_page(con: Any, options: ReportOptions, path: str) -> Page | None:
-    """The page at ``path`` (as in the static site), or None when there is no such page."""
+def build_page(con: Any, options: ReportOptions, path: str,
+               ahead: Callable[[Sequence[ChartSpec]], None] | None = None) -> Page | None:
+    """The page at ``path`` (as in the static site), or None when there is no such page.
+    ``ahead``: given the charts whose data is ready while the page still queries (the
+    overview's), to start drawing them."""
     if path == INDEX:
-        return build_overview(con, options)
+        return build_overview(con, options, ahead)
     for kind in SITE_PAGES:
         if path == kind.path:
             return kind.build(con, options) if kind.available(con, options) else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from fmd_profiler.queries import request_queries as core_queries
@@ -17,27 +18,30 @@ def endpoint_rows(con: Any, options: ReportOptions) -> list[dict[str, Any]]:
     return _endpoint_rows(con, options, buckets=False)[0]
 
 
-def _endpoint_rows(con: Any, options: ReportOptions, *, buckets: bool
+def _endpoint_rows(con: Any, options: ReportOptions, *, buckets: bool,
+                   colors: dict[str, str] | None = None
                    ) -> tuple[list[dict[str, Any]], dict[str, list[float | None]]]:
     """The overview table and each requested endpoint's box-plot quantiles (one pass over the
-    requests computes both). ``buckets``: :data:`queries.BUCKETS` is filled for ``options``."""
-    summary = core_queries.endpoint_summary(con, options.window, boxes=True)
+    requests computes both). ``buckets``: :data:`queries.BUCKETS` is filled for ``options``,
+    and the counts come from it."""
+    summary = core_queries.endpoint_summary(con, options.window, boxes=True,
+                                            counts=queries.BUCKETS if buckets else None,
+                                            now=options.now)
     if options.endpoints is not None:
         wanted = set(options.endpoints)
         summary = [row for row in summary if row["endpoint"] in wanted]
-    recent = queries.recent_hits(con, options)
     # Rows per method only where they say more than the endpoint's own row: only endpoints
     # served under several (method, rule) pay for their percentiles.
     several = queries.multi_method_endpoints(con, options, buckets=buckets)
     by_method = core_queries.methods_by_endpoint(con, options.window, several) if several else {}
-    colors = endpoint_colors(queries.endpoint_names(con), options.colors)
+    if colors is None:
+        colors = endpoint_colors(queries.endpoint_names(con), options.colors)
     boxes: dict[str, list[float | None]] = {}
     for row in summary:
         name = row["endpoint"]
         box = row.pop("box")
         if row["hits"]:  # no durations at all: a box of NULLs, as in duration_boxes
             boxes[name] = box if box is not None else [None] * len(queries.BOX_COLUMNS)
-        row["hits_24h"], row["hits_7d"] = recent.get(name, (0, 0))
         row["error_rate"] = row["errors"] / row["hits"] if row["hits"] else None
         row["unused"] = row["hits"] == 0
         row["color"] = colors[name]
@@ -48,12 +52,10 @@ def _endpoint_rows(con: Any, options: ReportOptions, *, buckets: bool
     return sorted(summary, key=lambda r: (-r["hits"], r["endpoint"])), boxes
 
 
-def overview_charts(con: Any, options: ReportOptions, colors: dict[str, str], *,
-                    boxes: Any = None, buckets: bool = False,
-                    in_zone: bool = False) -> tuple[ChartSpec, ...]:
-    """The four charts; ``boxes``: their data when already computed (see :func:`box_frame`),
-    ``buckets``: :data:`queries.BUCKETS` is filled for ``options``, ``in_zone``: and its
-    local times stand for every request's (what :func:`queries.make_buckets` returned)."""
+def count_charts(con: Any, options: ReportOptions, colors: dict[str, str], *,
+                 buckets: bool = False, in_zone: bool = False) -> tuple[ChartSpec, ...]:
+    """The charts that count requests (per day, per hour, the share per version), in page
+    order; none without requests."""
     charts = []
     daily = queries.daily_requests(con, options, buckets=buckets and in_zone)
     if daily.empty:
@@ -66,13 +68,6 @@ def overview_charts(con: Any, options: ReportOptions, colors: dict[str, str], *,
         "load_heatmap", queries.hourly_load(con, options, buckets=buckets and in_zone),
         "Load by hour of day", alt="Heatmap of requests per date and hour of day",
         caption=f"Hours in {options.timezone}."))
-    if boxes is None:
-        boxes = queries.duration_boxes(con, options, "endpoint")
-    charts.append(ChartSpec(
-        "boxes", boxes, "Duration per endpoint", alt="Box plots of duration per endpoint",
-        options={"colors": {g: colors.get(g, "#2f6fb0") for g in boxes["grp"]}},
-        caption="Boxes: 25th-75th percentile, bar: median, whiskers: 5th-95th percentile.",
-        height=0.9 + 0.26 * len(boxes)))
     share = queries.version_share(con, options, buckets=buckets)
     n_versions = share["version"].nunique()
     if n_versions >= 2:
@@ -84,6 +79,14 @@ def overview_charts(con: Any, options: ReportOptions, colors: dict[str, str], *,
                     "endpoints.",
             width=min(6.4, 3.5 + 0.7 * n_versions), height=0.9 + 0.24 * n_endpoints))
     return tuple(charts)
+
+
+def box_chart(boxes: Any, colors: dict[str, str]) -> ChartSpec:
+    return ChartSpec(
+        "boxes", boxes, "Duration per endpoint", alt="Box plots of duration per endpoint",
+        options={"colors": {g: colors.get(g, "#2f6fb0") for g in boxes["grp"]}},
+        caption="Boxes: 25th-75th percentile, bar: median, whiskers: 5th-95th percentile.",
+        height=0.9 + 0.26 * len(boxes))
 
 
 def box_frame(endpoints: list[dict[str, Any]], boxes: dict[str, list[float | None]]) -> Any:
@@ -102,12 +105,19 @@ def _group(endpoint: str | None) -> str:
     return "(none)" if endpoint is None else endpoint
 
 
-def build_overview(con: Any, options: ReportOptions) -> Page:
-    # One pass counts the requests per quarter hour; the per-day, per-hour and per-version
-    # figures and the totals sum those buckets instead of reading every request again.
+def build_overview(con: Any, options: ReportOptions,
+                   ahead: Callable[[Sequence[ChartSpec]], None] | None = None) -> Page:
+    """The overview; ``ahead`` gets the charts that count requests as soon as their data is
+    there, so they can be drawn while the percentiles are computed."""
+    # One pass counts the requests per quarter hour (or the lake's stored counts are read); the
+    # per-day, per-hour and per-version figures and the totals sum those buckets instead of
+    # reading every request again.
     in_zone = queries.make_buckets(con, options)
-    endpoints, boxes = _endpoint_rows(con, options, buckets=True)
-    colors = {row["endpoint"]: row["color"] for row in endpoints}
+    colors = endpoint_colors(queries.endpoint_names(con), options.colors)
+    counted = count_charts(con, options, colors, buckets=True, in_zone=in_zone)
+    if ahead is not None and counted:
+        ahead(counted)
+    endpoints, boxes = _endpoint_rows(con, options, buckets=True, colors=colors)
     totals = queries.bucket_totals(con) if options.endpoints is None else None
     context = {
         "endpoints": endpoints,
@@ -117,6 +127,6 @@ def build_overview(con: Any, options: ReportOptions) -> Page:
         "dropped_rows": core_queries.dropped_rows(con),
         "multi_method": [row for row in endpoints if row["by_method"]],
     }
-    return Page("index.html", "Overview", "overview.html", context,
-                charts=overview_charts(con, options, colors, boxes=box_frame(endpoints, boxes),
-                                       buckets=True, in_zone=in_zone))
+    charts = (*counted[:2], box_chart(box_frame(endpoints, boxes), colors), *counted[2:]) \
+        if counted else ()
+    return Page("index.html", "Overview", "overview.html", context, charts=charts)

@@ -11,6 +11,7 @@ the catalog's SQL.
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -22,6 +23,8 @@ from fmd_profiler.fleet.settings import LakeSettings, redact_dsn
 from fmd_profiler.schema import DIRECT_TABLES, REQUESTS, SEGMENT_TABLES
 from fmd_profiler.store import request_counts
 from fmd_profiler.store.lake import ALIAS, check_lake_version, connect, ensure_lake_schema
+
+log = logging.getLogger("fmd_profiler")
 
 #: Retries of a commit that conflicts with another writer (DuckLake's default is 10).
 COMMIT_RETRIES = 100
@@ -205,8 +208,9 @@ class Catalog:
         except duckdb.Error as exc:
             with contextlib.suppress(duckdb.Error):
                 self._con.execute("ROLLBACK")
-            raise StoreError(f"merging the request counts failed ({_first_line(exc)}); they "
-                             "stay as they were") from None
+            # Unmerged counts are only more rows: the files still need their maintenance.
+            log.warning("fmd_profiler: merging the request counts failed (%s); they stay as "
+                        "they were, and the next maintenance tries again", _first_line(exc))
         for name, args in steps:
             params = {"t": clock() - grace_s} if "$t" in args else {}
             try:

@@ -126,6 +126,7 @@ class Database:
                 _remove_new_file(path)
             raise StoreError(_explain_open_error(path, exc)) from exc
         try:
+            con.execute("SET enable_progress_bar = false")  # none on the caller's terminal
             ensure_schema(con)
         except BaseException:
             con.close()
@@ -308,6 +309,7 @@ class Database:
                                  "process for 30 s; try again when its ingestion has finished")
             con = duckdb.connect(config=dict(self._config))
             try:
+                con.execute("SET enable_progress_bar = false")  # none on the caller's terminal
                 attached = False
                 if _has_content(self.location.database):
                     try:

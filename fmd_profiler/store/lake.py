@@ -95,6 +95,8 @@ def connect(settings: LakeSettings, *, read_only: bool, alias: str = ALIAS,
         config["threads"] = threads
     con = duckdb.connect(config=config)
     try:
+        # A long statement (maintenance's merges) would draw a progress bar on the caller's log.
+        con.execute("SET enable_progress_bar = false")
         load_extensions(con)
         _create_s3_secret(con, settings)
         options = [f"DATA_PATH '{_sql_str(settings.data_path)}'"]

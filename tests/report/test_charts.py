@@ -6,14 +6,17 @@ import logging
 import os
 import subprocess
 import sys
+import threading
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from fmd_profiler.report import render
 from fmd_profiler.report.charts import CHARTS, ratio_heatmap, render_png
 from fmd_profiler.report.model import ChartSpec
+from fmd_profiler.report.render import ChartRenderer
 
 DAYS = [date(2026, 11, 1) + timedelta(days=i) for i in range(3)]
 
@@ -137,3 +140,29 @@ def test_a_broken_pool_falls_back_to_drawing_in_process(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip().splitlines()[-1] == "8"
     assert "drawing the remaining charts in this process" in done.stderr
+
+
+def test_charts_drawn_ahead_are_waited_for_and_never_drawn_twice(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    drawn: list[str] = []
+    release = threading.Event()
+    real = render._draw_spec
+
+    def draw(spec: ChartSpec) -> bytes:
+        release.wait(30)  # still drawing when render() is called
+        drawn.append(spec.key)
+        return real(spec)
+
+    monkeypatch.setattr(render, "_draw_spec", draw)
+    specs = [ChartSpec("load_heatmap", pd.DataFrame({"day": pd.to_datetime(["2026-11-01"] * 3),
+                                                     "hour": [1, 2, 3], "hits": [i, 2, 3]}),
+                       "t", "a") for i in range(3)]
+    renderer = ChartRenderer(processes=1)  # as a server draws
+    renderer.draw_ahead(specs[:2])
+    threading.Timer(0.2, release.set).start()
+
+    pngs = renderer.render(specs)
+
+    assert sorted(drawn) == sorted(spec.key for spec in specs)  # each once
+    assert set(pngs) == {spec.key for spec in specs}
+    assert all(png.startswith(b"\x89PNG") for png in pngs.values())

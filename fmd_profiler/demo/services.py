@@ -193,7 +193,7 @@ class SeaweedFS:
         """Stop the server for the block, then start it again on the same ports and data."""
         process = self._run["process"]
         assert isinstance(process, subprocess.Popen)
-        _stop(process, signal.SIGTERM)
+        _stop(process, signal.SIGTERM, grace_s=WEED_GRACE_S)  # as when it stops for good
         try:
             yield
         finally:

@@ -21,9 +21,11 @@ from tests.fleet.support import spool_of, write_requests
 DAY = 86400.0
 
 
-def upload_and_commit(settings: LakeSettings, *, pid: int, rows: int, at: float,
-                      endpoint: str = "index") -> None:
-    write_requests(settings, pid=pid, segments=2, rows=rows, at=at, endpoint=endpoint)
+def upload_and_commit(settings: LakeSettings, *batches: tuple[int, int, float, str]) -> None:
+    """Each (pid, rows, at, endpoint) batch as two segments of that process, then one upload
+    and one commit."""
+    for pid, rows, at, endpoint in batches:
+        write_requests(settings, pid=pid, segments=2, rows=rows, at=at, endpoint=endpoint)
     upload_spool(settings, spool_of(settings), lock_wait_s=5)
     assert commit_once(settings, wait_s=10) is not None
 
@@ -62,9 +64,8 @@ def assert_same_pages(a: Any, b: Any) -> None:
 
 def test_commits_keep_the_counts_and_the_overview_reads_them(lake_settings: LakeSettings) -> None:
     now = time.time()
-    upload_and_commit(lake_settings, pid=1, rows=30, at=now - 2 * DAY)
-    upload_and_commit(lake_settings, pid=2, rows=20, at=now, endpoint="other")
-    upload_and_commit(lake_settings, pid=3, rows=25, at=now - 3600)
+    upload_and_commit(lake_settings, (1, 30, now - 2 * DAY, "index"), (2, 20, now, "other"))
+    upload_and_commit(lake_settings, (3, 25, now - 3600, "index"))
 
     counted, complete, _ = stored_and_counted(lake_settings)
     assert complete and sum(row[5] for row in counted) == 150
@@ -79,12 +80,13 @@ def test_commits_keep_the_counts_and_the_overview_reads_them(lake_settings: Lake
 
 def test_retention_and_maintenance_keep_the_counts_whole(lake_settings: LakeSettings) -> None:
     now = time.time()
-    for pid, days in ((1, 9), (2, 6), (3, 1), (4, 0), (6, 0)):  # 4 and 6: the same buckets
-        upload_and_commit(lake_settings, pid=pid, rows=40, at=now - days * DAY)
-    # Requests on both sides of the quarter hour the retention cutoff falls in: those before
-    # it go, the rest of that quarter hour stays with its counts.
+    # Requests on both sides of the quarter hour the retention cutoff falls in (pid 5): those
+    # before it go, the rest of that quarter hour stays with its counts.
     cut = request_counts.bucket_start(now - 5 * DAY)
-    upload_and_commit(lake_settings, pid=5, rows=40, at=cut + 20)
+    upload_and_commit(lake_settings, *((pid, 40, now - days * DAY, "index")
+                                       for pid, days in ((1, 9), (2, 6), (3, 1), (4, 0))),
+                      (5, 40, cut + 20, "index"))
+    upload_and_commit(lake_settings, (6, 40, now, "index"))  # pid 4's buckets again
     _, _, rows_before = stored_and_counted(lake_settings)
 
     done = maintain_once(lake_settings, retention_days=5, grace_s=0, now=now)
@@ -101,7 +103,7 @@ def test_retention_and_maintenance_keep_the_counts_whole(lake_settings: LakeSett
 def test_requests_written_around_the_counts_are_read_from_the_requests(
         lake_settings: LakeSettings) -> None:
     now = time.time()
-    upload_and_commit(lake_settings, pid=1, rows=10, at=now)
+    upload_and_commit(lake_settings, (1, 10, now, "index"))
     with Lake(lake_settings).transaction() as con:  # not through the committer
         con.execute("INSERT INTO requests (endpoint, rule, method, status, duration_ms, cpu_ms, "
                     "started_at, version, host, pid) VALUES ('index', '/', 'GET', 500, 9.0, "
@@ -119,8 +121,7 @@ def test_requests_written_around_the_counts_are_read_from_the_requests(
 def test_a_lake_made_before_the_counts_gets_them_from_its_requests(
         lake_settings: LakeSettings) -> None:
     now = time.time()
-    upload_and_commit(lake_settings, pid=1, rows=10, at=now)
-    upload_and_commit(lake_settings, pid=2, rows=5, at=now - DAY)
+    upload_and_commit(lake_settings, (1, 10, now, "index"), (2, 5, now - DAY, "index"))
     with connect(lake_settings, read_only=False) as con:  # as an older fmd_profiler left it
         con.execute(f"DROP TABLE {ALIAS}.{request_counts.TABLE}")
 
@@ -137,7 +138,7 @@ def test_a_window_between_quarter_hours_is_counted_from_the_requests(
     from fmd_profiler.queries.request_queries import Window
 
     now = time.time()
-    upload_and_commit(lake_settings, pid=1, rows=30, at=now)
+    upload_and_commit(lake_settings, (1, 30, now, "index"))
     since = datetime.fromtimestamp(now - 15.5, UTC).replace(tzinfo=None)
     from_counts, from_requests, _ = overviews(lake_settings,
                                               ReportOptions(window=Window(since=since)))

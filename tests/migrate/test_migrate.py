@@ -7,13 +7,9 @@ import contextlib
 import fcntl
 import json
 import os
-import shutil
-import signal
 import sqlite3
 import subprocess
 import sys
-import tempfile
-import time
 import venv
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -349,50 +345,15 @@ def test_an_fmd3_database_with_a_table_prefix_and_test_results(
 # -- PostgreSQL, through SQLAlchemy -----------------------------------------------------------
 
 
-def _pg_bin() -> Path:
-    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
-    assert found, "PostgreSQL is not installed: make system-deps installs it"
-    return found[-1].parent
-
-
 @pytest.fixture(scope="session")
 def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A PostgreSQL server of this test session (trust auth, 127.0.0.1 only, its own port); the
-    URL of an empty database in it. As root, the server runs as the ``postgres`` user (initdb
-    refuses root) with its data under a folder that user owns."""
-    from tests.servers import free_port
+    """A PostgreSQL server of this test session (the fleet tests' own: trust auth, 127.0.0.1
+    only, its own port, stopped as a process group); the URL of an empty database in it."""
+    from fmd_profiler.demo.services import postgres
 
-    runas = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-    owned = Path(tempfile.mkdtemp(prefix="fmd-migrate-pg-"))
-    if runas:
-        shutil.chown(owned, "postgres")
-    data = owned / "data"
-    subprocess.run([*runas, str(_pg_bin() / "initdb"), "-D", str(data), "-A", "trust", "-U",
-                    "fmd", "--no-sync"], check=True, capture_output=True, timeout=120)
-    port = free_port()
-    server = subprocess.Popen(
-        [*runas, str(_pg_bin() / "postgres"), "-D", str(data), "-h", "127.0.0.1", "-p",
-         str(port), "-k", str(data), "-c", "fsync=off"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    try:
-        for _ in range(300):  # bounded: 30 s
-            ready = subprocess.run([str(_pg_bin() / "createdb"), "-h", "127.0.0.1", "-p",
-                                    str(port), "-U", "fmd", "fmd"], capture_output=True)
-            if ready.returncode == 0:
-                break
-            assert server.poll() is None, "PostgreSQL did not start"
-            time.sleep(0.1)
-        else:
-            raise AssertionError("PostgreSQL did not accept connections within 30 s")
-        yield f"postgresql+psycopg2://fmd@127.0.0.1:{port}/fmd"
-    finally:
-        server.send_signal(signal.SIGINT)  # its "fast" shutdown
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=10)
-        shutil.rmtree(owned, ignore_errors=True)
+    with postgres(tmp_path_factory.mktemp("migrate-postgres")) as server:
+        server.create_database("fmd")
+        yield f"postgresql+psycopg2://{server.user}@127.0.0.1:{server.port}/fmd"
 
 
 def test_migrate_from_postgresql_through_sqlalchemy(

@@ -55,21 +55,28 @@ def _params(endpoint: str | None) -> dict[str, Any]:
 BUCKETS = "fmd_overview_buckets"
 BUCKET_US = 15 * 60 * 1_000_000
 
-#: The buckets from one pass over the requests in scope.
-_COUNTED_REQUESTS = f"""
-    SELECT time_bucket(INTERVAL 15 MINUTE, started_at) AS bucket, endpoint, method, rule,
-           version, count(*) AS hits, count(*) FILTER (WHERE status >= 500) AS errors,
-           min(started_at) AS started_at, max(started_at) AS last_at
-    FROM ({SCOPED}) r GROUP BY ALL"""
-#: The same buckets from the counts a lake keeps (:mod:`fmd_profiler.store.request_counts`).
-_STORED_COUNTS = f"""
-    SELECT bucket, endpoint, method, rule, version, sum(hits)::BIGINT AS hits,
-           sum(errors)::BIGINT AS errors, min(first_at) AS started_at, max(last_at) AS last_at
-    FROM {request_counts.VIEW}
-    WHERE ($since::TIMESTAMP IS NULL OR bucket >= $since::TIMESTAMP)
-      AND ($until::TIMESTAMP IS NULL OR bucket < $until::TIMESTAMP)
-      AND ($endpoints::VARCHAR[] IS NULL OR list_contains($endpoints::VARCHAR[], endpoint))
-    GROUP BY ALL"""
+#: The buckets from the counts a lake keeps (:mod:`fmd_profiler.store.request_counts`), for the
+#: report's window and endpoints (what :data:`SCOPED` selects of the requests).
+_STORED_COUNTS = request_counts.merged_sql(request_counts.VIEW, """
+    ($since::TIMESTAMP IS NULL OR bucket >= $since::TIMESTAMP)
+    AND ($until::TIMESTAMP IS NULL OR bucket < $until::TIMESTAMP)
+    AND ($endpoints::VARCHAR[] IS NULL OR list_contains($endpoints::VARCHAR[], endpoint))""")
+
+
+def _counted(con: Any, options: ReportOptions) -> tuple[str, dict[str, Any]]:
+    """The requests in scope counted per bucket (:data:`request_counts.COLUMNS`): the stored
+    counts when :func:`stored_counts_usable`, else one pass over the requests; and the
+    parameters that SQL takes."""
+    if stored_counts_usable(con, options):
+        return _STORED_COUNTS, _stored_params(options)
+    return request_counts.counts_sql(f"({SCOPED}) r"), options.params()
+
+
+def _stored_params(options: ReportOptions) -> dict[str, Any]:
+    """:meth:`ReportOptions.params` but the time zone: the stored counts' SQL has none."""
+    params = options.params()
+    del params["tz"]
+    return params
 
 
 def make_buckets(con: Any, options: ReportOptions) -> bool:
@@ -84,19 +91,19 @@ def make_buckets(con: Any, options: ReportOptions) -> bool:
     The buckets come from the stored counts when they hold every request and the window
     starts and ends on quarter hours, else from one pass over the requests.
     """
-    stored = stored_counts_usable(con, options)
+    counted, params = _counted(con, options)
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE {BUCKETS} AS
-        WITH raw AS ({_STORED_COUNTS if stored else _COUNTED_REQUESTS}),
+        WITH raw AS ({counted}),
         zone AS (
             SELECT bucket, timezone($tz, timezone('UTC', bucket)) AS local_at,
                    timezone($tz, timezone('UTC', bucket + INTERVAL 15 MINUTE
                                                  - INTERVAL 1 MICROSECOND)) AS local_end
             FROM (SELECT DISTINCT bucket FROM raw))
-        SELECT raw.*, zone.local_at,
+        SELECT raw.* RENAME (first_at AS started_at), zone.local_at,
                epoch_us(local_end) - epoch_us(local_at) = {BUCKET_US - 1}
                AND date_trunc('hour', local_end) = date_trunc('hour', local_at) AS exact
-        FROM raw JOIN zone USING (bucket)""", options.params())
+        FROM raw JOIN zone USING (bucket)""", {**params, "tz": options.timezone})
     found = con.execute(f"SELECT coalesce(bool_and(exact), TRUE) FROM {BUCKETS}").fetchone()
     return bool(found and found[0])
 
@@ -192,10 +199,10 @@ def versions(con: Any, options: ReportOptions) -> list[dict[str, Any]]:
     stored counts when they stand for the requests)."""
     if stored_counts_usable(con, options):
         return rows(con, f"""
-            SELECT version, sum(hits)::BIGINT AS hits, min(started_at) AS first_seen,
+            SELECT version, sum(hits)::BIGINT AS hits, min(first_at) AS first_seen,
                    max(last_at) AS last_seen
             FROM ({_STORED_COUNTS}) r GROUP BY version ORDER BY first_seen, version""",
-                    {k: v for k, v in options.params().items() if k != "tz"})
+                    _stored_params(options))
     return rows(con, f"""
         SELECT version, count(*) AS hits, min(started_at) AS first_seen,
                max(started_at) AS last_seen

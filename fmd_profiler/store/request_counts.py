@@ -24,6 +24,7 @@ DDL = (f"CREATE TABLE IF NOT EXISTS {{alias}}.{TABLE} (bucket TIMESTAMP, endpoin
        "first_at TIMESTAMP, last_at TIMESTAMP)")
 COLUMNS = ("bucket", "endpoint", "method", "rule", "version", "hits", "errors", "first_at",
            "last_at")
+_KEYS = "bucket, endpoint, method, rule, version"
 
 
 def counts_sql(source: str) -> str:
@@ -34,6 +35,15 @@ def counts_sql(source: str) -> str:
                version, count(*) AS hits, count(*) FILTER (WHERE status >= 500) AS errors,
                min(started_at) AS first_at, max(started_at) AS last_at
         FROM {source} GROUP BY ALL"""
+
+
+def merged_sql(source: str, where: str = "TRUE") -> str:
+    """Rows of counts in ``source`` (several per bucket and group, as commits add them) summed
+    to one per bucket and group, columns in :data:`COLUMNS` order."""
+    return f"""
+        SELECT {_KEYS}, sum(hits)::BIGINT AS hits, sum(errors)::BIGINT AS errors,
+               min(first_at) AS first_at, max(last_at) AS last_at
+        FROM {source} WHERE {where} GROUP BY ALL"""
 
 
 def create(con: Any, alias: str) -> bool:
@@ -72,11 +82,8 @@ def merge(con: Any, alias: str) -> None:
     """One row per bucket and group again: each commit adds rows for the buckets its files
     touch, so a busy lake's counts would grow with the commits. In the caller's transaction; a
     commit running meanwhile keeps its rows (a delete removes only the rows it saw)."""
-    keys = "bucket, endpoint, method, rule, version"
-    con.execute(f"CREATE OR REPLACE TEMP TABLE fmd_merged_counts AS SELECT {keys}, "
-                "sum(hits)::BIGINT AS hits, sum(errors)::BIGINT AS errors, "
-                "min(first_at) AS first_at, max(last_at) AS last_at "
-                f"FROM {alias}.{TABLE} GROUP BY ALL")
+    con.execute("CREATE OR REPLACE TEMP TABLE fmd_merged_counts AS "
+                f"{merged_sql(f'{alias}.{TABLE}')}")
     merged = con.execute("SELECT count(*) FROM fmd_merged_counts").fetchone()
     stored = con.execute(f"SELECT count(*) FROM {alias}.{TABLE}").fetchone()
     if merged and stored and merged[0] < stored[0]:

@@ -114,6 +114,20 @@ def write_config(path: Path, keys: dict[str, str]) -> Path:
     return path
 
 
+def fresh_lake(lakes: LakeFactory, folder: Path, host: str,
+               extra: dict[str, str] | None = None) -> tuple[Path, Any]:
+    """An emptied ``folder`` with a config of a new lake for ``host`` (a spool in the folder),
+    its schema created: (the config, its lake settings)."""
+    from fmd_profiler.store.lake import ensure_lake_schema
+
+    shutil.rmtree(folder, ignore_errors=True)
+    config = write_config(folder / f"{host}.cfg", lakes.make(folder.name) | (extra or {}) | {
+        "HOST_NAME": host, "SPOOL_DIR": str(folder / "spool")})
+    settings = lake_settings(config)
+    ensure_lake_schema(settings)
+    return config, settings
+
+
 def lake_settings(config: Path) -> Any:
     from fmd_profiler.config import load_config
 
@@ -276,14 +290,10 @@ def _reaped_children_s(master: int) -> float:
 
 def measure_commit(lakes: LakeFactory, work: Path, *, files: int, rows_per_file: int,
                    hosts: int) -> dict[str, Any]:
-    from fmd_profiler.store.lake import connect, ensure_lake_schema
+    from fmd_profiler.store.lake import connect
 
     folder = work / "fleet" / "commit"
-    shutil.rmtree(folder, ignore_errors=True)
-    config = write_config(folder / "committer.cfg", lakes.make("commit") | {
-        "HOST_NAME": "committer", "SPOOL_DIR": str(folder / "spool")})
-    settings = lake_settings(config)
-    ensure_lake_schema(settings)
+    config, settings = fresh_lake(lakes, folder, "committer")
     con = connect(settings, read_only=False)
     try:
         started = time.perf_counter()
@@ -319,15 +329,10 @@ def measure_upload(lakes: LakeFactory, work: Path, *, runs: int,
     reaped children): with one small segment of ``rows`` requests to upload, and with nothing
     to upload (start-up, extensions, fetching the published levels)."""
     from fmd_profiler.schema import REQUESTS
-    from fmd_profiler.store.lake import ensure_lake_schema
     from fmd_profiler.store.segments import SegmentWriter, StoreLocation
 
     folder = work / "fleet" / "upload"
-    shutil.rmtree(folder, ignore_errors=True)
-    config = write_config(folder / "host.cfg", lakes.make("upload") | {
-        "HOST_NAME": "host-upload", "SPOOL_DIR": str(folder / "spool")})
-    settings = lake_settings(config)
-    ensure_lake_schema(settings)
+    config, settings = fresh_lake(lakes, folder, "host-upload")
     location = StoreLocation(folder / "spool" / "local")
     cpu: dict[str, list[float]] = {"segment": [], "empty": []}
     for run in range(runs):
@@ -382,20 +387,17 @@ def _count_requests(settings: Any) -> int:
 def measure_overview(lakes: LakeFactory, work: Path, *, requests: int, hosts: int,
                      rounds: int) -> dict[str, Any]:
     """The overview from the lake, and from the embedded store holding the same rows."""
+    from fmd_profiler.fleet.maintain import maintain_once
     from fmd_profiler.store import Database, StoreLocation
-    from fmd_profiler.store.lake import connect, ensure_lake_schema
+    from fmd_profiler.store.lake import connect
 
     folder = work / "fleet" / "overview"
-    shutil.rmtree(folder, ignore_errors=True)
     dashboard = {"PASSWORD": ADMIN_PASSWORD, "SECRET_KEY": "benchmark-secret",
                  "MONITOR_LEVEL": "0"}
-    lake_config = write_config(folder / "lake.cfg", lakes.make("overview") | dashboard | {
-        "HOST_NAME": "dashboard", "SPOOL_DIR": str(folder / "spool")})
+    lake_config, settings = fresh_lake(lakes, folder, "dashboard", dashboard)
     embedded = folder / "embedded.duckdb"
     embedded_config = write_config(folder / "embedded.cfg",
                                    {"DATABASE": str(embedded)} | dashboard)
-    settings = lake_settings(lake_config)
-    ensure_lake_schema(settings)
     bucket_root = settings.data_path.split("/lake/")[0]
     local = folder / "synthetic"
     local.mkdir(parents=True)
@@ -430,6 +432,9 @@ def measure_overview(lakes: LakeFactory, work: Path, *, requests: int, hosts: in
     for store in ("lake", "embedded", "embedded", "lake"):
         runs[store].append(_overview_process(lake_config if store == "lake"
                                              else embedded_config, rounds))
+    # The same lake once `fleet maintain` has merged its files, as a maintained lake is.
+    maintain_once(settings, retention_days=0, grace_s=0)
+    runs["maintained"] = [_overview_process(lake_config, rounds) for _ in range(2)]
     figures: dict[str, Any] = {"requests": requests, "hosts": hosts, "files": len(paths),
                                "days": DAYS, "endpoints": ENDPOINTS, "write_files_s": write_s,
                                "register_s": register_s, "runs": runs}

@@ -158,19 +158,22 @@ def _overview(r: dict[str, Any]) -> list[str]:
         "CPU*: the CPU time of that process (all its threads) during the first view - less "
         "inflated by a busy machine than the wall time, but without the work PostgreSQL and "
         "SeaweedFS did for it. Four "
-        "processes in the order lake, embedded, embedded, lake; cells: the median of each "
+        "processes in the order lake, embedded, embedded, lake, then two more on the lake once "
+        "`fleet maintain` has merged its files; cells: the median of each "
         f"store's two. Targets for the lake: cold ≤ {COLD_TARGET_S:.0f} s, warm ≤ "
         f"{WARM_TARGET_S * 1000:.0f} ms.",
         "",
         "| store | cold | cold CPU | warm | cold within target | warm within target |",
         "| --- | --- | --- | --- | --- | --- |",
     ]
-    for store in ("lake", "embedded"):
+    names = {"lake": "lake", "maintained": "lake after `fleet maintain`",
+             "embedded": "embedded"}
+    for store in (s for s in names if f"{s}_cold_s" in r):
         cold, warm = r[f"{store}_cold_s"], r[f"{store}_warm_s"]
         within = (f"{'yes' if cold <= COLD_TARGET_S else 'no'} | "
-                  f"{'yes' if warm <= WARM_TARGET_S else 'no'}") if store == "lake" else "| "
+                  f"{'yes' if warm <= WARM_TARGET_S else 'no'}") if store != "embedded" else "| "
         cpu = r.get(f"{store}_cold_cpu_s")
-        lines.append(f"| {store} | {cold:.2f} s | "
+        lines.append(f"| {names[store]} | {cold:.2f} s | "
                      f"{'–' if cpu is None else f'{cpu:.2f} s'} | {warm * 1000:.1f} ms "
                      f"({r[f'{store}_warm_max_s'] * 1000:.1f} ms) | {within} |")
     lines += ["", f"Lake / embedded: cold {r['lake_cold_s'] / r['embedded_cold_s']:.2f}×, warm "

@@ -26,9 +26,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 START_TIMEOUT_S = 60.0
-#: SeaweedFS stops its volumes at once (``-volume.preStopSeconds=0``); what lingers after them is
-#: given this long before SIGKILL.
-WEED_GRACE_S = 5.0
+#: SeaweedFS stops its volumes at once (``-volume.preStopSeconds=0``), but ``weed server`` as a
+#: whole does not exit on SIGTERM or SIGINT (its filer waits for its streams: still running 15 s
+#: later), so a stop ends in SIGKILL after this grace. What was written survives it: a storage
+#: outage restarts on the same data.
+WEED_GRACE_S = 1.0
 
 
 class ServiceError(RuntimeError):
@@ -246,7 +248,10 @@ def seaweedfs(folder: Path, *, credentials: tuple[str, str] | None = None
             "-master.telemetry=false", "-s3.port.iceberg=0", "-s3.port.lance=0",
             "-volume.max=2000", "-master.volumeSizeLimitMB=64",
             # its default waits 10 s after the last heartbeat before a volume server stops
-            "-volume.preStopSeconds=0"]
+            "-volume.preStopSeconds=0",
+            # one master: restarted on its data (a storage outage), it waits this long for the
+            # leader it recovered from its raft state (the default of 10 s made it 20 s)
+            "-master.electionTimeout=1s"]
     if credentials is not None:
         identities = folder / "s3.json"
         identities.write_text(json.dumps({"identities": [{

@@ -14,6 +14,7 @@ from typing import Any
 
 from fmd_profiler.schema import REQUESTS, ROUTES, SCHEMA_VERSION
 from fmd_profiler.store import request_counts
+from fmd_profiler.store.lake import PARQUET_COMPRESSION
 
 DAY_S = 86_400
 VERSIONS = 3
@@ -75,7 +76,10 @@ def incoming_key(data_path: str, host: str, stem: str) -> str:
 
 
 def write_parquet(con: Any, select_sql: str, path: str) -> None:
-    con.execute(f"COPY ({select_sql}) TO '{path}' (FORMAT parquet)")
+    """Write the rows as a host's upload has them: in time order (a host's segments are), with
+    the lake's compression."""
+    con.execute(f"COPY ({select_sql} ORDER BY started_at) TO '{path}' "
+                f"(FORMAT parquet, COMPRESSION {PARQUET_COMPRESSION})")
 
 
 def register(con: Any, table: str, paths: list[str], alias: str = "lake") -> None:

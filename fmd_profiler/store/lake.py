@@ -31,6 +31,10 @@ EXTENSIONS = ("ducklake", "httpfs", "postgres")
 LAKE_VERSION = 1
 #: The alias a lake is attached under.
 ALIAS = "lake"
+#: How every Parquet file of the lake is compressed: the hosts' uploads
+#: (:mod:`fmd_profiler.store.lake_files`) and the files DuckLake writes itself (maintenance's
+#: merges, rows inserted directly), whose default (snappy) makes larger files.
+PARQUET_COMPRESSION = "zstd"
 
 LEDGER_DDL = (f"CREATE TABLE IF NOT EXISTS {ALIAS}.fmd_ledger (key VARCHAR, table_name VARCHAR, "
               "host VARCHAR, rows BIGINT, bytes BIGINT, committed_at TIMESTAMP)")
@@ -152,6 +156,7 @@ def ensure_lake_schema(settings: LakeSettings) -> None:
             con.execute(LEVELS_DDL)
             con.execute("COMMIT")
             _add_missing_columns(con)
+            _compress_as_uploads(con)
             # After the columns: a lake made before the counts existed gets them from its
             # requests, in one transaction.
             con.execute("BEGIN TRANSACTION")
@@ -164,6 +169,16 @@ def ensure_lake_schema(settings: LakeSettings) -> None:
                             {"v": str(LAKE_VERSION)})
         finally:
             con.close()
+
+
+def _compress_as_uploads(con: duckdb.DuckDBPyConnection) -> None:
+    """Have DuckLake write its own files as the uploads are written (a lake option, kept in the
+    catalog); set once, not on every start."""
+    found = con.execute(f"SELECT value FROM {ALIAS}.options() "
+                        "WHERE option_name = 'parquet_compression' AND scope = 'GLOBAL'"
+                        ).fetchall()
+    if not any(str(value).lower() == PARQUET_COMPRESSION for (value,) in found):
+        con.execute(f"CALL {ALIAS}.set_option('parquet_compression', '{PARQUET_COMPRESSION}')")
 
 
 def check_lake_version(con: duckdb.DuckDBPyConnection, alias: str = ALIAS) -> None:

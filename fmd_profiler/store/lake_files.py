@@ -23,7 +23,7 @@ from fmd_profiler.errors import StoreError
 from fmd_profiler.fleet.settings import LakeSettings, redact_dsn
 from fmd_profiler.schema import Table
 from fmd_profiler.store.database import register_columns, select_sql
-from fmd_profiler.store.lake import connect_storage
+from fmd_profiler.store.lake import PARQUET_COMPRESSION, connect_storage
 
 #: The control file the committer publishes and every host fetches.
 LEVELS_KEY = "control/levels.json"
@@ -84,7 +84,8 @@ class DataPath:
         try:
             self._run("write", key,
                       f"COPY (SELECT {select_sql(table)} FROM fmd_upload) TO "
-                      f"'{_sql_str(temp or target)}' (FORMAT parquet, COMPRESSION zstd)")
+                      f"'{_sql_str(temp or target)}' (FORMAT parquet, "
+                      f"COMPRESSION {PARQUET_COMPRESSION})")
             if temp is not None:
                 os.replace(temp, target)
         finally:

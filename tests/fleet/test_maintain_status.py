@@ -31,6 +31,15 @@ def data_files(settings: LakeSettings) -> int:
     return int(found[0]) if found else 0
 
 
+def data_file_codecs(settings: LakeSettings) -> set[str]:
+    """The compression of every column chunk of the lake's requests files."""
+    with Lake(settings).read() as con:
+        files = con.execute("SELECT data_file FROM ducklake_list_files('stored', 'requests')"
+                            ).fetchall()
+        return {codec for (path,) in files for (codec,) in con.execute(
+            "SELECT DISTINCT compression FROM parquet_metadata($p)", {"p": path}).fetchall()}
+
+
 def test_maintain_applies_retention_and_merges_the_uploaded_files(
         lake_settings: LakeSettings) -> None:
     now = time.time()
@@ -49,6 +58,7 @@ def test_maintain_applies_retention_and_merges_the_uploaded_files(
     assert result is not None and result.deleted["requests"] == 40
     assert stored_requests(lake_settings) == {("test-host", 2): 40, ("test-host", 3): 20}
     assert data_files(lake_settings) == 1  # merged
+    assert data_file_codecs(lake_settings) == {"ZSTD"}  # as the uploads were, not snappy
     with DataPath(lake_settings) as data:  # and the uploads merged away are deleted
         assert data.list_files("incoming/") == []
     # Committing after maintenance registers nothing again, and new uploads still arrive.

@@ -148,7 +148,8 @@ def _overview(r: dict[str, Any]) -> list[str]:
         "",
         f"{r['requests']:,} synthetic requests ({r['endpoints']} endpoints, 3 never requested; "
         f"{r['days']} days; 3 versions) of {r['hosts']} hosts, one Parquet file per host written "
-        "by DuckDB to the S3 store and registered with `ducklake_add_data_files` and their "
+        "by DuckDB to the S3 store as a host writes its uploads (rows in time order, zstd) and "
+        "registered with `ducklake_add_data_files` and their "
         "request counts in one transaction, as the committer does (not timed below: writing "
         f"took {r['write_files_s']:.0f} s, registering "
         f"{r['register_s']:.1f} s); the same rows in an embedded DuckDB file as the yardstick. "

@@ -59,8 +59,11 @@ def endpoint_summary(con: Any, window: Window = ALL_TIME, *, boxes: bool = False
     the pass over the requests only computes percentiles. ``now``: each row also has
     ``hits_24h`` and ``hits_7d``, the requests in the day and the week before ``now``.
     """
-    probabilities = [0.5, 0.95, 0.99, *(BOX_QUANTILES if boxes else ())]
-    box = ", s.q[4:] AS box" if boxes else ""
+    # Each probability once (the box shares the median and p95 with the table): every one costs
+    # a selection over the endpoint's durations. SQL lists count from 1.
+    probabilities = sorted({0.5, 0.95, 0.99, *(BOX_QUANTILES if boxes else ())})
+    at = {p: i + 1 for i, p in enumerate(probabilities)}
+    box = (f", list_select(s.q, {[at[p] for p in BOX_QUANTILES]}) AS box" if boxes else "")
     recent = (", coalesce(s.hits_24h, 0) AS hits_24h, coalesce(s.hits_7d, 0) AS hits_7d"
               if now is not None else "")
     recent_sql = """,
@@ -103,9 +106,9 @@ def endpoint_summary(con: Any, window: Window = ALL_TIME, *, boxes: bool = False
            known.methods AS methods,
            known.level AS level,
            coalesce(s.hits, 0) AS hits,
-           round(s.q[1], 3) AS median_ms,
-           round(s.q[2], 3) AS p95_ms,
-           round(s.q[3], 3) AS p99_ms,
+           round(s.q[{at[0.5]}], 3) AS median_ms,
+           round(s.q[{at[0.95]}], 3) AS p95_ms,
+           round(s.q[{at[0.99]}], 3) AS p99_ms,
            round(s.cpu_median, 3) AS median_cpu_ms,
            coalesce(s.errors, 0) AS errors,
            s.last_requested AS last_requested{box}{recent}

@@ -107,8 +107,9 @@ def _group(endpoint: str | None) -> str:
 
 def build_overview(con: Any, options: ReportOptions,
                    ahead: Callable[[Sequence[ChartSpec]], None] | None = None) -> Page:
-    """The overview; ``ahead`` gets the charts that count requests as soon as their data is
-    there, so they can be drawn while the percentiles are computed."""
+    """The overview; ``ahead`` gets each chart as soon as its data is there: the ones that count
+    requests are drawn while the percentiles are computed, the box plots while the last
+    queries run."""
     # One pass counts the requests per quarter hour (or the lake's stored counts are read); the
     # per-day, per-hour and per-version figures and the totals sum those buckets instead of
     # reading every request again.
@@ -118,6 +119,9 @@ def build_overview(con: Any, options: ReportOptions,
     if ahead is not None and counted:
         ahead(counted)
     endpoints, boxes = _endpoint_rows(con, options, buckets=True, colors=colors)
+    box = box_chart(box_frame(endpoints, boxes), colors) if counted else None
+    if ahead is not None and box is not None:
+        ahead([box])  # drawn while the page's last queries run
     totals = queries.bucket_totals(con) if options.endpoints is None else None
     context = {
         "endpoints": endpoints,
@@ -127,6 +131,5 @@ def build_overview(con: Any, options: ReportOptions,
         "dropped_rows": core_queries.dropped_rows(con),
         "multi_method": [row for row in endpoints if row["by_method"]],
     }
-    charts = (*counted[:2], box_chart(box_frame(endpoints, boxes), colors), *counted[2:]) \
-        if counted else ()
+    charts = (*counted[:2], box, *counted[2:]) if box is not None else ()
     return Page("index.html", "Overview", "overview.html", context, charts=charts)

@@ -63,7 +63,7 @@ def endpoint_summary(con: Any, window: Window = ALL_TIME, *, boxes: bool = False
     # a selection over the endpoint's durations. SQL lists count from 1.
     probabilities = sorted({0.5, 0.95, 0.99, *(BOX_QUANTILES if boxes else ())})
     at = {p: i + 1 for i, p in enumerate(probabilities)}
-    box = (f", list_select(s.q, {[at[p] for p in BOX_QUANTILES]}) AS box" if boxes else "")
+    box = f", list_select(s.q, {[at[p] for p in BOX_QUANTILES]}) AS box" if boxes else ""
     recent = (", coalesce(s.hits_24h, 0) AS hits_24h, coalesce(s.hits_7d, 0) AS hits_7d"
               if now is not None else "")
     recent_sql = """,

@@ -150,7 +150,7 @@ def test_storage_down_for_30_s_keeps_serving_and_catches_up_with_one_log_line_ea
         servers.send(host.server.url, 20, clients=1, load=load)
         assert host.wait_until_uploaded(), host.log.read_text()
         # Two clients, 5 requests a second each: 36 s and more of traffic, over the store's
-        # stop (5 s at most) and the 30 s outage.
+        # stop (WEED_GRACE_S), the 30 s outage and its restart (a few seconds).
         during = threading.Thread(target=servers.send, args=(host.server.url, 360),
                                   kwargs={"clients": 2, "pace": 0.2, "seconds": 120,
                                           "load": load})

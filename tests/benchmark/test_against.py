@@ -90,8 +90,21 @@ def test_every_run_against_the_commit_before_fails_naming_the_endpoint_and_test(
 
 
 def test_every_run_of_the_unchanged_commit_against_itself_passes(repo, tmp_path):
+    flagged_runs = []
     for attempt in range(RUNS):
-        result = harness(repo, "--against", "HEAD", "--db",
-                         str(tmp_path / f"bench{attempt}.duckdb"), *SUITE)
+        db = tmp_path / f"bench{attempt}.duckdb"
+        result = harness(repo, "--against", "HEAD", "--db", str(db), *SUITE)
         assert result.returncode == 0, f"run {attempt}:\n{result.stdout}{result.stderr}"
-        assert "0 regressions" in result.stdout
+        with duckdb.connect(str(db), read_only=True) as con:
+            flagged = con.execute("SELECT name, ratio FROM bench_verdicts "
+                                  "WHERE verdict = 'regression'").fetchall()
+        if flagged:
+            flagged_runs.append((attempt, flagged, result.stdout))
+        else:
+            assert "0 regressions" in result.stdout
+    # Every run exits 0 (nothing above x1.50). A flag at the default x1.10 may still be raised
+    # in an A/A run: the verdicts promise it in under 1 % of runs (docs/ci-harness.md), not in
+    # none, and `make test` makes 30 such runs (10 on each Python); one flagged run in ten is
+    # allowed, two would come with 0.4 % odds at the promised rate.
+    assert len(flagged_runs) <= 1, "\n\n".join(
+        f"run {attempt} flagged {flagged}:\n{stdout}" for attempt, flagged, stdout in flagged_runs)

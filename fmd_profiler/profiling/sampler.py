@@ -15,8 +15,8 @@ one only after the switch interval (5 ms by default), so a sampler would never s
 CPU-bound request would be all but invisible. While at most one monitored request runs, the
 sampler therefore lowers the interpreter's switch interval to ``switch_interval_s``
 (SAMPLER_SWITCH_INTERVAL_MS); with two or more it leaves Python's own (their turns expose them to
-the sampler anyway, and a short interval would make them ping-pong): a pass lowers it, and the
-next request to start beside another one restores it at once.
+the sampler anyway, and a short interval would make them ping-pong), and it restores the setting
+when it goes idle.
 
 A request served by the main thread (gunicorn's sync workers, uWSGI without threads, a test
 client) is sampled without the thread where the platform allows
@@ -151,7 +151,6 @@ class Sampler:
         self.budget = budget
         self.switch_interval_s = switch_interval_s
         self._lowered = False
-        self._lowered_lock = threading.Lock()
         self._warned_broken = False
         self.active: dict[int, Slot] = {}
         self.idle = True
@@ -193,15 +192,9 @@ class Sampler:
                 if not self._armed:
                     self._arm_after_idle()
                 return
-        active = self.active
-        active[id(slot)] = slot
+        self.active[id(slot)] = slot
         if self.idle:
             self._wake.set()
-        elif self._lowered and len(active) > 1:
-            # A second request: Python's own interval from now, not from the next pass. Under
-            # load the passes often see one request between two others, and the lowered
-            # interval then made every thread hand the GIL around each 0.2 ms until the pass after.
-            self._set_lowered(False)
 
     def remove(self, slot: Slot) -> None:
         if self.main_slot is slot:
@@ -420,14 +413,11 @@ class Sampler:
     def _set_lowered(self, lowered: bool) -> None:
         if not self.switch_interval_s or lowered == self._lowered:
             return
-        with self._lowered_lock:  # the sampler thread and request threads (add) both call it
-            if lowered == self._lowered:
-                return
-            self._lowered = lowered
-            if lowered:
-                SWITCH_INTERVAL.lower(self.switch_interval_s)
-            else:
-                SWITCH_INTERVAL.restore()
+        self._lowered = lowered
+        if lowered:
+            SWITCH_INTERVAL.lower(self.switch_interval_s)
+        else:
+            SWITCH_INTERVAL.restore()
 
     def adjust_switch_interval(self) -> None:
         """Lower the switch interval only while at most one monitored request runs.

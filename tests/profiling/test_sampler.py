@@ -161,31 +161,6 @@ def test_the_interval_is_lowered_only_while_at_most_one_request_runs(clock: Fake
     assert sys.getswitchinterval() == before
 
 
-def test_a_second_request_restores_the_interval_at_once_not_at_the_next_pass(
-        clock: FakeClock) -> None:
-    # Under load a pass often finds one request between two others; the lowered interval must
-    # not last until the pass after, while the threads of the next requests ping-pong.
-    before = sys.getswitchinterval()
-    sampler = Sampler(StackTable(), lambda *a: None, interval_s=0.01, clock=clock,
-                      switch_interval_s=0.0002)
-    sampler.idle = False  # as while its thread runs
-    first, second, third = (Slot("view", "1", 2, thread_id, 0.0) for thread_id in (1, 2, 3))
-    try:
-        sampler.add(first)
-        sampler.adjust_switch_interval()  # a pass sees one request
-        assert sys.getswitchinterval() == pytest.approx(0.0002)
-        sampler.add(second)  # no pass in between
-        assert sys.getswitchinterval() == before
-        sampler.add(third)
-        sampler.remove(second)
-        assert sys.getswitchinterval() == before  # only a pass lowers it again
-    finally:
-        for slot in (first, third):
-            sampler.remove(slot)
-        sampler._set_lowered(False)
-    assert sys.getswitchinterval() == before
-
-
 def test_a_running_sampler_is_not_idle_so_requests_do_not_wake_it(clock: FakeClock) -> None:
     sampler, _ = make(clock, {11: frames((ENTRY, "fmd_profiler.recording.hooks"), (VIEW, "app"))})
     assert sampler.idle  # not started: the first request wakes it

@@ -331,14 +331,13 @@ def test_async_views_are_followed_into_their_event_loop_thread(tmp_path: Path) -
     database = tmp_path / "p.duckdb"
     app = async_app(database)
     with serve(app) as url:
-        get(f"{url}/async", 40)
+        # 80 requests: with 40 the view's share spread a few points on a busy host (0.78 seen).
+        get(f"{url}/async", 80)
     stop(app)
     with read_store(database) as con:
         table = {r["function"]: r for r in profile_queries.function_table(con, "async_view")}
     view = next(name for name in table if name.endswith(".async_view"))
-    # Not lost in asgiref's waiting frames (lost, the view would keep almost none); 40 requests'
-    # samples spread a few points on a busy host, where 0.78 was seen.
-    assert table[view]["total_share"] > 0.7
+    assert table[view]["total_share"] > 0.8  # not lost in asgiref's waiting frames
     assert any(name.endswith(".crunch") for name in table)
     assert table["asyncio:<await>"]["self_ms"] > 0  # the awaited sleep
 

@@ -17,6 +17,7 @@ on all of them. Pure: samples in, frozen verdicts out.
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -114,6 +115,32 @@ def why_more_rounds(base: Mapping[Key, Sequence[float]], head: Mapping[Key, Sequ
     if unsure:
         parts.append(f"{_count(unsure)} inconclusive ({_names(unsure)})")
     return " and ".join(parts)
+
+
+#: Tests whose median ratio is taken for the head process's shift as a whole.
+SHIFT_MIN_TESTS = 3
+
+
+def why_run_again(verdicts: Sequence[Verdict], settings: Settings = DEFAULT_SETTINGS
+                  ) -> str | None:
+    """Why the run is to be made again in new processes (None: its verdicts stand).
+
+    Base and head run in one process each, and once in a while one whole process runs slower
+    than the other (CI once ran a head x1.3-1.9 slower on every test, a test without requests
+    included), which interleaving cannot cancel. When the median ratio of all tests is beyond the
+    threshold and anything is flagged, the run cannot tell that process from the code, so the
+    harness runs both sides again in new processes, once, and decides on that run: a shift that
+    the code causes (a helper every test calls) comes back, one process's bad luck does not.
+    """
+    ratios = [v.comparison.ratio for v in verdicts if v.kind == "test" and v.comparison]
+    if len(ratios) < SHIFT_MIN_TESTS:
+        return None
+    shift = statistics.median(ratios)
+    flagged = [v.name for v in verdicts if v.is_regression]
+    if shift <= settings.threshold or not flagged:
+        return None
+    return (f"the head's tests ran x{shift:.2f} against the base's as a whole (median over "
+            f"{len(ratios)} tests), and {_count(flagged)} flagged ({_names(flagged)})")
 
 
 def _count(names: Sequence[str]) -> str:

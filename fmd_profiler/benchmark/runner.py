@@ -79,6 +79,7 @@ class Extra:
 class Outcome:
     results: list[SideResult]
     extra: Extra = field(default_factory=Extra)
+    again: str | None = None  # why these are the sides run a second time, in new processes
 
 
 def run_sides(sides: Sequence[Side], plan: Plan, workdir: Path,

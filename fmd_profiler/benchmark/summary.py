@@ -22,12 +22,17 @@ Row = Mapping[str, Any]
 def render_run(run: Row, baseline: Row | None, sides: Sequence[SideSummary],
                tests: Sequence[Row], endpoints: Sequence[Row], verdicts: Sequence[Row],
                settings: Settings, how_baseline: str,
-               machine_load: tuple[float, int] | None = None, extra: Extra = NO_EXTRA) -> str:
+               machine_load: tuple[float, int] | None = None, extra: Extra = NO_EXTRA,
+               again: str | None = None) -> str:
     """``machine_load``: the load average when the suite finished and the CPU count;
-    ``extra``: the extra rounds the harness allowed and ran."""
+    ``extra``: the extra rounds the harness allowed and ran; ``again``: why both commits ran a
+    second time (these are the second run's rounds)."""
     lines = [_headline(run, baseline, how_baseline)]
     lines.append(f"{len(tests)} tests x {run['rounds']} rounds ({run['warmup_rounds']} warm-up); "
                  f"{len(endpoints)} endpoints hit by tests")
+    if again:
+        lines.append(f"run again in new processes: in the first run {again}; what follows is "
+                     "the second run, which decides")
     if extra.allowed:
         lines.append(_extra_note(run["rounds"], extra))
     for side in sides:
@@ -35,6 +40,9 @@ def render_run(run: Row, baseline: Row | None, sides: Sequence[SideSummary],
     if verdicts:
         lines += ["", *_verdict_table(verdicts), "", *_verdict_totals(verdicts, settings)]
         drift = _drift_note(verdicts, settings, interleaved=run.get("label") == "head")
+        if drift and again:
+            drift += (". This run is already the second, in new processes, and the shift came "
+                      "back: the commit's, not one process's")
         if drift:
             lines.append(drift)
         busy = _busy_note(machine_load)

@@ -108,3 +108,69 @@ def test_every_run_of_the_unchanged_commit_against_itself_passes(repo, tmp_path)
     # allowed, two would come with 0.4 % odds at the promised rate.
     assert len(flagged_runs) <= 1, "\n\n".join(
         f"run {attempt} flagged {flagged}:\n{stdout}" for attempt, flagged, stdout in flagged_runs)
+
+
+SLOW_PROCESS = '''
+
+import os as _os
+import sys as _sys
+from pathlib import Path as _Path
+
+
+def _slow_this_process():
+    """The head's test process runs slower as a whole, as on a slower core: every line of
+    Python pays for a trace hook. Once only (a marker file) unless SLOW_HEAD_ALWAYS is set."""
+    if _Path.cwd().resolve() != _Path(_os.environ["HEAD_DIR"]).resolve():
+        return
+    marker = _Path(_os.environ["SLOW_MARKER"])
+    if marker.exists() and not _os.environ.get("SLOW_HEAD_ALWAYS"):
+        return
+    marker.touch()
+
+    def trace(frame, event, arg):
+        sum(range(50))  # some work on every line
+        return trace
+
+    _sys.settrace(trace)
+
+
+_slow_this_process()
+'''
+
+
+def slowed_repo(folder):
+    repo = sample_repo(folder)
+    conftest = repo / "tests" / "conftest.py"
+    conftest.write_text(conftest.read_text() + SLOW_PROCESS)
+    git(repo, "commit", "-q", "-am", "a process that can run slower as a whole")
+    return repo
+
+
+WHOLE = ("-n", "8", "--tests", "tests/test_items.py", "--fail-on-regression", "50",
+         "--", "-k", "list_items or get_item or missing_item or create_item or report")
+
+
+def test_a_head_process_slower_as_a_whole_is_run_again_and_then_passes(tmp_path):
+    repo = slowed_repo(tmp_path / "project")
+    marker, out = tmp_path / "slowed-once", tmp_path / "run.json"
+    result = harness(repo, "--against", "HEAD", "--db", str(tmp_path / "b.duckdb"), "--json",
+                     str(out), *WHOLE, HEAD_DIR=str(repo), SLOW_MARKER=str(marker))
+    assert marker.exists()  # the first head process was slowed
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "so both commits run again in new processes, once" in result.stderr
+    [line] = [line for line in result.stdout.splitlines() if line.startswith("run again")]
+    assert "against the base's as a whole" in line and "flagged" in line
+    assert json.loads(out.read_bytes())["rounds"]["run_again"] in line
+
+
+def test_a_commit_that_slows_every_test_still_fails_after_running_again(tmp_path):
+    repo = slowed_repo(tmp_path / "project")
+    base = git(repo, "rev-parse", "HEAD~1")  # the sample project without the slow conftest
+    result = harness(repo, "--against", base, "--db", str(tmp_path / "b.duckdb"), *WHOLE,
+                     HEAD_DIR=str(repo), SLOW_MARKER=str(tmp_path / "marker"),
+                     SLOW_HEAD_ALWAYS="1")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "so both commits run again in new processes, once" in result.stderr
+    assert "run again in new processes" in result.stdout
+    assert "the shift came back: the commit's, not one process's" in result.stdout  # 5 tests
+    assert "significant slow-down(s) above x1.50" in result.stderr

@@ -238,7 +238,8 @@ def test_extra_rounds_can_be_turned_off(tmp_path):
     assert table(db, "SELECT label, rounds FROM bench_runs ORDER BY label") == \
         [("base", 3), ("head", 3)]
     document = json.loads(out.read_bytes())
-    assert document["rounds"] == {"planned": 3, "max_extra": 0, "extra": 0, "why_extra": None}
+    assert document["rounds"] == {"planned": 3, "max_extra": 0, "extra": 0, "why_extra": None,
+                                  "run_again": None}
     assert parse_payload(out.read_bytes()).run_ids  # still a document the receiver takes
     assert "extra rounds" not in result.stdout + result.stderr
 

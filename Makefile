@@ -55,8 +55,9 @@ fleet-demo: $(STAMP) system-deps
 docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict --quiet
 
+# PYTEST_ARGS: more pytest arguments (.ci/run deselects once_in_ci after its first Python).
 test: $(STAMP) system-deps docs
-	$(PY) -m pytest --durations=20
+	$(PY) -m pytest --durations=20 $(PYTEST_ARGS)
 
 bench: $(STAMP) system-deps
 	$(PY) -m pip install --quiet -e '.[bench]'

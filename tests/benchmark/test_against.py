@@ -39,6 +39,7 @@ def repo(tmp_path_factory):
     return repo
 
 
+@pytest.mark.once_in_ci
 def test_every_run_against_the_commit_before_fails_naming_the_endpoint_and_test(repo, tmp_path):
     base_sha, head_sha = git(repo, "rev-parse", "HEAD~1"), git(repo, "rev-parse", "HEAD")
     for attempt in range(RUNS):
@@ -89,6 +90,7 @@ def test_every_run_against_the_commit_before_fails_naming_the_endpoint_and_test(
     assert git(repo, "worktree", "list").count("\n") == 0  # the temporary worktree is gone
 
 
+@pytest.mark.once_in_ci
 def test_every_run_of_the_unchanged_commit_against_itself_passes(repo, tmp_path):
     flagged_runs = []
     for attempt in range(RUNS):
@@ -150,6 +152,7 @@ WHOLE = ("-n", "8", "--tests", "tests/test_items.py", "--fail-on-regression", "5
          "--", "-k", "list_items or get_item or missing_item or create_item or report")
 
 
+@pytest.mark.once_in_ci
 def test_a_head_process_slower_as_a_whole_is_run_again_and_then_passes(tmp_path):
     repo = slowed_repo(tmp_path / "project")
     marker, out = tmp_path / "slowed-once", tmp_path / "run.json"
@@ -163,6 +166,7 @@ def test_a_head_process_slower_as_a_whole_is_run_again_and_then_passes(tmp_path)
     assert json.loads(out.read_bytes())["rounds"]["run_again"] in line
 
 
+@pytest.mark.once_in_ci
 def test_a_commit_that_slows_every_test_still_fails_after_running_again(tmp_path):
     repo = slowed_repo(tmp_path / "project")
     base = git(repo, "rev-parse", "HEAD~1")  # the sample project without the slow conftest

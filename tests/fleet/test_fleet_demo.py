@@ -15,6 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.slow
+@pytest.mark.once_in_ci
 def test_the_fleet_demo_reports_every_request_of_three_hosts_from_the_lake(
         tmp_path: Path) -> None:
     out = tmp_path / "reports" / "fleet-demo"

@@ -142,6 +142,7 @@ def test_a_worker_and_an_upload_killed_mid_upload_lose_at_most_one_flush_interva
     assert duplicates(host.settings) == 0
 
 
+@pytest.mark.once_in_ci
 def test_storage_down_for_30_s_keeps_serving_and_catches_up_with_one_log_line_each_way(
         lake_env: dict[str, str], s3_server: SeaweedFS, tmp_path: Path) -> None:
     host = start_host(tmp_path / "web-s", "web-s", lake_env, "-w", "1", "--threads", "2")

@@ -121,6 +121,14 @@ def why_more_rounds(base: Mapping[Key, Sequence[float]], head: Mapping[Key, Sequ
 SHIFT_MIN_TESTS = 3
 
 
+def whole_shift(test_ratios: Sequence[float]) -> float | None:
+    """How the head's tests ran against the base's as a whole: the median ratio of all tests
+    (None with fewer than :data:`SHIFT_MIN_TESTS`)."""
+    if len(test_ratios) < SHIFT_MIN_TESTS:
+        return None
+    return statistics.median(test_ratios)
+
+
 def why_run_again(verdicts: Sequence[Verdict], settings: Settings = DEFAULT_SETTINGS
                   ) -> str | None:
     """Why the run is to be made again in new processes (None: its verdicts stand).
@@ -133,11 +141,9 @@ def why_run_again(verdicts: Sequence[Verdict], settings: Settings = DEFAULT_SETT
     the code causes (a helper every test calls) comes back, one process's bad luck does not.
     """
     ratios = [v.comparison.ratio for v in verdicts if v.kind == "test" and v.comparison]
-    if len(ratios) < SHIFT_MIN_TESTS:
-        return None
-    shift = statistics.median(ratios)
+    shift = whole_shift(ratios)
     flagged = [v.name for v in verdicts if v.is_regression]
-    if shift <= settings.threshold or not flagged:
+    if shift is None or shift <= settings.threshold or not flagged:
         return None
     return (f"the head's tests ran x{shift:.2f} against the base's as a whole (median over "
             f"{len(ratios)} tests), and {_count(flagged)} flagged ({_names(flagged)})")

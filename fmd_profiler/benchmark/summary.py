@@ -6,12 +6,11 @@ say, never a separate computation.
 
 from __future__ import annotations
 
-import statistics
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fmd_profiler.benchmark.collect import SideSummary
-from fmd_profiler.benchmark.regressions import Settings
+from fmd_profiler.benchmark.regressions import Settings, whole_shift
 from fmd_profiler.benchmark.runner import Extra
 
 NO_EXTRA = Extra()
@@ -164,11 +163,9 @@ def _set_aside_rounds(verdicts: Sequence[Row]) -> str:
 
 def _drift_note(verdicts: Sequence[Row], settings: Settings, *, interleaved: bool) -> str | None:
     """A warning when the whole run moved: the machine, not a commit, may be why."""
-    ratios = sorted(v["ratio"] for v in verdicts if v["kind"] == "test" and v["ratio"] is not None)
-    if len(ratios) < 5:
-        return None
-    shift = statistics.median(ratios)
-    if 1 / settings.threshold <= shift <= settings.threshold:
+    ratios = [v["ratio"] for v in verdicts if v["kind"] == "test" and v["ratio"] is not None]
+    shift = whole_shift(ratios)
+    if shift is None or 1 / settings.threshold <= shift <= settings.threshold:
         return None
     if interleaved:
         # Interleaving cancels the machine's drift, not a difference between the two processes:

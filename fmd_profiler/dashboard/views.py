@@ -37,6 +37,7 @@ from fmd_profiler.dashboard.source import dashboard_source
 from fmd_profiler.errors import ProfilerError, StoreError
 from fmd_profiler.fmd_config import our_level_as_fmd
 from fmd_profiler.recording.levels import DASHBOARD_BLUEPRINT, may_profile
+from fmd_profiler.report.model import CHART_SUFFIXES
 from fmd_profiler.store import StoreLocation
 
 log = logging.getLogger("fmd_profiler")
@@ -44,6 +45,8 @@ log = logging.getLogger("fmd_profiler")
 COOKIE = "fmd_profiler_session"
 SESSION_MAX_AGE_S = 12 * 3600
 PUBLIC_ENDPOINTS = {f"{DASHBOARD_BLUEPRINT}.login"}
+#: Pages whose charts are all SVG (report.svg_charts): they need no plotnine import.
+SVG_ONLY_PAGES = frozenset({"index.html"})
 CSP = ("default-src 'none'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 MESSAGES = {
@@ -292,12 +295,16 @@ def make_blueprint(config: Config, location: StoreLocation, client_ip: Any) -> B
     def profile_file(name: str) -> Any:
         return _download(dash, f"profiles/{name}")
 
-    @bp.route("/charts/<key>.png")
-    def chart(key: str) -> Any:
-        png = dash.renderer.cache.get(key)
-        if png is None:
+    @bp.route("/charts/<key>.<suffix>")
+    def chart(key: str, suffix: str) -> Any:
+        image = dash.renderer.cache.get(key)
+        media_type = {v: k for k, v in CHART_SUFFIXES.items()}.get(suffix)
+        if image is None or media_type is None:
             abort(404)
-        response = Response(png, mimetype="image/png")
+        # The key names one chart, whose kind fixes its format: a wrong suffix finds nothing.
+        if image.startswith(b"<svg") != (media_type == "image/svg+xml"):
+            abort(404)
+        response = Response(image, mimetype=media_type)
         response.headers["Cache-Control"] = "private, max-age=86400, immutable"
         return response
 
@@ -460,8 +467,9 @@ def _page_html(dash: Dashboard, path: str) -> str | None:
     built = _built(dash, path)
     if built is None:
         return None
-    pngs = dash.renderer.render(built.page.all_charts())
-    files = {key: f"charts/{key}.png" for key in pngs}
+    specs = built.page.all_charts()
+    images = dash.renderer.render(specs)
+    files = {spec.key: spec.filename for spec in specs if spec.key in images}
     site = SiteContext(options=dash.options(_window(dash)[0]), nav=built.nav,
                        generated_at=datetime.fromtimestamp(built.built_at, UTC)
                        .replace(tzinfo=None), live=_live(g.fmd_session))
@@ -472,7 +480,8 @@ def _page(dash: Dashboard, path: str) -> Response:
     from fmd_profiler.dashboard.tables import add_csv_links
     from fmd_profiler.report.render import prepare_drawing
 
-    prepare_drawing()  # the chart code imports while the page's queries run
+    if path not in SVG_ONLY_PAGES:
+        prepare_drawing()  # plotnine imports while the page's queries run
     _flush_this_process()
     try:
         if not dash.source.has_data():

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from fmd_profiler.report.json_summary import build_summary, dump_summary
-from fmd_profiler.report.model import CHART_DIR, Page
+from fmd_profiler.report.model import CHART_DIR, CHART_SUFFIXES, Page
 from fmd_profiler.report.options import ReportOptions, utc_now
 from fmd_profiler.report.pages import iter_pages, navigation
 from fmd_profiler.report.render import ChartCache, ChartRenderer
@@ -79,8 +79,8 @@ def previous_charts(out: Path, cache: ChartCache) -> set[str]:
     if not (out / MARKER).is_file() or not folder.is_dir():
         return set()
     keys = set()
-    for path in folder.glob("*.png"):
-        if _KEY.fullmatch(path.stem):
+    for path in folder.iterdir():
+        if _KEY.fullmatch(path.stem) and path.suffix[1:] in CHART_SUFFIXES.values():
             cache.put(path.stem, path.read_bytes())
             keys.add(path.stem)
     return keys

@@ -3,9 +3,8 @@
 The only module that imports plotnine. Every chart function has the signature
 ``chart(data, **options) -> ggplot`` and is registered in :data:`CHARTS` by name, so a chart can
 be described by a small picklable :class:`~fmd_profiler.report.model.ChartSpec` and drawn in
-another process. Box plots are drawn from SQL quantiles with rectangles and segments: plotnine's
-``geom_boxplot(stat="identity")`` draws group by group, several times slower than the
-vectorised form for many boxes.
+another process. The overview's charts and the box plots are SVG, drawn without plotnine
+(:mod:`fmd_profiler.report.svg_charts`).
 """
 
 from __future__ import annotations
@@ -57,10 +56,7 @@ from fmd_profiler.report.flame_data import OTHER_COLOR, PACKAGE_COLORS, package_
 
 log = logging.getLogger("fmd_profiler")
 
-#: Bump when a chart's look changes, so cached images are redrawn.
-STYLE_VERSION = 7
 DPI = 100
-MAX_LEGEND_ENTRIES = 12
 MAX_LABEL = 42
 ACCENT = "#2f6fb0"
 GRID = "#e6e8eb"
@@ -98,115 +94,8 @@ def _plot(plot: ggplot, parts: list[Any]) -> ggplot:
     return plot
 
 
-def _lump(data: pd.DataFrame, column: str, weight: str, keep: int) -> pd.DataFrame:
-    """Keep the ``keep`` heaviest values of ``column``; the rest become 'other'."""
-    totals = data.groupby(column, sort=False)[weight].sum().sort_values(ascending=False)
-    if len(totals) <= keep:
-        return data
-    top = set(totals.index[: keep - 1])
-    data = data.copy()
-    data[column] = data[column].where(data[column].isin(top), "other")
-    return data.groupby([c for c in data.columns if c != weight], as_index=False,
-                        sort=False)[weight].sum()
-
-
 def _category(values: pd.Series, order: list[str]) -> pd.Categorical:
     return pd.Categorical(values, categories=order, ordered=True)
-
-
-# -- overview ------------------------------------------------------------------------------------
-
-def requests_per_day(data: pd.DataFrame, colors: Mapping[str, str]) -> ggplot:
-    """Stacked bars: requests per day, one colour per endpoint (the busiest named)."""
-    data = _lump(data, "endpoint", "hits", MAX_LEGEND_ENTRIES)
-    palette = {label(k): v for k, v in colors.items()} | {"other": "#c8ccd2"}
-    order = (data.groupby("endpoint")["hits"].sum().sort_values(ascending=False).index.tolist())
-    data = data.assign(endpoint=_category(data["endpoint"].map(label),
-                                          [label(e) for e in order]),
-                       day=pd.to_datetime(data["day"]))
-    return _plot(ggplot(data, aes("day", "hits", fill="endpoint")), [
-        geom_col(),
-        scale_fill_manual(values=palette, limits=[label(e) for e in order]),
-        scale_x_datetime(date_labels="%b %d"),
-        labs(x="", y="requests"),
-        _theme(),
-    ])
-
-
-def load_heatmap(data: pd.DataFrame) -> ggplot:
-    """Tiles: requests per date (x) and hour of day (y)."""
-    days = pd.to_datetime(data["day"])
-    first = days.min()
-    offset = (days - first).dt.days
-    span = int(offset.max()) + 1
-    step = max(1, span // 8)
-    breaks = list(range(0, span, step))
-    labels = [(first + pd.Timedelta(days=b)).strftime("%b %d") for b in breaks]
-    return _plot(ggplot(data.assign(offset=offset), aes("offset", "hour", fill="hits")), [
-        geom_tile(width=1, height=1),
-        scale_fill_gradient(low="#eef4fb", high="#0b4f8a", name="requests"),
-        scale_y_continuous(breaks=[0, 6, 12, 18, 23], limits=(-0.5, 23.5)),
-        scale_x_continuous(breaks=breaks, labels=labels, limits=(-0.5, span - 0.5)),
-        labs(x="", y="hour of day"),
-        _theme(),
-    ])
-
-
-def boxes(data: pd.DataFrame, colors: Mapping[str, str] | None = None,
-          fill: str = ACCENT) -> ggplot:
-    """Horizontal box plots from quantile columns p05/p25/p50/p75/p95, first row on top.
-
-    Whiskers are the 5th and 95th percentiles; ``colors`` (group -> colour) overrides ``fill``.
-    With a ``dim`` column the groups of each dimension (version, user, ...) get a panel of
-    their own on one shared duration axis, so they compare at a glance and cost one figure.
-    """
-    n = len(data)
-    names = [label(g) for g in data["grp"]]
-    data = data.assign(
-        y=list(range(n - 1, -1, -1)),
-        colour=[(colors or {}).get(g, fill) for g in data["grp"]],
-        **{c: data[c].clip(lower=MIN_MS) for c in ("p05", "p25", "p50", "p75", "p95")})
-    data = data.assign(ymin=data["y"] - 0.32, ymax=data["y"] + 0.32)
-    facets: list[Any] = []
-    if "dim" in data:
-        data = data.assign(dim=_category(data["dim"], list(dict.fromkeys(data["dim"]))))
-        # Every panel gets the breaks and labels of all rows and shows those in its range.
-        facets = [facet_grid("dim ~ .", scales="free_y", space="free_y"),
-                  theme(strip_text_y=element_text(angle=-90, size=8.5))]
-    return _plot(ggplot(data), [
-        geom_segment(aes(x="p05", xend="p95", y="y", yend="y"), color="#8a9099"),
-        geom_rect(aes(xmin="p25", xmax="p75", ymin="ymin", ymax="ymax", fill="colour"),
-                        color="#4a4f57", size=0.3, alpha=0.85),
-        geom_segment(aes(x="p50", xend="p50", y="ymin", yend="ymax"), size=1.2,
-                           color="#1d2127"),
-        scale_fill_manual(values={c: c for c in set(data["colour"])}, guide=None),
-        scale_y_continuous(breaks=list(range(n - 1, -1, -1)), labels=names,
-                           **({"expand": (0, 0.6)} if facets else {"limits": (-0.6, n - 0.4)})),
-        scale_x_log10(),
-        labs(x="duration (ms, log scale)", y=""),
-        _theme(legend=False),
-        *facets,
-    ])
-
-
-def share_heatmap(data: pd.DataFrame) -> ggplot:
-    """Tiles: each endpoint's share (%) of a version's requests."""
-    versions = list(dict.fromkeys(data["version"].map(label)))
-    endpoints = sorted(set(data["endpoint"].map(label)), reverse=True)
-    data = data.assign(version=_category(data["version"].map(label), versions),
-                       endpoint=_category(data["endpoint"].map(label), endpoints),
-                       pct=(data["share"] * 100).round(1))
-    chart = _plot(ggplot(data, aes("version", "endpoint", fill="pct")), [
-        geom_tile(color="white"),
-        scale_fill_gradient(low="#eef4fb", high="#0b4f8a", name="% of version"),
-        labs(x="version", y=""),
-        _theme(),
-    ])
-    if len(versions) * len(endpoints) <= 200:  # text stays legible
-        # group=1: one group for every label (plotnine would transform each tile on its own)
-        chart += geom_text(aes(label="pct", group=1), size=7, color="#1d2127",
-                           format_string="{:.1f}")
-    return chart
 
 
 # -- one endpoint --------------------------------------------------------------------------------
@@ -456,10 +345,6 @@ def verdict_ratios(data: pd.DataFrame) -> ggplot:
 
 #: name -> chart function; a ChartSpec names its chart by key so it can cross processes.
 CHARTS: dict[str, Callable[..., ggplot]] = {
-    "requests_per_day": requests_per_day,
-    "load_heatmap": load_heatmap,
-    "boxes": boxes,
-    "share_heatmap": share_heatmap,
     "duration_over_time": duration_over_time,
     "weekday_hour_heatmap": weekday_hour_heatmap,
     "ratio_heatmap": ratio_heatmap,
@@ -474,9 +359,8 @@ CHARTS: dict[str, Callable[..., ggplot]] = {
 def warm_up() -> None:
     """Draw a small chart and throw it away: a process's first drawing loads the fonts and
     fills matplotlib's and plotnine's caches, which the first real chart should not wait for."""
-    data = pd.DataFrame({"day": pd.to_datetime(["2026-01-01", "2026-01-02"]),
-                         "endpoint": ["a", "b"], "hits": [1, 2]})
-    render_png("requests_per_day", data, {"colors": {"a": ACCENT}}, 2.0, 1.0)
+    data = pd.DataFrame({"function": ["a", "b"], "delta_ms": [1.0, -1.0]})
+    render_png("function_changes", data, {}, 2.0, 1.0)
 
 
 def render_png(kind: str, data: pd.DataFrame, options: Mapping[str, Any], width: float,

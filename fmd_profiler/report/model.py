@@ -19,6 +19,9 @@ from functools import cached_property
 from typing import Any
 
 CHART_DIR = "charts"
+CHART_SUFFIXES = {"image/png": "png", "image/svg+xml": "svg"}
+#: Bump when a chart's look changes, so cached images are redrawn.
+STYLE_VERSION = 8
 
 
 @dataclass(frozen=True)
@@ -40,8 +43,6 @@ class ChartSpec:
         import pandas as pd
 
         from fmd_profiler import __version__
-        from fmd_profiler.report.charts import STYLE_VERSION
-
         digest = hashlib.sha256()
         digest.update(json.dumps([__version__, STYLE_VERSION, self.kind, dict(self.options),
                                   self.width,
@@ -51,8 +52,15 @@ class ChartSpec:
         return digest.hexdigest()[:24]
 
     @property
+    def media_type(self) -> str:
+        """SVG for the kinds drawn by :mod:`~fmd_profiler.report.svg_charts`, else PNG."""
+        from fmd_profiler.report.svg_charts import CHARTS as SVG_CHARTS
+
+        return "image/svg+xml" if self.kind in SVG_CHARTS else "image/png"
+
+    @property
     def filename(self) -> str:
-        return f"{CHART_DIR}/{self.key}.png"
+        return f"{CHART_DIR}/{self.key}.{CHART_SUFFIXES[self.media_type]}"
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,8 @@
 
 plotnine takes 0.1-0.5 s per chart and threads give no speed-up (they also race on
 matplotlib's global state), so the CLI draws in ``spawn``-ed worker processes (fork would copy
-the parent's DuckDB threads) and a server draws in-process under one lock. Images are cached by
+the parent's DuckDB threads) and a server draws in-process under one lock. The SVG charts
+(:mod:`~fmd_profiler.report.svg_charts`) take milliseconds and no lock. Images are cached by
 :attr:`~fmd_profiler.report.model.ChartSpec.key`, so an unchanged chart is never drawn twice.
 """
 
@@ -61,6 +62,10 @@ def default_processes() -> int:
 
 def _draw(kind: str, data: Any, options: dict[str, Any], width: float,
           height: float) -> bytes:
+    from fmd_profiler.report import svg_charts
+
+    if kind in svg_charts.CHARTS:
+        return svg_charts.render_svg(kind, data, options, width, height)
     from fmd_profiler.report.charts import render_png
 
     return render_png(kind, data, options, width, height)
@@ -70,8 +75,17 @@ def _draw_spec(spec: ChartSpec) -> bytes:
     return _draw(spec.kind, spec.data, dict(spec.options), spec.width, spec.height)
 
 
+def _draw_locked(spec: ChartSpec) -> bytes:
+    """:func:`_draw_spec` under the drawing lock when plotnine draws it (matplotlib's state
+    is global); an SVG chart does not wait for the plotnine charts."""
+    if spec.media_type != "image/png":
+        return _draw_spec(spec)
+    with _draw_lock:
+        return _draw_spec(spec)
+
+
 class ChartCache:
-    """Rendered PNGs by chart key, least recently used dropped beyond ``max_bytes``."""
+    """Drawn images by chart key, least recently used dropped beyond ``max_bytes``."""
 
     def __init__(self, max_bytes: int | None = 64 * 1024 * 1024) -> None:
         self.max_bytes = max_bytes
@@ -103,7 +117,7 @@ class ChartCache:
 
 
 class ChartRenderer:
-    """Turns chart specs into PNG bytes; ``processes`` > 1 draws in a worker pool."""
+    """Turns chart specs into image bytes; ``processes`` > 1 draws in a worker pool."""
 
     def __init__(self, processes: int = 1, cache: ChartCache | None = None) -> None:
         self.processes = processes
@@ -127,12 +141,11 @@ class ChartRenderer:
     def _draw_in_turn(self, specs: list[ChartSpec]) -> None:
         for spec in specs:
             if spec.key not in self.cache:
-                with _draw_lock:
-                    self._store(spec, functools.partial(_draw_spec, spec))
+                self._store(spec, functools.partial(_draw_locked, spec))
 
     def render(self, specs: Iterable[ChartSpec],
                progress: Callable[[int], None] | None = None) -> dict[str, bytes]:
-        """Every chart's PNG by key; a chart that fails is logged and left out."""
+        """Every chart's image by key; a chart that fails is logged and left out."""
         specs = list(specs)
         with self._ahead_lock:
             ahead = list(self._ahead)
@@ -224,7 +237,6 @@ class Drawing:
             left += self._futures.values()
             self._futures.clear()
         for spec in left:
-            with _draw_lock:
-                renderer._store(spec, functools.partial(_draw_spec, spec))
+            renderer._store(spec, functools.partial(_draw_locked, spec))
             if progress:
                 progress(1)

@@ -57,7 +57,7 @@ def sign_in(client: FlaskClient, username: str, password: str) -> Any:
 
 def dashboard_urls(app: Flask) -> list[tuple[str, str]]:
     """(method, url) of every dashboard route, with sample values for URL arguments."""
-    samples = {"path": "index.html", "key": "0" * 24, "name": "style.css"}
+    samples = {"path": "index.html", "key": "0" * 24, "suffix": "svg", "name": "style.css"}
     found = []
     for rule in app.url_map.iter_rules():
         if not rule.endpoint.startswith(DASHBOARD_BLUEPRINT + "."):

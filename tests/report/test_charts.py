@@ -1,4 +1,5 @@
-"""Every chart kind draws a PNG from small and edge-case data, without plotnine warnings."""
+"""Every chart kind draws from small and edge-case data: a PNG without plotnine warnings, or an
+SVG with a shape for every figure."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from fmd_profiler.report import render
 from fmd_profiler.report.charts import CHARTS, ratio_heatmap, render_png
 from fmd_profiler.report.model import ChartSpec
 from fmd_profiler.report.render import ChartRenderer
+from fmd_profiler.report.svg_charts import CHARTS as SVG_CHARTS
 
 DAYS = [date(2026, 11, 1) + timedelta(days=i) for i in range(3)]
 
@@ -63,7 +65,8 @@ def frames() -> dict[str, tuple[pd.DataFrame, dict[str, object]]]:
 
 
 def test_every_chart_kind_is_covered() -> None:
-    assert set(frames()) == set(CHARTS)
+    assert not set(CHARTS) & set(SVG_CHARTS)
+    assert set(frames()) == set(CHARTS) | set(SVG_CHARTS)
 
 
 @pytest.mark.parametrize("kind", sorted(CHARTS))
@@ -75,18 +78,14 @@ def test_chart_draws_without_warnings(kind: str, caplog: pytest.LogCaptureFixtur
     assert [r.getMessage() for r in caplog.records] == []
 
 
-def test_box_plots_get_a_panel_per_grouping_and_over_time_a_status_legend(
-        caplog: pytest.LogCaptureFixture) -> None:
-    boxes, _ = frames()["boxes"]
-    grouped = pd.concat([boxes.assign(dim="version"), boxes.head(2).assign(dim="user")])
+def test_over_time_draws_a_status_legend(caplog: pytest.LogCaptureFixture) -> None:
     hours = [datetime(2026, 11, 1, h) for h in range(3)]
     over_time = pd.DataFrame({"bucket": hours, "hits": [3, 4, 5], "p50": [1.0, 2, 3],
                               "p95": [2.0, 3, 4], "2xx": [3, 3, 4], "3xx": [0, 0, 0],
                               "4xx": [0, 1, 0], "5xx": [0, 0, 1], "other": [0, 0, 0]})
     with caplog.at_level(logging.INFO, logger="fmd_profiler"):
-        for kind, data, options in (("boxes", grouped, {}),
-                                    ("duration_over_time", over_time, {"unit": "hour"})):
-            assert render_png(kind, data, options, 6.0, 4.0)[:4] == b"\x89PNG"
+        png = render_png("duration_over_time", over_time, {"unit": "hour"}, 6.0, 4.0)
+    assert png[:4] == b"\x89PNG"
     assert [r.getMessage() for r in caplog.records] == []
 
 
@@ -121,8 +120,9 @@ SCRIPT_WITHOUT_MAIN_GUARD = """
 import pandas as pd
 from fmd_profiler.report.model import ChartSpec
 from fmd_profiler.report.render import ChartRenderer
-specs = [ChartSpec("load_heatmap", pd.DataFrame({"day": pd.to_datetime(["2026-11-01"] * 3),
-                                                 "hour": [1, 2, 3], "hits": [i, 2, 3]}), "t", "a")
+specs = [ChartSpec("weekday_hour_heatmap", pd.DataFrame({"weekday": [1, 2, 3], "hour": [1, 2, 3],
+                                                         "hits": [i, 2, 3],
+                                                         "median_ms": [1.0, 2.0, 3.0]}), "t", "a")
          for i in range(8)]
 pngs = ChartRenderer(processes=2).render(specs)
 print(len(pngs))
@@ -154,9 +154,9 @@ def test_charts_drawn_ahead_are_waited_for_and_never_drawn_twice(
         return real(spec)
 
     monkeypatch.setattr(render, "_draw_spec", draw)
-    specs = [ChartSpec("load_heatmap", pd.DataFrame({"day": pd.to_datetime(["2026-11-01"] * 3),
-                                                     "hour": [1, 2, 3], "hits": [i, 2, 3]}),
-                       "t", "a") for i in range(3)]
+    specs = [ChartSpec("weekday_hour_heatmap",
+                       pd.DataFrame({"weekday": [1, 2, 3], "hour": [1, 2, 3], "hits": [i, 2, 3],
+                                     "median_ms": [1.0, 2.0, 3.0]}), "t", "a") for i in range(3)]
     renderer = ChartRenderer(processes=1)  # as a server draws
     renderer.draw_ahead(specs[:2])
     threading.Timer(0.2, release.set).start()

@@ -1,10 +1,10 @@
 """The overview's charts and every box plot, drawn as SVG by plain Python.
 
-The overview is the page everybody opens first, and in a fresh dashboard process plotnine's
-import (pandas, matplotlib, scipy) and first drawing took longer than the page's own queries. These
-four chart kinds need only rectangles, lines and text, so they are written here as SVG: no import,
-a few milliseconds to draw, sharp at any zoom. Every other chart stays with plotnine
-(:mod:`fmd_profiler.report.charts`); the colours, sizes and labels match it.
+The overview is the page everybody opens first, and in a fresh dashboard process importing
+plotnine (with matplotlib and scipy) and drawing its four charts cost more CPU than the page's own
+queries. These chart kinds need only rectangles, lines and text, so they are written here as SVG:
+nothing to import, a few milliseconds to draw, sharp at any zoom. Every other chart stays with
+plotnine (:mod:`fmd_profiler.report.charts`); the colours, sizes and labels match it.
 """
 
 from __future__ import annotations

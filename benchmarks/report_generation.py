@@ -11,7 +11,7 @@ outliers and two detailed profiles each; not timed), then times:
   neighbours; CPU seconds / cores is what an idle machine would need), and ``rerun_s``, the same
   report written again over the first (unchanged data: every chart is taken from it);
 - the dashboard's overview page through a real Flask app and its test client: ``cold_s`` (first
-  view: plotnine import, queries, charts), ``warm_s`` (median of repeated views of unchanged
+  view: imports, queries, charts), ``warm_s`` (median of repeated views of unchanged
   data, served from the page cache) and ``rebuild_s`` (median after the store changed: queries
   run again, unchanged charts come from the chart cache).
 

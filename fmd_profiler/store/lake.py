@@ -35,6 +35,13 @@ ALIAS = "lake"
 #: (:mod:`fmd_profiler.store.lake_files`) and the files DuckLake writes itself (maintenance's
 #: merges, rows inserted directly), whose default (snappy) makes larger files.
 PARQUET_COMPRESSION = "zstd"
+#: Rows per row group of the files DuckLake writes itself. A reader fetches each column of a row
+#: group with a request of its own, so a merged file in groups of 500,000 rows (DuckDB's default
+#: is 122,880) is read with a quarter of the requests: fewer round trips to the object store,
+#: and less work for it (benchmarks/RESULTS.md, the overview from the lake).
+PARQUET_ROW_GROUP_ROWS = 500_000
+LAKE_WRITE_OPTIONS: dict[str, str | int] = {"parquet_compression": PARQUET_COMPRESSION,
+                                            "parquet_row_group_size": PARQUET_ROW_GROUP_ROWS}
 
 LEDGER_DDL = (f"CREATE TABLE IF NOT EXISTS {ALIAS}.fmd_ledger (key VARCHAR, table_name VARCHAR, "
               "host VARCHAR, rows BIGINT, bytes BIGINT, committed_at TIMESTAMP)")
@@ -156,7 +163,7 @@ def ensure_lake_schema(settings: LakeSettings) -> None:
             con.execute(LEVELS_DDL)
             con.execute("COMMIT")
             _add_missing_columns(con)
-            _compress_as_uploads(con)
+            _set_write_options(con)
             # After the columns: a lake made before the counts existed gets them from its
             # requests, in one transaction.
             con.execute("BEGIN TRANSACTION")
@@ -171,14 +178,16 @@ def ensure_lake_schema(settings: LakeSettings) -> None:
             con.close()
 
 
-def _compress_as_uploads(con: duckdb.DuckDBPyConnection) -> None:
-    """Have DuckLake write its own files as the uploads are written (a lake option, kept in the
-    catalog); set once, not on every start."""
-    found = con.execute(f"SELECT value FROM {ALIAS}.options() "
-                        "WHERE option_name = 'parquet_compression' AND scope = 'GLOBAL'"
-                        ).fetchall()
-    if not any(str(value).lower() == PARQUET_COMPRESSION for (value,) in found):
-        con.execute(f"CALL {ALIAS}.set_option('parquet_compression', '{PARQUET_COMPRESSION}')")
+def _set_write_options(con: duckdb.DuckDBPyConnection) -> None:
+    """Have DuckLake write its own files (``fleet maintain``'s merges, benchmark uploads) as
+    :data:`LAKE_WRITE_OPTIONS` says (lake options, kept in the catalog); set once, not on every
+    start."""
+    found = dict(con.execute(f"SELECT option_name, value FROM {ALIAS}.options() "
+                             "WHERE scope = 'GLOBAL'").fetchall())
+    for name, value in LAKE_WRITE_OPTIONS.items():
+        if str(found.get(name, "")).lower() != str(value):
+            literal = value if isinstance(value, int) else f"'{value}'"
+            con.execute(f"CALL {ALIAS}.set_option('{name}', {literal})")
 
 
 def check_lake_version(con: duckdb.DuckDBPyConnection, alias: str = ALIAS) -> None:

@@ -74,6 +74,26 @@ def test_maintain_applies_retention_and_merges_the_uploaded_files(
         ("test-host", 4, 105)]
 
 
+def test_maintain_merges_into_row_groups_larger_than_duckdbs_default(
+        lake_settings: LakeSettings) -> None:
+    """Two uploads of 100,000 requests merge into one file of one row group (DuckDB's default
+    of 122,880 rows would make two): a reader fetches each column of a row group on its own."""
+    location = spool_of(lake_settings)
+    for pid in (1, 2):
+        write_requests(lake_settings, pid=pid, segments=1, rows=100_000)
+        upload_spool(lake_settings, location, lock_wait_s=5)
+    assert commit_once(lake_settings, wait_s=10).files == 2  # type: ignore[union-attr]
+
+    maintain_once(lake_settings, retention_days=0, grace_s=0)
+
+    with Lake(lake_settings).read() as con:
+        (path,), = con.execute("SELECT data_file FROM ducklake_list_files('stored', 'requests')"
+                               ).fetchall()
+        groups = con.execute("SELECT row_group_id, any_value(row_group_num_rows) "
+                             "FROM parquet_metadata($p) GROUP BY ALL", {"p": path}).fetchall()
+    assert [rows for _, rows in groups] == [200_000]
+
+
 def test_status_shows_files_waiting_and_the_lag(lake_settings: LakeSettings) -> None:
     with pytest.raises(StoreError, match=r"no fmd_profiler tables yet: run python -m "
                                           r"fmd_profiler\.fleet commit"):

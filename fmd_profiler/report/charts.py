@@ -53,29 +53,21 @@ from plotnine import (
 from plotnine.exceptions import PlotnineWarning
 
 from fmd_profiler.report.flame_data import OTHER_COLOR, PACKAGE_COLORS, package_of
+from fmd_profiler.report.svg_charts import ACCENT, DPI, GRID, HIGH, LOW, MAX_LABEL, TEXT
+from fmd_profiler.report.svg_charts import label as shorten
 
 log = logging.getLogger("fmd_profiler")
 
-DPI = 100
-MAX_LABEL = 42
-ACCENT = "#2f6fb0"
-GRID = "#e6e8eb"
-TEXT = "#333840"
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 STATUS_COLORS = {"2xx": "#3d9a50", "3xx": "#4b7fc4", "4xx": "#e0a030", "5xx": "#d04a3a",
                  "other": "#999999"}
-#: A duration is never drawn below this on log scales (log10(0) has no place on an axis).
-MIN_MS = 0.001
 DURATION_PANEL = "duration (ms)"
 REQUESTS_PANEL = "requests"
 
 
 def label(text: object) -> str:
     """A category label safe for matplotlib: '$' would start mathtext; long names are cut."""
-    value = str(text)
-    if len(value) > MAX_LABEL:
-        value = value[: MAX_LABEL - 1] + "…"
-    return value.replace("$", r"\$")
+    return shorten(text, MAX_LABEL).replace("$", r"\$")
 
 
 def _theme(legend: bool = True) -> Any:
@@ -150,7 +142,7 @@ def weekday_hour_heatmap(data: pd.DataFrame) -> ggplot:
                                      list(reversed(WEEKDAYS))))
     return _plot(ggplot(data, aes("hour", "day", fill="hits")), [
         geom_tile(color="white"),
-        scale_fill_gradient(low="#eef4fb", high="#0b4f8a", guide=None),
+        scale_fill_gradient(low=LOW, high=HIGH, guide=None),
         scale_x_continuous(breaks=[0, 3, 6, 9, 12, 15, 18, 21], limits=(-0.5, 23.5)),
         labs(x="hour of day", y=""),
         _theme(legend=False),
@@ -195,7 +187,7 @@ def fit_label(text: str, chars: int) -> str:
     """``text`` cut to ``chars`` characters (with an ellipsis); '' when fewer than 3 fit."""
     if chars < 3:
         return ""
-    return label(text if len(text) <= chars else text[: chars - 1] + "…")
+    return label(shorten(text, chars))
 
 
 def _percent(breaks: Any) -> list[str]:

@@ -4,7 +4,8 @@ The overview is the page everybody opens first, and in a fresh dashboard process
 plotnine (with matplotlib and scipy) and drawing its four charts cost more CPU than the page's own
 queries. These chart kinds need only rectangles, lines and text, so they are written here as SVG:
 nothing to import, a few milliseconds to draw, sharp at any zoom. Every other chart stays with
-plotnine (:mod:`fmd_profiler.report.charts`); the colours, sizes and labels match it.
+plotnine (:mod:`fmd_profiler.report.charts`), which takes its colours, sizes and label cutting
+from here.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
-DPI = 100  # chart sizes are in inches, as for the plotnine charts
+# The look every chart shares, the plotnine ones (report.charts) included.
+DPI = 100  # chart sizes are in inches
 MAX_LEGEND_ENTRIES = 12
 MAX_LABEL = 42
 ACCENT = "#2f6fb0"
@@ -32,6 +34,7 @@ MIN_MS = 0.001
 
 
 def label(text: object, chars: int = MAX_LABEL) -> str:
+    """``text`` cut to ``chars`` characters, the last an ellipsis."""
     value = str(text)
     return value if len(value) <= chars else value[: chars - 1] + "…"
 
@@ -169,11 +172,9 @@ def _day_labels(first: date, span: int, slot: float) -> list[tuple[int, str]]:
 
 
 def _as_date(value: Any) -> date:
-    if isinstance(value, datetime):
+    if isinstance(value, datetime):  # a pandas Timestamp too
         return value.date()
-    if isinstance(value, date):
-        return value
-    return value.to_pydatetime().date()  # a pandas Timestamp
+    return value
 
 
 def _records(data: Any, *columns: str) -> list[tuple[Any, ...]]:

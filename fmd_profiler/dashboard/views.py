@@ -298,11 +298,11 @@ def make_blueprint(config: Config, location: StoreLocation, client_ip: Any) -> B
     @bp.route("/charts/<key>.<suffix>")
     def chart(key: str, suffix: str) -> Any:
         image = dash.renderer.cache.get(key)
-        media_type = {v: k for k, v in CHART_SUFFIXES.items()}.get(suffix)
-        if image is None or media_type is None:
+        if image is None:
             abort(404)
         # The key names one chart, whose kind fixes its format: a wrong suffix finds nothing.
-        if image.startswith(b"<svg") != (media_type == "image/svg+xml"):
+        media_type = "image/svg+xml" if image.startswith(b"<svg") else "image/png"
+        if CHART_SUFFIXES[media_type] != suffix:
             abort(404)
         response = Response(image, mimetype=media_type)
         response.headers["Cache-Control"] = "private, max-age=86400, immutable"

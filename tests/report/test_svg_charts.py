@@ -57,7 +57,7 @@ def test_every_svg_chart_is_a_document_of_its_size_with_names_as_text(kind: str)
 def test_requests_per_day_stacks_each_day_to_its_total() -> None:
     days = [date(2026, 11, 1) + timedelta(days=i) for i in range(3)]
     data = pd.DataFrame({"day": days * 2, "endpoint": ["a"] * 3 + ["b"] * 3,
-                         "hits": [10, 20, 0, 30, 20, 40]})
+                         "hits": [10, 20, 0, 30, 20, 60]})  # totals 40, 40, 60
     svg = draw("requests_per_day", data, {"colors": {"a": "#ff0000", "b": "#00ff00"}})
     bars = [r for r in shapes(svg, "rect") if r["fill"] in ("#ff0000", "#00ff00")
             and float(r["width"]) > 20]  # the legend's keys are 12 px wide
@@ -65,8 +65,8 @@ def test_requests_per_day_stacks_each_day_to_its_total() -> None:
     heights: dict[str, float] = {}
     for bar in bars:
         heights[bar["x"]] = heights.get(bar["x"], 0.0) + float(bar["height"])
-    per_hit = [h / total for h, total in zip(sorted(heights.values()), (40, 40, 40),
-                                             strict=True)]
+    by_day = [heights[x] for x in sorted(heights, key=float)]
+    per_hit = [h / total for h, total in zip(by_day, (40, 40, 60), strict=True)]
     assert max(per_hit) - min(per_hit) < 0.01
     assert texts(svg)[-2:] == ["b", "a"]  # the legend: busiest first
 

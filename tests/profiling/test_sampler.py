@@ -161,6 +161,25 @@ def test_the_interval_is_lowered_only_while_at_most_one_request_runs(clock: Fake
     assert sys.getswitchinterval() == before
 
 
+def test_an_interval_the_app_chose_is_the_one_two_requests_in_flight_get(clock: FakeClock) -> None:
+    # docs/performance.md tells apps that want accuracy under load to set it themselves.
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(0.002)
+    sampler = Sampler(StackTable(), lambda *a: None, interval_s=0.01, clock=clock,
+                      switch_interval_s=0.0002)
+    first, second = (Slot("view", "1", 2, thread_id, 0.0) for thread_id in (1, 2))
+    try:
+        sampler.add(first)
+        sampler.adjust_switch_interval()
+        assert sys.getswitchinterval() == pytest.approx(0.0002)
+        sampler.add(second)
+        sampler.adjust_switch_interval()
+        assert sys.getswitchinterval() == pytest.approx(0.002)
+    finally:
+        sampler._set_lowered(False)
+        sys.setswitchinterval(before)
+
+
 def test_a_running_sampler_is_not_idle_so_requests_do_not_wake_it(clock: FakeClock) -> None:
     sampler, _ = make(clock, {11: frames((ENTRY, "fmd_profiler.recording.hooks"), (VIEW, "app"))})
     assert sampler.idle  # not started: the first request wakes it

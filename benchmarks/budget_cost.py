@@ -3,8 +3,8 @@
 ``python -m benchmarks.budget_cost [--rounds N]`` runs the throughput measurement
 (:mod:`benchmarks.throughput`: gunicorn on 127.0.0.1, wrk, ABBA blocks against a bare server)
 for level 1, level 2 (PROFILER_BUDGET_PCT at its default), level 2 without a budget and (threaded
-only) level 2 with Python's switch interval left alone and with the app's own 2 ms interval (the
-accuracy lever of docs/performance.md), with 4 threads per worker and with sync
+only) level 2 with Python's switch interval left alone and with the app's own 2 ms interval (its
+price; its accuracy is in the accuracy section), with 4 threads per worker and with sync
 workers, and meanwhile has every worker log what its sampler's
 passes cost (:mod:`benchmarks.sampler_log`). Per server it then reports the sampler's share of
 the worker's CPU in each busy second (the worker used at least 30 % of a CPU in it) and the

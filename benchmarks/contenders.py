@@ -55,8 +55,8 @@ OURS_L2_SWI0 = Contender("fmd_profiler L2, switch interval untouched", "ours", l
 # itself (they queue for the GIL behind it): the price and the accuracy of a longer interval.
 OURS_L2_40MS = Contender("fmd_profiler L2, 40 ms interval", "ours", level=2,
                          sampling_interval_ms=40.0)
-# The lever docs/performance.md offers for accuracy under load: the app sets a 2 ms switch
-# interval at start, which the sampler keeps while two or more requests run.
+# The app sets a 2 ms switch interval at start, which the sampler keeps while two or more
+# requests run: whether that buys accuracy under load, and at what price.
 OURS_L2_APP_SWI2 = Contender("fmd_profiler L2, the app's switch interval 2 ms", "ours", level=2,
                              signal=False, app_switch_interval_ms=2.0)
 OURS_L3 = Contender("fmd_profiler L3 (detail 1%)", "ours", level=3, detail_rate=0.01)

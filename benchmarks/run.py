@@ -267,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
         with _section(figures, "accuracy"):
             sampled = [c for c in chosen
                        if c in (C.OURS_L2, C.OURS_L2_THREAD, C.OURS_L2_SWI0, C.OURS_L2_40MS)]
-            if C.OURS_L2 in chosen:  # the lever docs/performance.md offers, beside the default
+            if C.OURS_L2 in chosen:  # the app's own shorter interval, beside the default
                 sampled.append(C.OURS_L2_APP_SWI2)
             _log("accuracy: the 60/30/10 endpoint at 10 ms and 2 ms, %d contender(s)", len(sampled))
             figures["accuracy"] = accuracy.measure(sampled, ROOT, WORK, scale=plan.accuracy_scale)

@@ -140,8 +140,7 @@ def test_a_switch_interval_set_by_the_app_meanwhile_is_left_alone() -> None:
         sys.setswitchinterval(before)
 
 
-# None: Python's own interval; 0.002: one the app set itself, as docs/performance.md tells apps
-# that want accuracy under load to do.
+# None: Python's own interval; 0.002: one the app set itself, which is the app's to keep.
 @pytest.mark.parametrize("app_interval", [None, 0.002], ids=["pythons", "the-apps"])
 def test_the_interval_is_lowered_only_while_at_most_one_request_runs(
         clock: FakeClock, app_interval: float | None) -> None:
